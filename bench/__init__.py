@@ -1,0 +1,1 @@
+"""muni-bench: the command line, runner, tracking and reports of the benchmark."""

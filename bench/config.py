@@ -1,0 +1,203 @@
+"""Run configuration: typed sections, profiles as data, `--set section.field=value` overrides, and the
+config hash that identifies a result cell. Resolution order: dataclass defaults, the suite's defaults,
+the profile, then the command line."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from methods import METHODS
+from methods.backbone.config import FlowConfig, ModelConfig
+from tasks import SUITES, EvalConfig
+
+PROFILES = ("smoke", "cpu", "paper")
+
+
+class ConfigError(ValueError):
+    """A setting that does not exist or a value of the wrong type; the message says what to do."""
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 100_000
+    batch_size: int = 512
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    warmup_steps: int = 1_000  # linear warmup, then constant (paper Tab. E.2)
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999  # EMA weights are the ones evaluated
+    log_every: int = 50  # steps between loss logs (MLflow)
+    checkpoint_every: int = 1_000  # steps between resumable checkpoints; 0: none
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in [0, 1), not {self.ema_decay}")
+
+
+COMMON_SECTIONS: dict[str, type] = {"model": ModelConfig, "flow": FlowConfig, "train": TrainConfig,
+                                    "eval": EvalConfig}
+
+
+@dataclass
+class CellConfig:
+    """Everything that determines one result cell (suite × method × seed)."""
+
+    suite: str
+    method: str
+    seed: int
+    profile: str
+    data: Any
+    model: ModelConfig
+    flow: FlowConfig
+    train: TrainConfig
+    eval: EvalConfig
+    options: Any
+    overrides: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        sections = {name: dataclasses.asdict(getattr(self, name)) for name in ("data", *COMMON_SECTIONS)}
+        return {"suite": self.suite, "method": self.method, "seed": self.seed, "profile": self.profile,
+                **sections, "options": dataclasses.asdict(self.options), "overrides": list(self.overrides)}
+
+    def config_hash(self) -> str:
+        """Hash of what determines the results, seed and labels excluded: seeds of one config share it."""
+        d = self.to_dict()
+        for label in ("seed", "profile", "overrides"):
+            d.pop(label)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+    def flat(self) -> dict[str, Any]:
+        """section.field -> value, for tracking params."""
+        out = {}
+        for key, value in self.to_dict().items():
+            if isinstance(value, dict):
+                out.update({f"{key}.{k}": v for k, v in value.items()})
+            elif key != "overrides":
+                out[key] = value
+        return out
+
+
+def load_profile(name: str) -> dict[str, Any]:
+    if name not in PROFILES:
+        raise ConfigError(f"unknown profile '{name}'; available: {', '.join(PROFILES)}")
+    text = resources.files("bench").joinpath("profiles", f"{name}.yaml").read_text()
+    return yaml.safe_load(text) or {}
+
+
+def coerce(value: Any, kind: type, key: str) -> Any:
+    """Turn a YAML or command-line value into the field's type, or say what was expected."""
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    if isinstance(value, str) and kind is not str:
+        text = value.strip()
+        try:
+            if kind is bool:
+                lowered = text.lower()
+                if lowered in ("true", "1", "yes", "on"):
+                    return True
+                if lowered in ("false", "0", "no", "off"):
+                    return False
+                raise ValueError
+            return kind(float(text)) if kind is int and float(text).is_integer() else kind(text)
+        except ValueError:
+            raise ConfigError(f"{key} expects {names.get(kind, kind.__name__)}, got '{value}'") from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{key} expects {names.get(kind, kind.__name__)}, got {value!r}")
+    return value
+
+
+def field_types(cls: type) -> dict[str, type]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def unknown_key(section: str, name: str, cls: type) -> ConfigError:
+    valid = list(field_types(cls))
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f"did you mean {section}.{close[0]}? " if close else ""
+    return ConfigError(f"{section}.{name} is not a setting; {hint}valid keys in {section}: {', '.join(valid)}")
+
+
+def build_section(section: str, cls: type, values: dict[str, Any]):
+    types = field_types(cls)
+    kwargs = {}
+    for name, value in values.items():
+        if name not in types:
+            raise unknown_key(section, name, cls)
+        kwargs[name] = coerce(value, types[name], f"{section}.{name}")
+    try:
+        return cls(**kwargs)
+    except ValueError as err:
+        raise ConfigError(f"{section}: {err}") from None
+
+
+def parse_overrides(overrides: list[str]) -> list[tuple[str, str, str]]:
+    """'train.steps=2000' -> ('train', 'steps', '2000'); sections are common sections, 'data' or a method."""
+    parsed = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise ConfigError(f"--set expects section.field=value (e.g. train.steps=2000), got '{item}'")
+        valid = ["data", *COMMON_SECTIONS, *METHODS.names()]
+        if section not in valid:
+            raise ConfigError(f"--set {key}: unknown section '{section}'; available: {', '.join(valid)}")
+        parsed.append((section, name, value))
+    return parsed
+
+
+def validate_overrides(overrides: list[str], suite: str, methods: list[str]) -> None:
+    """Check every --set key against the sections it names, before any cell runs."""
+    suite_cls = SUITES.get(suite)
+    for section, name, _ in parse_overrides(overrides):
+        if section in METHODS.names() and section not in methods:
+            raise ConfigError(f"--set {section}.{name}: method '{section}' is not in this run "
+                              f"({', '.join(methods)})")
+        cls = (suite_cls.DataConfig if section == "data" else COMMON_SECTIONS.get(section)
+               or METHODS.get(section).Options)
+        if name not in field_types(cls):
+            raise unknown_key(section, name, cls)
+
+
+def resolve(suite: str, method: str, seed: int, profile: str, overrides: list[str] | None = None
+            ) -> CellConfig:
+    suite_cls, method_cls = SUITES.get(suite), METHODS.get(method)
+    overrides = [item for item in overrides or []  # keep what applies to this cell (other methods' options do not)
+                 if item.partition(".")[0] not in METHODS.names() or item.partition(".")[0] == method]
+    values: dict[str, dict[str, Any]] = {name: {} for name in ("data", *COMMON_SECTIONS, "options")}
+    for section, fields in suite_cls.defaults.items():
+        values[section].update(fields)
+    suite_profile = (load_profile(profile).get("suites") or {}).get(suite) or {}
+    for section, fields in suite_profile.items():
+        if section == "options":
+            values["options"].update((fields or {}).get(method) or {})
+        elif section in values:
+            values[section].update(fields or {})
+        else:
+            raise ConfigError(f"profile '{profile}' has an unknown section '{section}' for suite '{suite}'")
+    for section, name, value in parse_overrides(overrides):
+        if section == method:
+            values["options"][name] = value
+        elif section in values and section != "options":
+            values[section][name] = value
+    classes = {"data": suite_cls.DataConfig, **COMMON_SECTIONS}
+    built = {name: build_section(name, cls, values[name]) for name, cls in classes.items()}
+    options = build_section(method, method_cls.Options, values["options"])
+    return CellConfig(suite=suite, method=method, seed=seed, profile=profile, options=options,
+                      overrides=overrides, **built)

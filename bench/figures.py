@@ -1,0 +1,98 @@
+"""Figures for `bench report` (matplotlib, PNG): per-metric bars with seed spread, and for vector suites a
+pair plot of real vs jointly generated samples on shared coordinates."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bench.records import read_samples  # noqa: E402
+
+if TYPE_CHECKING:
+    from bench.report import Row
+    from tasks.base import MetricSpec
+
+
+def bar_chart(rows: list[Row], table: list[MetricSpec], paper: dict, path: Path, title: str) -> Path:
+    fig, axes = plt.subplots(1, len(table), figsize=(3.2 * len(table) + 1, 0.35 * len(rows) + 2.2), squeeze=False)
+    labels = [row.label for row in rows]
+    y = np.arange(len(rows))
+    for ax, spec in zip(axes[0], table):
+        means, stds = [], []
+        for i, row in enumerate(rows):
+            values = row.values(spec.key)
+            if values is None or not values:
+                means.append(np.nan)
+                stds.append(0.0)
+                ax.text(0, i, " —" if values is None else " n/a", va="center", fontsize=8, color="0.4")
+                continue
+            means.append(np.mean(values))
+            stds.append(np.std(values, ddof=1) if len(values) > 1 else 0.0)
+            ax.scatter(values, [i] * len(values), s=10, color="black", zorder=3)
+            ref = paper.get(row.method, {}).get(spec.key) if not row.overrides else None
+            if ref is not None:
+                ax.scatter([ref], [i], marker="x", s=30, color="tab:red", zorder=4,
+                           label="paper" if i == 0 or "paper" not in ax.get_legend_handles_labels()[1] else None)
+        ax.barh(y, np.nan_to_num(means), xerr=stds, color="tab:blue", alpha=0.6, capsize=2)
+        finite = [m for m in means if np.isfinite(m) and m > 0]
+        if finite and max(finite) / min(finite) > 100:
+            ax.set_xscale("log")
+        ax.set_title(f"{spec.label} {'↑' if spec.higher_is_better else '↓'}", fontsize=10)
+        ax.set_yticks(y, labels if ax is axes[0][0] else [""] * len(rows), fontsize=8)
+        ax.invert_yaxis()
+        ax.grid(axis="x", alpha=0.3)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:
+        h, n = ax.get_legend_handles_labels()
+        handles, names = handles + h, names + n
+    if handles:
+        fig.legend(handles[:1], names[:1], loc="lower right", fontsize=8)
+    fig.suptitle(f"{title}: bars = mean, lines = std, dots = seeds", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def pair_plot(rows: list[Row], results: Path, suite_cls, path: Path) -> Path | None:
+    """Rows: real data, then each method's joint samples (first seed); columns: pairs of modalities. A
+    coherent model puts the shared coordinate of both modalities on the diagonal."""
+    if not hasattr(suite_cls, "figure_coordinates"):
+        return None
+    panels = []
+    for row in rows:
+        if row.overrides or not row.records:
+            continue
+        record = row.records[0]
+        if not record.get("samples"):
+            continue
+        samples = read_samples(Path(record["_path"]).parent / record["samples"])
+        panels.append((row.label, samples, record["config"]["data"]))
+    if not panels:
+        return None
+    coords = suite_cls.figure_coordinates(panels[0][2])
+    grid = [("real test data", panels[0][1], "real")] + [(label, s, "joint") for label, s, _ in panels]
+    fig, axes = plt.subplots(len(grid), len(coords), figsize=(2.4 * len(coords), 2.2 * len(grid)), squeeze=False)
+    for r, (label, samples, kind) in enumerate(grid):
+        for c, (pair, (a, ia, b, ib)) in enumerate(coords.items()):
+            ax = axes[r][c]
+            xa, xb = samples[f"{kind}/{a}"][:, ia].astype(float), samples[f"{kind}/{b}"][:, ib].astype(float)
+            ax.scatter(xa, xb, s=3, alpha=0.5, color="tab:green" if kind == "real" else "tab:blue")
+            ax.plot([-3, 3], [-3, 3], color="0.6", lw=0.8)
+            ax.set_xlim(-3.5, 3.5)
+            ax.set_ylim(-3.5, 3.5)
+            ax.tick_params(labelsize=6)
+            if r == 0:
+                ax.set_title(f"{pair}: {a}[{ia}] vs {b}[{ib}]", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(label, fontsize=8)
+    fig.suptitle("Shared coordinate of two modalities, jointly generated (diagonal = coherent)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

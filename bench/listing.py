@@ -1,0 +1,57 @@
+"""`bench list`: what is registered, read from the registries themselves."""
+from __future__ import annotations
+
+import dataclasses
+
+from bench.config import PROFILES, load_profile
+from methods import METHODS
+from metrics import METRICS
+from tasks import SUITES
+
+
+def methods_text() -> str:
+    rows = ["methods (directions: 1→1 one-to-one, n→1 many-to-one, uncond unconditional):"]
+    for name in METHODS.names():
+        cls = METHODS.get(name)
+        caps = cls.capabilities
+        marks = " ".join(label if ok else "-" * len(label) for label, ok in
+                         (("1→1", caps.one_to_one), ("n→1", caps.many_to_one), ("uncond", caps.unconditional)))
+        options = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls.Options))
+        rows.append(f"  {name:<16} {marks}   {cls.summary}")
+        if options:
+            rows.append(f"  {'':<16} options: {options}  (--set {name}.<option>=...)")
+    return "\n".join(rows)
+
+
+def suites_text() -> str:
+    rows = ["suites:"]
+    for name in SUITES.names():
+        cls = SUITES.get(name)
+        rows.append(f"  {name:<26} {cls.summary}")
+        rows.append(f"  {'':<26} tasks: " + ", ".join(f"{m.key} ({'↑' if m.higher_is_better else '↓'})"
+                                                      for m in cls.table))
+        fields = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls.DataConfig))
+        rows.append(f"  {'':<26} data: {fields}  (--set data.<field>=...)")
+    return "\n".join(rows)
+
+
+def metrics_text() -> str:
+    rows = ["metrics:"]
+    for name in METRICS.names():
+        info = METRICS.get(name)
+        rows.append(f"  {name:<20} {'higher' if info.higher_is_better else 'lower'} is better   {info.summary}")
+    return "\n".join(rows)
+
+
+def profiles_text() -> str:
+    rows = ["profiles (bench/profiles/*.yaml; any field can be changed with --set):"]
+    for name in PROFILES:
+        text = " ".join(str(load_profile(name).get("description", "")).split())
+        rows.append(f"  {name:<8} {text}")
+    return "\n".join(rows)
+
+
+def listing(what: str = "all") -> str:
+    parts = {"methods": methods_text, "suites": suites_text, "metrics": metrics_text, "profiles": profiles_text}
+    chosen = parts if what == "all" else {what: parts[what]}
+    return "\n\n".join(fn() for fn in chosen.values())

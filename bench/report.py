@@ -1,0 +1,267 @@
+"""`bench report`: the paper's tables (md, LaTeX booktabs, CSV) and figures, computed from result records
+only. Rows are methods (and configured variants), columns the suite's table layout; cells are mean ± std
+over seeds with the seed count, the best value per column in bold, "—" where a method cannot do a task,
+and the paper's published numbers beside ours."""
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.records import read_records
+from methods import METHODS
+from tasks import SUITES
+from tasks.base import MetricSpec
+
+DASH = "—"
+
+
+@dataclass
+class Row:
+    method: str
+    config_hash: str
+    overrides: list[str]
+    records: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.method + (f" [{', '.join(self.overrides)}]" if self.overrides else "")
+
+    def values(self, key: str) -> list[float] | None:
+        """Per-seed values of one metric; None when the method does not support it."""
+        found = [r["metrics"].get(key) for r in self.records]
+        if any(m is not None and m.get("status") == "unsupported" for m in found):
+            return None
+        return [m["value"] for m in found if m is not None and m.get("value") is not None]
+
+
+def collect_rows(records: list[dict[str, Any]]) -> list[Row]:
+    rows: dict[tuple[str, str], Row] = {}
+    for r in records:
+        key = (r["method"], r["config_hash"])
+        row = rows.setdefault(key, Row(r["method"], r["config_hash"], list(r.get("overrides") or [])))
+        (row.records if r.get("status") == "ok" else row.failed).append(r)
+    order = {name: i for i, name in enumerate(METHODS.names())}
+    return sorted(rows.values(), key=lambda row: (order.get(row.method, len(order)), bool(row.overrides),
+                                                   row.label))
+
+
+def summarize(values: list[float] | None) -> tuple[float, float, int] | None:
+    if values is None or not values:
+        return None
+    arr = np.asarray(values, dtype=float)
+    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, len(arr)
+
+
+def fmt(x: float) -> str:
+    if x == 0 or not math.isfinite(x):
+        return f"{x:.4f}"
+    return f"{x:.4f}" if abs(x) >= 1e-3 else f"{x:.2e}"
+
+
+def best_rows(rows: list[Row], spec: MetricSpec) -> set[int]:
+    means = {i: s[0] for i, row in enumerate(rows) if (s := summarize(row.values(spec.key)))}
+    if not means:
+        return set()
+    target = max(means.values()) if spec.higher_is_better else min(means.values())
+    return {i for i, m in means.items() if m == target}
+
+
+def arrow(spec: MetricSpec) -> str:
+    return "↑" if spec.higher_is_better else "↓"
+
+
+def cell_text(row: Row, spec: MetricSpec, bold: bool, latex: bool) -> str:
+    s = summarize(row.values(spec.key))
+    if row.values(spec.key) is None:
+        return "--" if latex else DASH
+    if s is None:
+        return "n/a"
+    mean, std, n = s
+    pm = r"$\pm$" if latex else "±"
+    text = f"{fmt(mean)} {pm} {fmt(std)}" if n > 1 else fmt(mean)
+    if bold:
+        return rf"\textbf{{{text}}}" if latex else f"**{text}**"
+    return text
+
+
+def paper_text(paper: dict[str, dict[str, float | None]], row: Row, spec: MetricSpec, latex: bool) -> str:
+    if row.overrides or row.method not in paper:
+        return ""
+    value = paper[row.method].get(spec.key)
+    return fmt(value) if value is not None else ("--" if latex else DASH)
+
+
+def seeds_text(row: Row) -> str:
+    text = str(len(row.records))
+    return text + (f" (+{len(row.failed)} failed)" if row.failed else "")
+
+
+def wide_table(rows: list[Row], table: list[MetricSpec], paper: dict) -> pd.DataFrame:
+    out = []
+    for row in rows:
+        entry: dict[str, Any] = {"method": row.method, "variant": ", ".join(row.overrides),
+                                 "config_hash": row.config_hash, "seeds": len(row.records),
+                                 "failed": len(row.failed)}
+        for spec in table:
+            s = summarize(row.values(spec.key))
+            unsupported = row.values(spec.key) is None
+            entry[f"{spec.key} mean"] = s[0] if s else None
+            entry[f"{spec.key} std"] = s[1] if s else None
+            entry[f"{spec.key} supported"] = not unsupported
+            ref = paper.get(row.method, {}).get(spec.key) if not row.overrides else None
+            entry[f"{spec.key} paper"] = ref
+        out.append(entry)
+    return pd.DataFrame(out)
+
+
+def markdown_table(header: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    return "\n".join(lines)
+
+
+def main_table(rows: list[Row], table: list[MetricSpec], paper: dict, latex: bool) -> tuple[list[str], list[list[str]]]:
+    best = {spec.key: best_rows(rows, spec) for spec in table}
+    header = ["Method", "Seeds"]
+    for spec in table:
+        header += [f"{spec.label} {arrow(spec)}", "paper"]
+    body = []
+    for i, row in enumerate(rows):
+        cells = [row.label, seeds_text(row)]
+        for spec in table:
+            cells += [cell_text(row, spec, i in best[spec.key], latex), paper_text(paper, row, spec, latex)]
+        body.append(cells)
+    return header, body
+
+
+def latex_table(header: list[str], body: list[list[str]], caption: str) -> str:
+    def esc(text: str) -> str:
+        if text.startswith("\\") or "$" in text:
+            return text
+        return text.replace("_", r"\_").replace("→", r"$\to$").replace("↓", r"$\downarrow$").replace(
+            "↑", r"$\uparrow$").replace("—", "--").replace("#", r"\#")
+
+    frame = pd.DataFrame([[esc(c) for c in cells] for cells in body], columns=[esc(h) for h in header])
+    return frame.to_latex(index=False, escape=False, column_format="l" + "r" * (len(header) - 1),
+                          caption=caption, label="tab:" + caption.split()[0].lower().replace(".", ""))
+
+
+def per_direction_section(rows: list[Row], table: list[MetricSpec]) -> str:
+    parts = ["## Per direction (mean over seeds)", ""]
+    for spec in table:
+        directions: dict[str, dict[str, float]] = defaultdict(dict)
+        for row in rows:
+            if row.overrides:
+                continue
+            per_seed: dict[str, list[float]] = defaultdict(list)
+            for r in row.records:
+                for d, v in (r["metrics"].get(spec.key) or {}).get("per_direction", {}).items():
+                    per_seed[d].append(v)
+            for d, vs in per_seed.items():
+                directions[d][row.method] = float(np.mean(vs))
+        if not directions:
+            continue
+        methods = [row.method for row in rows if not row.overrides]
+        body = [[d] + [fmt(directions[d][m]) if m in directions[d] else DASH for m in methods]
+                for d in directions]
+        parts += [f"### {spec.label} {arrow(spec)} (`{spec.key}`)", "",
+                  markdown_table(["direction", *methods], body), ""]
+    return "\n".join(parts)
+
+
+def settings_section(records: list[dict[str, Any]], suite_cls) -> str:
+    """Settings shared by every included record, the ones that differ, and the provenance of the numbers."""
+    flat = [flatten(r["config"]) for r in records]
+    keys = sorted(set().union(*flat))
+    shared = {k: flat[0].get(k) for k in keys if all(f.get(k) == flat[0].get(k) for f in flat)}
+    varying = sorted(k for k in keys if k not in shared and k not in ("method", "seed"))
+    commits = Counter(f"{r['git']['commit'][:10]}{' (dirty)' if r['git'].get('dirty') else ''}" for r in records)
+    commands = Counter(r.get("command", "") for r in records)
+    devices = Counter(f"{r['device'].get('type')}: {r['device'].get('name')}" for r in records)
+    skip = ("suite", "profile", "overrides")
+    lines = ["## Settings", "", "Shared by every cell in this table:", ""]
+    lines += [f"- `{k}` = `{v}`" for k, v in shared.items() if not k.startswith(skip)]
+    if varying:
+        lines += ["", "Differing between rows: " + ", ".join(f"`{k}`" for k in varying)]
+    lines += ["", "## Deviations from the paper and choices it leaves open", ""]
+    lines += [f"- {note}" for note in suite_cls.notes]
+    lines += ["", "## Provenance", ""]
+    lines += [f"- code commit {c}: {n} records" for c, n in commits.items()]
+    lines += [f"- device {d}: {n} records" for d, n in devices.items()]
+    lines += [f"- command `{c}`: {n} records" for c, n in commands.items()]
+    wall = [r["wall_time"].get("total", 0.0) for r in records]
+    lines += [f"- wall time per cell: median {np.median(wall):.0f} s, total {sum(wall) / 60:.1f} min"]
+    return "\n".join(lines)
+
+
+def flatten(config: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in config.items():
+        if isinstance(v, dict):
+            out.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        else:
+            out[k] = v if not isinstance(v, list) else tuple(v)
+    return out
+
+
+def write_report(suite: str, results: Path, out: Path, profile: str | None = None) -> list[Path]:
+    from bench.figures import bar_chart, pair_plot
+
+    suite_cls = SUITES.get(suite)
+    records = read_records(results, suite)
+    if not records:
+        raise FileNotFoundError(f"no result records for suite '{suite}' under {results}/; "
+                                f"run 'python -m bench run --suite {suite}' first")
+    profiles = Counter(r["profile"] for r in records)
+    profile = profile or profiles.most_common(1)[0][0]
+    records = [r for r in records if r["profile"] == profile]
+    if not records:
+        raise FileNotFoundError(f"no records of profile '{profile}' for suite '{suite}' under {results}/; "
+                                f"found profiles: {', '.join(profiles)}")
+    rows = collect_rows(records)
+    paper = suite_cls.paper_reference()
+    table = suite_cls.table
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / suite
+    header, body = main_table(rows, table, paper, latex=False)
+    ok_records = [r for row in rows for r in row.records]
+    title = f"# {suite}: {suite_cls.paper_table or 'results'} — profile `{profile}`"
+    intro = (f"Generated by `python -m bench report --suite {suite}` from {len(records)} records under "
+             f"`{results}/` ({len(ok_records)} ok). Mean ± std over seeds (sample std); ↓ lower is better, "
+             f"↑ higher is better; best per column in bold; {DASH} = the method cannot do this task; "
+             f"'paper' = the published value.")
+    sections = [title, "", intro, "", markdown_table(header, body), ""]
+    findings = suite_cls.findings(rows) if hasattr(suite_cls, "findings") else []
+    if findings:
+        sections += ["## The paper's findings, checked", ""] + [f"- {f}" for f in findings] + [""]
+    failures = [(row.label, r) for row in rows for r in row.failed]
+    if failures:
+        sections += ["## Failed cells", ""] + [f"- {label} seed {r['seed']}: {r.get('reason')}"
+                                                for label, r in failures] + [""]
+    sections += [per_direction_section(rows, table), settings_section(ok_records or records, suite_cls), "",
+                 f"Figures: `{suite}.png` (per-metric bars with seed spread)"
+                 + (f", `{suite}_pairs.png` (real vs generated on shared coordinates)" if hasattr(
+                     suite_cls, "figure_coordinates") else "") + "."]
+    written = []
+    md = stem.with_suffix(".md")
+    md.write_text("\n".join(sections) + "\n")
+    written.append(md)
+    lheader, lbody = main_table(rows, table, paper, latex=True)
+    tex = stem.with_suffix(".tex")
+    tex.write_text(latex_table(lheader, lbody, f"{suite_cls.paper_table or suite}: ours vs paper ({profile})"))
+    written.append(tex)
+    csv = stem.with_suffix(".csv")
+    wide_table(rows, table, paper).to_csv(csv, index=False)
+    written.append(csv)
+    written.append(bar_chart(rows, table, paper, stem.with_suffix(".png"), title=f"{suite} ({profile})"))
+    pairs = pair_plot(rows, results, suite_cls, out / f"{suite}_pairs.png")
+    if pairs:
+        written.append(pairs)
+    return written

@@ -1,0 +1,164 @@
+"""The runner: the matrix suite × methods × seeds. Each cell trains, evaluates the suite's task matrix and
+writes one record. Finished cells are skipped on a rerun (same resolved config), so an interrupted run
+resumes; a failed cell is recorded with its reason and the other cells still run."""
+from __future__ import annotations
+
+import platform
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from bench.config import CellConfig, resolve
+from bench.records import SCHEMA, cell_stem, finished, git_state, write_record, write_samples
+from bench.tracking import Tracker, default_tracking_uri
+from bench.train import train
+from methods import METHODS
+from tasks import SUITES
+
+
+@dataclass
+class RunRequest:
+    suite: str
+    methods: list[str]
+    seeds: list[int]
+    profile: str = "cpu"
+    overrides: list[str] = field(default_factory=list)
+    device: str = "auto"
+    out: Path = Path("results")
+    tracking_uri: str | None = None
+    force: bool = False
+    command: str = ""
+    show_progress: bool = True
+
+
+@dataclass
+class CellOutcome:
+    method: str
+    seed: int
+    status: str  # ok | failed | skipped
+    record: Path
+    reason: str | None = None
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA device is available; use --device cpu or auto")
+    return torch.device(name)
+
+
+def describe_device(device: torch.device) -> dict[str, Any]:
+    if device.type == "cuda":
+        return {"type": "cuda", "name": torch.cuda.get_device_name(device)}
+    return {"type": "cpu", "name": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
+
+
+def plan(request: RunRequest) -> list[CellConfig]:
+    return [resolve(request.suite, m, s, request.profile, request.overrides)
+            for m in request.methods for s in request.seeds]
+
+
+def run(request: RunRequest) -> list[CellOutcome]:
+    device = pick_device(request.device)
+    cells = plan(request)
+    outcomes: list[CellOutcome] = []
+    suites: dict[str, Any] = {}
+    bar = tqdm(cells, desc=f"{request.suite} [{request.profile}]", unit="cell", disable=not request.show_progress,
+               dynamic_ncols=True)
+    for cfg in bar:
+        stem = cell_stem(request.out, cfg.suite, cfg.profile, cfg.method, cfg.config_hash(), cfg.seed)
+        record_path = stem.with_suffix(".json")
+        if not request.force and finished(record_path, cfg.config_hash()):
+            outcomes.append(CellOutcome(cfg.method, cfg.seed, "skipped", record_path))
+            bar.write(f"  {cfg.method} seed {cfg.seed}: already done ({record_path}), skipped")
+            continue
+        bar.set_postfix_str(f"{cfg.method} seed {cfg.seed}")
+        outcome = run_cell(cfg, request, device, suites, stem)
+        outcomes.append(outcome)
+        message = "ok" if outcome.status == "ok" else f"FAILED: {outcome.reason}"
+        bar.write(f"  {cfg.method} seed {cfg.seed}: {message} -> {outcome.record}")
+    bar.close()
+    return outcomes
+
+
+def run_cell(cfg: CellConfig, request: RunRequest, device: torch.device, suites: dict[str, Any],
+             stem: Path) -> CellOutcome:
+    record_path = stem.with_suffix(".json")
+    checkpoint = request.out / "checkpoints" / stem.relative_to(request.out).with_suffix(".pt")
+    uri = request.tracking_uri or default_tracking_uri(request.out)
+    tracker = Tracker(uri, experiment=cfg.suite, artifact_root=request.out / "mlruns")
+    tracker.start(f"{cfg.method}-seed{cfg.seed}", cfg.flat(),
+                  {"suite": cfg.suite, "method": cfg.method, "seed": str(cfg.seed), "profile": cfg.profile,
+                   "config_hash": cfg.config_hash()})
+    record: dict[str, Any] = {
+        "schema": SCHEMA, "suite": cfg.suite, "method": cfg.method, "seed": cfg.seed, "profile": cfg.profile,
+        "config_hash": cfg.config_hash(), "overrides": cfg.overrides, "command": request.command,
+        "git": git_state(), "device": describe_device(device),
+        "versions": {"python": platform.python_version(), "torch": torch.__version__},
+        "capabilities": METHODS.get(cfg.method).capabilities.directions(),
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": cfg.to_dict(), "wall_time": {}, "metrics": {}, "status": "failed", "reason": None,
+    }
+    wall = record["wall_time"]
+    start = time.perf_counter()
+    try:
+        key = repr(cfg.data)
+        if key not in suites:
+            suites[key] = SUITES.get(cfg.suite)(cfg.data)
+        suite = suites[key]
+        record["data"] = suite.describe()
+        wall["data"] = time.perf_counter() - start
+
+        torch.manual_seed(cfg.seed)
+        method = METHODS.get(cfg.method)(suite.specs, cfg.model, cfg.flow, cfg.options).to(device)
+        record["parameters"] = sum(p.numel() for p in method.parameters())
+        t0 = time.perf_counter()
+        ema, summary = train(method, suite, cfg.train, device, log=tracker.log_metrics, checkpoint=checkpoint,
+                             label=f"{cfg.method} s{cfg.seed}", show_progress=request.show_progress)
+        wall["train"] = time.perf_counter() - t0
+        record["train"] = {"steps": summary.steps, "resumed_from": summary.resumed_from,
+                           "final_terms": summary.final_terms, "samples_per_second": summary.samples_per_second}
+
+        t0 = time.perf_counter()
+        torch.manual_seed(cfg.seed + 1_000_003)
+        evaluation = suite.evaluate(ema.module, cfg.eval, device)
+        wall["eval"] = time.perf_counter() - t0
+        wall["eval_tasks"] = evaluation.timings
+        record["metrics"] = {k: r.as_dict() for k, r in evaluation.metrics.items()}
+        tracker.log_metrics({k: r.value for k, r in evaluation.metrics.items() if r.value is not None},
+                            cfg.train.steps)
+        if evaluation.samples:
+            write_samples(stem.with_suffix(".samples.npz"), evaluation.samples)
+            record["samples"] = stem.with_suffix(".samples.npz").name
+        save_final = checkpoint.with_name(checkpoint.stem + ".final.pt")
+        save_final.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"method": method.state_dict(), "ema": ema.module.state_dict(), "config": cfg.to_dict()},
+                   save_final)
+        record["checkpoint"] = str(save_final)
+        checkpoint.unlink(missing_ok=True)
+        record["status"] = "ok"
+    except KeyboardInterrupt:
+        tracker.end("KILLED")
+        raise
+    except Exception as err:  # one failed cell must not stop the others
+        record["reason"] = f"{type(err).__name__}: {err}"
+        record["traceback"] = traceback.format_exc(limit=6)
+    wall["total"] = time.perf_counter() - start
+    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    record["tracking"] = tracker.summary()
+    write_record(record_path, record)
+    tracker.log_artifact(record_path)
+    if record.get("samples"):
+        tracker.log_artifact(stem.with_suffix(".samples.npz"))
+    tracker.end("FINISHED" if record["status"] == "ok" else "FAILED")
+    if tracker.error and record["tracking"]["status"] == "ok":
+        record["tracking"] = tracker.summary()
+        write_record(record_path, record)
+    return CellOutcome(cfg.method, cfg.seed, record["status"], record_path, record["reason"])

@@ -1,0 +1,124 @@
+"""The training loop shared by every method: AdamW, linear warmup, gradient clipping, EMA weights for
+evaluation, a stop on non-finite losses, progress, and resumable checkpoints."""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.optim.swa_utils import AveragedModel
+from tqdm.auto import tqdm
+
+from bench.config import TrainConfig
+from methods.base import Method
+from tasks.base import Suite
+
+LogFn = Callable[[dict[str, float], int], None]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; training stops instead of producing numbers."""
+
+
+@dataclass
+class TrainSummary:
+    steps: int = 0
+    resumed_from: int = 0
+    final_terms: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    samples_per_second: float = 0.0
+
+
+def ema_model(method: Method, decay: float) -> AveragedModel:
+    """EMA of the weights with the usual warm-up, so early evaluations are not dominated by the init."""
+
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
+        step = float(n)
+        rate = 1.0 - min(decay, (1.0 + step) / (10.0 + step))
+        torch._foreach_lerp_(averaged, current, rate)
+
+    return AveragedModel(method, multi_avg_fn=update, use_buffers=True)
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, *, log: LogFn | None = None,
+          checkpoint: Path | None = None, label: str = "", show_progress: bool = True
+          ) -> tuple[AveragedModel, TrainSummary]:
+    """Train `method` on `suite` for cfg.steps steps split over its stages; returns the EMA model."""
+    ema = ema_model(method, cfg.ema_decay)
+    summary = TrainSummary()
+    state = load_checkpoint(checkpoint) if checkpoint else None
+    if state is not None:
+        method.load_state_dict(state["method"])
+        ema.load_state_dict(state["ema"])
+        torch.set_rng_state(state["rng"])
+        summary.resumed_from = int(state["step"])
+    batches = suite.train_batches(cfg.batch_size, device)
+    stage_steps = [round(cfg.steps * s.fraction) for s in method.stages]
+    stage_steps[-1] = cfg.steps - sum(stage_steps[:-1])
+    bar = tqdm(total=cfg.steps, initial=summary.resumed_from, desc=label, unit="step", leave=False,
+               disable=not show_progress, mininterval=1.0, dynamic_ncols=True)
+    start_time, done, global_step = time.perf_counter(), 0, 0
+    for stage, n_steps in zip(method.stages, stage_steps):
+        if global_step + n_steps <= summary.resumed_from:
+            global_step += n_steps
+            continue
+        params = [p for p in method.stage_parameters(stage.name) if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
+                                      weight_decay=cfg.weight_decay)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
+        first = max(0, summary.resumed_from - global_step)
+        if state is not None and first > 0 and state.get("stage") == stage.name:
+            optimizer.load_state_dict(state["optimizer"])
+            schedule.load_state_dict(state["schedule"])
+        method.train()
+        for step_in_stage in range(first, n_steps):
+            terms = method.loss(next(batches), stage.name)
+            loss = terms["loss"]
+            if not torch.isfinite(loss):
+                shown = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
+                raise TrainingDiverged(f"loss became {float(loss)} at step {global_step + step_in_stage} "
+                                       f"(stage {stage.name}): {shown}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            optimizer.step()
+            schedule.step()
+            ema.update_parameters(method)
+            step = global_step + step_in_stage + 1
+            done += 1
+            bar.update(1)
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                values = {k: float(v) for k, v in terms.items()}
+                summary.final_terms = values
+                bar.set_postfix(loss=f"{values['loss']:.3f}", stage=stage.name, refresh=False)
+                if log:
+                    log({f"train/{k}": v for k, v in values.items()}, step)
+            if checkpoint and cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
+                save_checkpoint(checkpoint, {"step": step, "stage": stage.name, "method": method.state_dict(),
+                                             "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                                             "schedule": schedule.state_dict(), "rng": torch.get_rng_state()})
+        global_step += n_steps
+    bar.close()
+    summary.steps = cfg.steps
+    summary.seconds = time.perf_counter() - start_time
+    summary.samples_per_second = done * cfg.batch_size / summary.seconds if summary.seconds > 0 else math.nan
+    ema.module.eval()
+    return ema, summary

@@ -1,0 +1,174 @@
+"""Modality specs, batches, and the encoder/decoder chosen for each kind of modality."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from methods.backbone.config import FlowConfig, ModelConfig
+from methods.backbone.flow import cfm_loss, euler_sample
+from methods.backbone.nets import ResidualMLP, VelocityMLP
+
+Kind = Literal["vector", "image", "categorical", "sequence"]
+
+
+class DataError(ValueError):
+    """A batch does not match the modality specs (wrong shape, dtype or non-finite values)."""
+
+
+@dataclass(frozen=True)
+class ModalitySpec:
+    name: str
+    kind: Kind
+    shape: tuple[int, ...] = ()
+    num_classes: int = 0  # categorical only
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+@dataclass
+class Batch:
+    """Data per modality plus a per-sample presence mask; absent modalities may be missing from `data`."""
+
+    data: dict[str, Tensor]
+    present: dict[str, Tensor] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name, x in self.data.items():
+            self.present.setdefault(name, torch.ones(x.shape[0], dtype=torch.bool, device=x.device))
+
+    @property
+    def size(self) -> int:
+        return next(iter(self.data.values())).shape[0]
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch({k: v.to(device) for k, v in self.data.items()},
+                     {k: v.to(device) for k, v in self.present.items()})
+
+    def select(self, rows: Tensor | slice) -> Batch:
+        return Batch({k: v[rows] for k, v in self.data.items()}, {k: v[rows] for k, v in self.present.items()})
+
+
+def check_batch(specs: list[ModalitySpec], batch: Batch) -> None:
+    """Raise DataError naming the modality and the problem; silent when the batch is well-formed."""
+    known = {s.name for s in specs}
+    for name in batch.data:
+        if name not in known:
+            raise DataError(f"unknown modality '{name}' in batch; this model has: {', '.join(sorted(known))}")
+    sizes = {name: x.shape[0] for name, x in batch.data.items()}
+    if len(set(sizes.values())) > 1:
+        raise DataError(f"modalities disagree on the batch size: {sizes}")
+    for spec in specs:
+        x = batch.data.get(spec.name)
+        if x is None:
+            continue
+        if tuple(x.shape[1:]) != spec.shape:
+            raise DataError(f"modality '{spec.name}': expected shape (batch, {', '.join(map(str, spec.shape))})"
+                            f" but got {tuple(x.shape)}")
+        if spec.kind == "categorical":
+            if x.dtype != torch.long:
+                raise DataError(f"modality '{spec.name}': expected integer class labels, got {x.dtype}")
+            bad = (x < 0) | (x >= spec.num_classes)
+            if bad.any():
+                raise DataError(f"modality '{spec.name}': {int(bad.sum())} labels outside [0, {spec.num_classes})")
+        else:
+            if not x.is_floating_point():
+                raise DataError(f"modality '{spec.name}': expected floating-point values, got {x.dtype}")
+            bad = ~torch.isfinite(x)
+            if bad.any():
+                raise DataError(f"modality '{spec.name}': {int(bad.sum())} non-finite values (NaN or inf)")
+
+
+class VectorEncoder(nn.Module):
+    def __init__(self, spec: ModalitySpec, out_dim: int, cfg: ModelConfig):
+        super().__init__()
+        self.net = ResidualMLP(spec.size, out_dim, cfg.encoder_width, cfg.encoder_blocks)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x.flatten(1))
+
+
+class CategoricalEncoder(nn.Module):
+    def __init__(self, spec: ModalitySpec, out_dim: int, cfg: ModelConfig):
+        super().__init__()
+        self.num_classes = spec.num_classes
+        self.net = ResidualMLP(spec.num_classes, out_dim, cfg.encoder_width, cfg.encoder_blocks)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(nn.functional.one_hot(x, self.num_classes).float())
+
+
+class FlowDecoder(nn.Module):
+    """p(x | cond) as a conditional flow: trained with CFM (Eq. 55), sampled with Euler steps."""
+
+    def __init__(self, spec: ModalitySpec, cond_dim: int, cfg: ModelConfig, flow: FlowConfig):
+        super().__init__()
+        self.shape = spec.shape
+        self.timesteps = flow.timesteps
+        self.velocity = VelocityMLP(spec.size, cond_dim, cfg.decoder_width, cfg.decoder_blocks, cfg.time_dim)
+
+    def loss(self, x: Tensor, cond: Tensor) -> Tensor:
+        t = self.timesteps.sample(x.shape[0], x.device)
+        return cfm_loss(lambda x_t, tau: self.velocity(x_t, tau, cond), x.flatten(1), t)
+
+    def sample(self, cond: Tensor, steps: int) -> Tensor:
+        noise = torch.randn(cond.shape[0], *self.shape, device=cond.device).flatten(1)
+        x = euler_sample(lambda x_t, tau: self.velocity(x_t, tau, cond), noise, steps)
+        return x.reshape(cond.shape[0], *self.shape)
+
+
+class GaussianDecoder(nn.Module):
+    """The classic likelihood: x ~ N(mean(cond), diag σ²) with a learned per-coordinate σ."""
+
+    def __init__(self, spec: ModalitySpec, cond_dim: int, cfg: ModelConfig):
+        super().__init__()
+        self.shape = spec.shape
+        self.mean = ResidualMLP(cond_dim, spec.size, cfg.decoder_width, cfg.decoder_blocks)
+        self.log_std = nn.Parameter(torch.zeros(spec.size))
+
+    def loss(self, x: Tensor, cond: Tensor) -> Tensor:
+        z = (x.flatten(1) - self.mean(cond)) * torch.exp(-self.log_std)
+        return (0.5 * z.square() + self.log_std).sum(1)
+
+    def sample(self, cond: Tensor, steps: int) -> Tensor:
+        mean = self.mean(cond)
+        return (mean + torch.randn_like(mean) * self.log_std.exp()).reshape(cond.shape[0], *self.shape)
+
+
+class CategoricalDecoder(nn.Module):
+    """p(y | cond) as a classifier: cross-entropy (Eq. 56); samples a class from the softmax."""
+
+    def __init__(self, spec: ModalitySpec, cond_dim: int, cfg: ModelConfig):
+        super().__init__()
+        self.logits = ResidualMLP(cond_dim, spec.num_classes, cfg.decoder_width, cfg.decoder_blocks)
+
+    def loss(self, x: Tensor, cond: Tensor) -> Tensor:
+        return nn.functional.cross_entropy(self.logits(cond), x, reduction="none")
+
+    def sample(self, cond: Tensor, steps: int) -> Tensor:
+        return torch.multinomial(torch.softmax(self.logits(cond), -1), 1).squeeze(1)
+
+
+def build_encoder(spec: ModalitySpec, out_dim: int, cfg: ModelConfig) -> nn.Module:
+    if spec.kind == "vector":
+        return VectorEncoder(spec, out_dim, cfg)
+    if spec.kind == "categorical":
+        return CategoricalEncoder(spec, out_dim, cfg)
+    raise NotImplementedError(f"no encoder for modality kind '{spec.kind}' yet (modality '{spec.name}')")
+
+
+def build_decoder(spec: ModalitySpec, cond_dim: int, cfg: ModelConfig, flow: FlowConfig) -> nn.Module:
+    if spec.kind == "categorical":
+        return CategoricalDecoder(spec, cond_dim, cfg)
+    if spec.kind == "vector":
+        if cfg.backbone == "classic":
+            return GaussianDecoder(spec, cond_dim, cfg)
+        return FlowDecoder(spec, cond_dim, cfg, flow)
+    raise NotImplementedError(f"no decoder for modality kind '{spec.kind}' yet (modality '{spec.name}')")

@@ -1,0 +1,62 @@
+"""Networks shared by every method: residual MLPs and flow-matching velocity MLPs."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, width: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.fc1 = nn.Linear(width, width)
+        self.fc2 = nn.Linear(width, width)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.fc2(nn.functional.silu(self.fc1(self.norm(x))))
+
+
+class ResidualMLP(nn.Module):
+    """Linear in, `blocks` pre-norm residual SiLU blocks of `width`, linear out."""
+
+    def __init__(self, in_dim: int, out_dim: int, width: int, blocks: int, zero_out: bool = False):
+        super().__init__()
+        self.inp = nn.Linear(in_dim, width)
+        self.blocks = nn.Sequential(*[ResidualBlock(width) for _ in range(blocks)])
+        self.norm = nn.LayerNorm(width)
+        self.out = nn.Linear(width, out_dim)
+        if zero_out:
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(nn.functional.silu(self.norm(self.blocks(self.inp(x)))))
+
+
+class TimeEmbedding(nn.Module):
+    """Sinusoidal features of τ ∈ [0, 1] followed by a two-layer MLP."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        half = dim // 2
+        self.register_buffer("freqs", torch.exp(-math.log(10_000.0) * torch.arange(half) / half), persistent=False)
+        self.mlp = nn.Sequential(nn.Linear(2 * half, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t: Tensor) -> Tensor:
+        angles = 1000.0 * t[:, None] * self.freqs[None]
+        return self.mlp(torch.cat([angles.sin(), angles.cos()], dim=-1))
+
+
+class VelocityMLP(nn.Module):
+    """v(x_τ, τ, cond): a residual MLP on [x_τ, emb(τ), cond] (conditioning concatenated at the input)."""
+
+    def __init__(self, x_dim: int, cond_dim: int, width: int, blocks: int, time_dim: int):
+        super().__init__()
+        self.time = TimeEmbedding(time_dim)
+        self.net = ResidualMLP(x_dim + time_dim + cond_dim, x_dim, width, blocks, zero_out=True)
+
+    def forward(self, x: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
+        parts = [x, self.time(t)] if cond is None else [x, self.time(t), cond]
+        return self.net(torch.cat(parts, dim=-1))

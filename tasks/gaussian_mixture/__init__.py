@@ -1,0 +1,3 @@
+from tasks.gaussian_mixture.suite import GaussianMixture
+
+__all__ = ["GaussianMixture"]

@@ -1,0 +1,136 @@
+"""The Gaussian-mixture suite: data, task matrix and metrics of paper App. D / Table 5 (spec 4.4)."""
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import torch
+
+from methods.backbone.modality import Batch, ModalitySpec
+from methods.base import Method
+from metrics.alignment import shared_mse
+from metrics.sliced_wasserstein import SlicedWasserstein
+from tasks.base import SUITES, EvalConfig, Evaluation, MetricResult, MetricSpec, Suite, cache_root
+from tasks.gaussian_mixture import data as gm
+from tasks.gaussian_mixture.data import shared_index as shared
+
+ONE_TO_ONE = MetricSpec("one_to_one/alignment_mse", "1→1 Align.", "one_to_one", False)
+MANY_TO_ONE = MetricSpec("many_to_one/alignment_mse", "2→1 Align.", "many_to_one", False)
+FIDELITY = MetricSpec("unconditional/fidelity_swd", "Uncond. Fid.", "unconditional", False)
+COHERENCE = MetricSpec("unconditional/coherence_mse", "Uncond. Coh.", "unconditional", False)
+
+
+@SUITES.register("gaussian_mixture")
+class GaussianMixture(Suite):
+    summary = "Three 60-d modalities from shared, pair-shared and private Gaussian-mixture factors (App. D)"
+    DataConfig = gm.GaussianMixtureData
+    defaults = {"model": {"latent_dim": 48, "private_dim": 24}}
+    table = [ONE_TO_ONE, MANY_TO_ONE, FIDELITY, COHERENCE]
+    paper_table = "Table 5 (App. D)"
+
+    def __init__(self, data_config: gm.GaussianMixtureData):
+        super().__init__(data_config)
+        self.arrays = gm.load(data_config, cache_root())
+        self.specs = [ModalitySpec(m, "vector", (self.arrays[f"{m}/train"].shape[1],)) for m in gm.MODALITIES]
+        self.names = list(gm.MODALITIES)
+
+    def describe(self):
+        cfg = self.data_config
+        return {"modalities": {m: f"vector {s.shape[0]}-d = " + " + ".join(gm.modality_factors(m))
+                               for m, s in zip(self.names, self.specs)},
+                "factor_dims": {"shared by all": cfg.d_all, "pair-shared": cfg.d_pair, "private": cfg.d_priv},
+                "train": cfg.n_train, "test": cfg.n_test}
+
+    def split(self, which: str, device) -> dict[str, torch.Tensor]:
+        return {m: torch.from_numpy(self.arrays[f"{m}/{which}"]).to(device) for m in self.names}
+
+    def train_batches(self, batch_size, device):
+        data = self.split("train", device)
+        n = self.data_config.n_train
+        while True:
+            order = torch.randperm(n, device=device)
+            for start in range(0, n - batch_size + 1, batch_size):
+                rows = order[start:start + batch_size]
+                yield Batch({m: x[rows] for m, x in data.items()})
+
+    def evaluate(self, method: Method, eval_config: EvalConfig, device, progress=None) -> Evaluation:
+        cfg = self.data_config
+        n = min(eval_config.n_samples, cfg.n_test)
+        test = {m: x[:n] for m, x in self.split("test", device).items()}
+        caps = method.capabilities
+        metrics, timings, samples = {}, {}, {}
+        say = progress or (lambda _: None)
+
+        def generate(subset: list[str], targets: list[str]) -> dict[str, torch.Tensor]:
+            parts = []
+            for start in range(0, n, eval_config.batch_size):
+                batch = Batch({m: test[m][start:start + eval_config.batch_size] for m in subset})
+                parts.append(method.generate(batch, subset, targets))
+            return {t: torch.cat([p[t] for p in parts]) for t in targets}
+
+        start = time.perf_counter()
+        if caps.one_to_one:
+            say("one-to-one")
+            per = {}
+            for source in self.names:
+                targets = [t for t in self.names if t != source]
+                out = generate([source], targets)
+                for t in targets:
+                    i_s, i_t = shared(cfg, source, t)
+                    per[f"{source}->{t}"] = shared_mse(out[t][:, i_t], test[source][:, i_s])
+            metrics[ONE_TO_ONE.key] = MetricResult(float(np.mean(list(per.values()))), False, per)
+        else:
+            metrics[ONE_TO_ONE.key] = MetricResult(None, False)
+        timings["one_to_one"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        if caps.many_to_one:
+            say("many-to-one")
+            per = {}
+            for target in self.names:
+                sources = [s for s in self.names if s != target]
+                out = generate(sources, [target])[target]
+                for s in sources:
+                    i_s, i_t = shared(cfg, s, target)
+                    per[f"{'+'.join(sources)}->{target} vs {s}"] = shared_mse(out[:, i_t], test[s][:, i_s])
+            metrics[MANY_TO_ONE.key] = MetricResult(float(np.mean(list(per.values()))), False, per)
+        else:
+            metrics[MANY_TO_ONE.key] = MetricResult(None, False)
+        timings["many_to_one"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        if caps.unconditional:
+            say("unconditional")
+            parts = [method.sample_joint(min(eval_config.batch_size, n - s))
+                     for s in range(0, n, eval_config.batch_size)]
+            joint = {m: torch.cat([p[m] for p in parts]) for m in self.names}
+            fid = {}
+            for m in self.names:
+                swd = SlicedWasserstein(joint[m].shape[1], eval_config.swd_projections, eval_config.projection_seed)
+                fid[m] = swd(joint[m].cpu().numpy(), test[m].cpu().numpy())
+            coh = {}
+            for a, b in itertools.combinations(self.names, 2):
+                i_a, i_b = shared(cfg, a, b)
+                coh[f"{a}~{b}"] = shared_mse(joint[a][:, i_a], joint[b][:, i_b])
+            metrics[FIDELITY.key] = MetricResult(float(np.mean(list(fid.values()))), False, fid)
+            metrics[COHERENCE.key] = MetricResult(float(np.mean(list(coh.values()))), False, coh)
+            keep = eval_config.figure_samples
+            samples = {f"joint/{m}": joint[m][:keep].cpu().numpy().astype(np.float16) for m in self.names}
+            samples.update({f"real/{m}": test[m][:keep].cpu().numpy().astype(np.float16) for m in self.names})
+        else:
+            metrics[FIDELITY.key] = MetricResult(None, False)
+            metrics[COHERENCE.key] = MetricResult(None, False)
+        timings["unconditional"] = time.perf_counter() - start
+        return Evaluation(metrics, samples, timings)
+
+    @classmethod
+    def figure_coordinates(cls, data_config: dict) -> dict[str, tuple[str, int, str, int]]:
+        """Pairs of shared coordinates for the real-vs-generated pair plot: label -> (mod a, col, mod b, col)."""
+        cfg = gm.GaussianMixtureData(**data_config)
+        out = {}
+        for a, b in itertools.combinations(gm.MODALITIES, 2):
+            i_a, i_b = shared(cfg, a, b)
+            pair_factor_col = len(i_a) - 1  # last shared coordinate: part of the pair factor s_ab
+            out[f"{a}~{b}"] = (a, int(i_a[pair_factor_col]), b, int(i_b[pair_factor_col]))
+        return out
