@@ -182,6 +182,6 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         handler = {"run": cmd_run, "list": cmd_list, "report": cmd_report, "perf": cmd_perf}[args.command]
         return handler(args)
-    except (UsageError, UnknownNameError, ConfigError) as err:
+    except (UsageError, UnknownNameError, ConfigError, FileNotFoundError) as err:
         print(f"bench: error: {err}", file=sys.stderr)
         return 2

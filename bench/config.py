@@ -47,6 +47,9 @@ class TrainConfig:
             raise ValueError(f"ema_decay must lie in [0, 1), not {self.ema_decay}")
 
 
+# operational settings: they change logging and resumability, not the numbers, so they are not hashed
+NOT_HASHED = {"train": ("log_every", "checkpoint_every"), "eval": ("figure_samples",)}
+
 COMMON_SECTIONS: dict[str, type] = {"model": ModelConfig, "flow": FlowConfig, "train": TrainConfig,
                                     "eval": EvalConfig}
 
@@ -77,6 +80,9 @@ class CellConfig:
         d = self.to_dict()
         for label in ("seed", "profile", "overrides"):
             d.pop(label)
+        for section, names in NOT_HASHED.items():
+            for name in names:
+                d[section].pop(name)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
     def flat(self) -> dict[str, Any]:

@@ -41,11 +41,20 @@ class Row:
         return [m["value"] for m in found if m is not None and m.get("value") is not None]
 
 
+def common_overrides(records: list[dict[str, Any]]) -> list[str]:
+    """--set items every record shares: they describe the whole table, not a row."""
+    sets = [r.get("overrides") or [] for r in records]
+    return [o for o in sets[0] if all(o in s for s in sets[1:])] if sets else []
+
+
 def collect_rows(records: list[dict[str, Any]]) -> list[Row]:
+    """One row per (method, config); rows are labelled by the overrides that set them apart."""
+    shared = set(common_overrides(records))
     rows: dict[tuple[str, str], Row] = {}
     for r in records:
         key = (r["method"], r["config_hash"])
-        row = rows.setdefault(key, Row(r["method"], r["config_hash"], list(r.get("overrides") or [])))
+        own = [o for o in r.get("overrides") or [] if o not in shared]
+        row = rows.setdefault(key, Row(r["method"], r["config_hash"], own))
         (row.records if r.get("status") == "ok" else row.failed).append(r)
     order = {name: i for i, name in enumerate(METHODS.names())}
     return sorted(rows.values(), key=lambda row: (order.get(row.method, len(order)), bool(row.overrides),
@@ -186,7 +195,10 @@ def settings_section(records: list[dict[str, Any]], suite_cls) -> str:
     commands = Counter(r.get("command", "") for r in records)
     devices = Counter(f"{r['device'].get('type')}: {r['device'].get('name')}" for r in records)
     skip = ("suite", "profile", "overrides")
-    lines = ["## Settings", "", "Shared by every cell in this table:", ""]
+    lines = ["## Settings", ""]
+    if common_overrides(records):
+        lines += ["Every cell was run with " + " ".join(f"`--set {o}`" for o in common_overrides(records)), ""]
+    lines += ["Shared by every cell in this table:", ""]
     lines += [f"- `{k}` = `{v}`" for k, v in shared.items() if not k.startswith(skip)]
     if varying:
         lines += ["", "Differing between rows: " + ", ".join(f"`{k}`" for k in varying)]

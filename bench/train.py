@@ -106,7 +106,7 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
             done += 1
             bar.update(1)
             if step % cfg.log_every == 0 or step == cfg.steps:
-                values = {k: float(v) for k, v in terms.items()}
+                values = {k: float(v.detach()) for k, v in terms.items()}
                 summary.final_terms = values
                 bar.set_postfix(loss=f"{values['loss']:.3f}", stage=stage.name, refresh=False)
                 if log:

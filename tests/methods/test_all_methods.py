@@ -1,0 +1,83 @@
+"""Every registered method trains on the Gaussian-mixture suite at smoke size with a finite, decreasing loss
+and generates every direction it declares; bad input gets a clear error."""
+import pytest
+import torch
+
+from bench.config import resolve
+from bench.train import TrainingDiverged, train
+from methods import METHODS
+from methods.backbone.modality import Batch, DataError
+from methods.base import ConditioningError
+from tasks import SUITES
+from tests.methods.helpers import batch, build
+
+
+@pytest.fixture(scope="module")
+def smoke_suite():
+    cfg = resolve("gaussian_mixture", "muni", 0, "smoke")
+    return SUITES.get("gaussian_mixture")(cfg.data)
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_trains_with_decreasing_loss_and_generates_its_directions(name, smoke_suite):
+    cfg = resolve("gaussian_mixture", name, 0, "smoke", ["train.steps=60", "train.log_every=1"])
+    method = METHODS.get(name)(smoke_suite.specs, cfg.model, cfg.flow, cfg.options)
+    losses = []
+    ema, summary = train(method, smoke_suite, cfg.train, torch.device("cpu"),
+                         log=lambda terms, step: losses.append(terms["train/loss"]), show_progress=False)
+    assert len(losses) == 60 and all(torch.isfinite(torch.tensor(losses)))
+    if len(method.stages) == 1:  # two-stage methods switch objectives half-way
+        assert sum(losses[-10:]) < sum(losses[:10])
+    else:
+        half = len(losses) // 2
+        assert sum(losses[half - 10:half]) < sum(losses[:10]) and sum(losses[-10:]) < sum(losses[half:half + 10])
+    model = ema.module
+    test = Batch({s.name: torch.randn(5, *s.shape) for s in smoke_suite.specs})
+    caps = model.capabilities
+    if caps.one_to_one:
+        assert model.generate(test, ["x1"], ["x2", "x3"])["x3"].shape == (5, 60)
+    if caps.many_to_one:
+        out = model.generate(test, ["x1", "x2"], ["x3"])["x3"]
+        assert out.shape == (5, 60) and torch.isfinite(out).all()
+    else:
+        with pytest.raises(ConditioningError):
+            model.generate(test, ["x1", "x2"], ["x3"])
+    joint = model.sample_joint(4)
+    assert {k: tuple(v.shape) for k, v in joint.items()} == {"x1": (4, 60), "x2": (4, 60), "x3": (4, 60)}
+
+
+def test_wrong_shape_names_the_modality():
+    muni = build("muni")
+    b = batch()
+    b.data["x2"] = torch.randn(8, 5)
+    with pytest.raises(DataError, match="modality 'x2': expected shape \\(batch, 6\\) but got \\(8, 5\\)"):
+        muni.loss(b)
+
+
+def test_non_finite_values_name_the_modality():
+    muni = build("muni")
+    b = batch()
+    b.data["x3"][2, 1] = float("nan")
+    with pytest.raises(DataError, match="modality 'x3': 1 non-finite values"):
+        muni.loss(b)
+    with pytest.raises(DataError, match="modality 'x3'"):
+        muni.generate(b, ["x3"], ["x1"])
+
+
+def test_unknown_modality_in_subset_lists_the_available_ones():
+    with pytest.raises(ConditioningError, match="unknown modality 'x9'; available: x1, x2, x3"):
+        build("muni").generate(batch(), ["x9"], ["x1"])
+
+
+def test_unknown_method_lists_the_available_ones():
+    with pytest.raises(ValueError, match="unknown method 'munii'; available: muni, muni_hellinger, mvae"):
+        METHODS.get("munii")
+
+
+def test_a_nan_loss_stops_training_with_a_clear_reason(smoke_suite):
+    cfg = resolve("gaussian_mixture", "muni", 0, "smoke", ["train.steps=5"])
+    method = METHODS.get("muni")(smoke_suite.specs, cfg.model, cfg.flow, cfg.options)
+    with torch.no_grad():
+        next(method.backbone.decoders["x1"].parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="loss became nan at step 0"):
+        train(method, smoke_suite, cfg.train, torch.device("cpu"), show_progress=False)

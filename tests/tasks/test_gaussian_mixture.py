@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from tasks.gaussian_mixture import data as gm
+
+
+def test_modality_layout_is_the_concatenation_of_its_factors():
+    assert gm.modality_factors("x1") == ["s123", "s12", "s13", "p1"]
+    assert gm.modality_factors("x2") == ["s123", "s12", "s23", "p2"]
+    assert gm.modality_factors("x3") == ["s123", "s13", "s23", "p3"]
+    cfg = gm.GaussianMixtureData(d_all=2, d_pair=3, d_priv=4)
+    assert gm.layout(cfg, "x3") == {"s123": slice(0, 2), "s13": slice(2, 5), "s23": slice(5, 8), "p3": slice(8, 12)}
+
+
+def test_shared_coordinates_hold_identical_values_and_private_ones_do_not():
+    cfg = gm.GaussianMixtureData(d_all=2, d_pair=3, d_priv=4, n_train=500, n_test=100)
+    data = gm.generate(cfg)
+    for a, b in (("x1", "x2"), ("x1", "x3"), ("x2", "x3")):
+        ia, ib = gm.shared_index(cfg, a, b)
+        assert len(ia) == 2 + 3
+        np.testing.assert_array_equal(data[f"{a}/train"][:, ia], data[f"{b}/train"][:, ib])
+    ia, ib = gm.shared_index(cfg, "x1", "x3")
+    assert list(ia) == [0, 1, 5, 6, 7] and list(ib) == [0, 1, 2, 3, 4]
+    assert not np.allclose(data["x1/train"][:, -4:], data["x2/train"][:, -4:])
+
+
+def test_generation_is_deterministic_standardised_and_cached(tmp_path):
+    cfg = gm.GaussianMixtureData(n_train=2000, n_test=300)
+    first = gm.load(cfg, tmp_path)
+    assert len(list((tmp_path / "gaussian_mixture").glob("*.npz"))) == 1
+    again = gm.load(cfg, tmp_path)
+    fresh = gm.generate(cfg)
+    for k in first:
+        np.testing.assert_array_equal(first[k], again[k])
+        np.testing.assert_array_equal(first[k], fresh[k])
+    train = first["x1/train"]
+    assert train.shape == (2000, 60) and first["x1/test"].shape == (300, 60)
+    np.testing.assert_allclose(train.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(train.std(0), 1, atol=1e-4)
+    other = gm.generate(gm.GaussianMixtureData(n_train=2000, n_test=300, seed=7))
+    assert not np.allclose(other["x1/train"], train)
+
+
+def test_bad_data_config_is_rejected():
+    with pytest.raises(ValueError, match="weights must be one of uniform, dirichlet"):
+        gm.GaussianMixtureData(weights="zipf")
