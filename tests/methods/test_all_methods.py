@@ -1,5 +1,7 @@
 """Every registered method trains on the Gaussian-mixture suite at smoke size with a finite, decreasing loss
 and generates every direction it declares; bad input gets a clear error."""
+import dataclasses
+
 import pytest
 import torch
 
@@ -9,7 +11,7 @@ from methods import METHODS
 from methods.backbone.modality import Batch, DataError
 from methods.base import ConditioningError
 from tasks import SUITES
-from tests.methods.helpers import batch, build
+from tests.methods.helpers import TINY, batch, build
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +83,25 @@ def test_a_nan_loss_stops_training_with_a_clear_reason(smoke_suite):
         next(method.backbone.decoders["x1"].parameters()).fill_(float("nan"))
     with pytest.raises(TrainingDiverged, match="loss became nan at step 0"):
         train(method, smoke_suite, cfg.train, torch.device("cpu"), show_progress=False)
+
+
+@pytest.mark.parametrize("name", ["mvae", "mmvae", "mopoe", "muni"])
+def test_classic_backbone_trains_and_generates(name, smoke_suite):
+    from methods.backbone.modality import GaussianDecoder
+    from methods.backbone.prior import StandardNormalPrior
+
+    cfg = resolve("gaussian_mixture", name, 0, "smoke", ["model.backbone=classic", "train.steps=30"])
+    method = METHODS.get(name)(smoke_suite.specs, cfg.model, cfg.flow, cfg.options)
+    assert isinstance(method.backbone.prior, StandardNormalPrior)
+    assert isinstance(method.backbone.decoders["x1"], GaussianDecoder)
+    losses = []
+    ema, _ = train(method, smoke_suite, cfg.train, torch.device("cpu"),
+                   log=lambda terms, step: losses.append(terms["train/loss"]), show_progress=False)
+    assert sum(losses[-10:]) < sum(losses[:10])
+    assert "prior_kl" in method.loss(next(smoke_suite.train_batches(8, "cpu")))
+    assert ema.module.sample_joint(3)["x2"].shape == (3, 60)
+
+
+def test_unknown_backbone_lists_the_available_ones():
+    with pytest.raises(ValueError, match="unknown backbone 'fancy'; available: classic, flow"):
+        build("muni", model=dataclasses.replace(TINY, backbone="fancy"))
