@@ -59,11 +59,10 @@ def bar_chart(rows: list[Row], table: list[MetricSpec], paper: dict, path: Path,
     return path
 
 
-def pair_plot(rows: list[Row], results: Path, suite_cls, path: Path) -> Path | None:
+def pair_plot(rows: list[Row], coordinates, path: Path) -> Path | None:
     """Rows: real data, then each method's joint samples (first seed); columns: pairs of modalities. A
-    coherent model puts the shared coordinate of both modalities on the diagonal."""
-    if not hasattr(suite_cls, "figure_coordinates"):
-        return None
+    coherent model puts the shared coordinate of both modalities on the diagonal. `coordinates(data_config)`
+    names the coordinate pairs to draw."""
     panels = []
     for row in rows:
         if row.overrides or not row.records:
@@ -75,7 +74,7 @@ def pair_plot(rows: list[Row], results: Path, suite_cls, path: Path) -> Path | N
         panels.append((row.label, samples, record["config"]["data"]))
     if not panels:
         return None
-    coords = suite_cls.figure_coordinates(panels[0][2])
+    coords = coordinates(panels[0][2])
     grid = [("real test data", panels[0][1], "real")] + [(label, s, "joint") for label, s, _ in panels]
     fig, axes = plt.subplots(len(grid), len(coords), figsize=(2.4 * len(coords), 2.2 * len(grid)), squeeze=False)
     for r, (label, samples, kind) in enumerate(grid):

@@ -224,7 +224,7 @@ def flatten(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_report(suite: str, results: Path, out: Path, profile: str | None = None) -> list[Path]:
-    from bench.figures import bar_chart, pair_plot
+    from bench.figures import bar_chart
 
     suite_cls = SUITES.get(suite)
     records = read_records(results, suite)
@@ -250,18 +250,18 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
              f"↑ higher is better; best per column in bold; {DASH} = the method cannot do this task; "
              f"'paper' = the published value.")
     sections = [title, "", intro, "", markdown_table(header, body), ""]
-    findings = suite_cls.findings(rows) if hasattr(suite_cls, "findings") else []
+    findings = suite_cls.findings(rows)
     if findings:
         sections += ["## The paper's findings, checked", ""] + [f"- {f}" for f in findings] + [""]
     failures = [(row.label, r) for row in rows for r in row.failed]
     if failures:
         sections += ["## Failed cells", ""] + [f"- {label} seed {r['seed']}: {r.get('reason')}"
                                                 for label, r in failures] + [""]
+    written = [bar_chart(rows, table, paper, stem.with_suffix(".png"), title=f"{suite} ({profile})")]
+    written += suite_cls.report_figures(rows, results, out)
+    figures = ", ".join(f"`{p.name}`" for p in written)
     sections += [per_direction_section(rows, table), settings_section(ok_records or records, suite_cls), "",
-                 f"Figures: `{suite}.png` (per-metric bars with seed spread)"
-                 + (f", `{suite}_pairs.png` (real vs generated on shared coordinates)" if hasattr(
-                     suite_cls, "figure_coordinates") else "") + "."]
-    written = []
+                 f"Figures: {figures}."]
     md = stem.with_suffix(".md")
     md.write_text("\n".join(sections) + "\n")
     written.append(md)
@@ -272,8 +272,4 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     csv = stem.with_suffix(".csv")
     wide_table(rows, table, paper).to_csv(csv, index=False)
     written.append(csv)
-    written.append(bar_chart(rows, table, paper, stem.with_suffix(".png"), title=f"{suite} ({profile})"))
-    pairs = pair_plot(rows, results, suite_cls, out / f"{suite}_pairs.png")
-    if pairs:
-        written.append(pairs)
     return written

@@ -81,6 +81,16 @@ class Suite:
                  progress: Progress | None = None) -> Evaluation:
         raise NotImplementedError
 
+    @classmethod
+    def report_figures(cls, rows: list, results: Path, out: Path) -> list[Path]:
+        """Suite-specific figures for `bench report` (rows are bench.report.Row); none by default."""
+        return []
+
+    @classmethod
+    def findings(cls, rows: list) -> list[str]:
+        """The paper's qualitative findings, each checked against `rows` and stated as (not) reproduced."""
+        return []
+
     def describe(self) -> dict[str, Any]:
         """What `bench list` and records show about the data."""
         return {}

@@ -125,6 +125,13 @@ class GaussianMixture(Suite):
         return Evaluation(metrics, samples, timings)
 
     @classmethod
+    def report_figures(cls, rows, results, out):
+        from bench.figures import pair_plot
+
+        path = pair_plot(rows, cls.figure_coordinates, out / f"{cls.name}_pairs.png")
+        return [path] if path else []
+
+    @classmethod
     def figure_coordinates(cls, data_config: dict) -> dict[str, tuple[str, int, str, int]]:
         """Pairs of shared coordinates for the real-vs-generated pair plot: label -> (mod a, col, mod b, col)."""
         cfg = gm.GaussianMixtureData(**data_config)

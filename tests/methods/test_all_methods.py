@@ -90,7 +90,8 @@ def test_classic_backbone_trains_and_generates(name, smoke_suite):
     from methods.backbone.modality import GaussianDecoder
     from methods.backbone.prior import StandardNormalPrior
 
-    cfg = resolve("gaussian_mixture", name, 0, "smoke", ["model.backbone=classic", "train.steps=30", "train.log_every=1"])
+    cfg = resolve("gaussian_mixture", name, 0, "smoke",
+                  ["model.backbone=classic", "train.steps=30", "train.log_every=1"])
     method = METHODS.get(name)(smoke_suite.specs, cfg.model, cfg.flow, cfg.options)
     assert isinstance(method.backbone.prior, StandardNormalPrior)
     assert isinstance(method.backbone.decoders["x1"], GaussianDecoder)
