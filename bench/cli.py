@@ -90,8 +90,14 @@ def build_parser() -> Parser:
     perf.add_argument("--profile", default="cpu", help="whose sizes to measure (default: cpu)")
     perf.add_argument("--repeats", type=int, default=5, help="timed repeats per method (default: 5)")
     perf.add_argument("--steps", type=int, default=10, help="training steps per repeat (default: 10)")
-    perf.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    perf.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                      help="where to measure (default: auto = cuda if available)")
+    perf.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                      help="override a setting of the measured profile (as in bench run)")
     perf.add_argument("--out", type=Path, default=Path("reports"), help="where perf.md goes (default: reports/)")
+    perf.add_argument("--results", type=Path, default=Path("results"),
+                      help="where the perf record goes (default: results/; the file is "
+                      "results/perf/<suite>-<profile>-<device>.json)")
     return parser
 
 
@@ -162,7 +168,12 @@ def cmd_report(args) -> int:
 
 
 def cmd_perf(args) -> int:
+    from bench.config import validate_overrides
     from bench.perf import run_perf
+
+    if args.repeats < 1 or args.steps < 1:
+        raise UsageError("--repeats and --steps must be at least 1")
+    validate_overrides(args.overrides, args.suite, pick_methods(args.methods))
 
     for path in run_perf(args):
         print(f"bench: wrote {path}")

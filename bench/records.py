@@ -77,6 +77,9 @@ def finished(path: Path, config_hash: str) -> bool:
 
 
 def git_state(where: Path | None = None) -> dict[str, Any]:
+    """The commit of the code that ran; $MUNI_BENCH_COMMIT names it for copies without .git (GPU machines)."""
+    if os.environ.get("MUNI_BENCH_COMMIT"):
+        return {"commit": os.environ["MUNI_BENCH_COMMIT"], "dirty": False, "from": "MUNI_BENCH_COMMIT"}
     where = where or Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True,

@@ -56,6 +56,33 @@ def load_checkpoint(path: Path) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig):
+    """AdamW with a linear warmup to a constant learning rate (paper Tab. E.2)."""
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
+                                  fused=True)  # fused: about 4x faster than the default on CPU
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
+    return optimizer, schedule
+
+
+def training_step(method: Method, batch, stage: str, optimizer, schedule, params, grad_clip: float,
+                  ema: AveragedModel | None, step: int) -> dict[str, torch.Tensor]:
+    """One optimisation step; stops with TrainingDiverged on a non-finite loss."""
+    terms = method.loss(batch, stage)
+    loss = terms["loss"]
+    if not torch.isfinite(loss):
+        shown = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
+        raise TrainingDiverged(f"loss became {float(loss)} at step {step} (stage {stage}): {shown}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, grad_clip, foreach=True)
+    optimizer.step()
+    schedule.step()
+    if ema is not None:
+        ema.update_parameters(method)
+    return terms
+
+
 def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, *, log: LogFn | None = None,
           checkpoint: Path | None = None, label: str = "", show_progress: bool = True
           ) -> tuple[AveragedModel, TrainSummary]:
@@ -79,29 +106,15 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
             global_step += n_steps
             continue
         params = [p for p in method.stage_parameters(stage.name) if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                                      weight_decay=cfg.weight_decay, fused=True)  # fused: 4x faster on CPU
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
+        optimizer, schedule = make_optimizer(params, cfg)
         first = max(0, summary.resumed_from - global_step)
         if state is not None and first > 0 and state.get("stage") == stage.name:
             optimizer.load_state_dict(state["optimizer"])
             schedule.load_state_dict(state["schedule"])
         method.train()
         for step_in_stage in range(first, n_steps):
-            terms = method.loss(next(batches), stage.name)
-            loss = terms["loss"]
-            if not torch.isfinite(loss):
-                shown = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
-                raise TrainingDiverged(f"loss became {float(loss)} at step {global_step + step_in_stage} "
-                                       f"(stage {stage.name}): {shown}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
-            optimizer.step()
-            schedule.step()
-            ema.update_parameters(method)
+            terms = training_step(method, next(batches), stage.name, optimizer, schedule, params, cfg.grad_clip,
+                                  ema, global_step + step_in_stage)
             step = global_step + step_in_stage + 1
             done += 1
             bar.update(1)
