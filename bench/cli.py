@@ -78,7 +78,7 @@ def build_parser() -> Parser:
     rep.add_argument("--results", type=Path, default=Path("results"), help="where records are (default: results/)")
     rep.add_argument("--out", type=Path, default=Path("reports"), help="where reports go (default: reports/)")
     rep.add_argument("--profile", default=None, help="only records of this profile (default: the profile "
-                     "with the most records)")
+                     "with the most records); reports of profiles other than cpu go to <out>/<profile>/")
 
     perf = sub.add_parser("perf", help="measure training throughput against this machine's matmul peak",
                           description="Measure, for every method at a profile's sizes: training samples/s "

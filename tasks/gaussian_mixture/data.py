@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def load(cfg: GaussianMixtureData, cache_dir: Path) -> dict[str, np.ndarray]:
             return {k.replace("__", "/"): f[k] for k in f.files}
     data = generate(cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")  # per process: parallel runs may race here
     np.savez(tmp, **{k.replace("/", "__"): v for k, v in data.items()})
     tmp.replace(path)
     return data

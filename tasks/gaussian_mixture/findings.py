@@ -58,8 +58,14 @@ FINDINGS = [
 
 
 def show(t: Table, methods: tuple[str, ...], keys: tuple[str, ...]) -> str:
-    return ", ".join(f"{m} {SHORT[k]} {t[m][k]:.4g}" for m in methods for k in keys
-                     if t.get(m, {}).get(k) is not None)
+    """The finding's own numbers, then the best other method on each metric for context."""
+    own = [f"{m} {SHORT[k]} {t[m][k]:.4g}" for m in methods for k in keys if t.get(m, {}).get(k) is not None]
+    for k in keys:
+        others = [m for m in t if m not in methods and t[m].get(k) is not None]
+        if others:
+            m = min(others, key=lambda o: t[o][k])
+            own.append(f"best other {SHORT[k]}: {m} {t[m][k]:.4g}")
+    return ", ".join(own)
 
 
 def check_findings(ours: Table, paper: Table) -> list[str]:

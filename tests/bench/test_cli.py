@@ -54,6 +54,6 @@ def test_run_then_report_end_to_end(capsys, tmp_path):
                            str(tmp_path / "r"), "--set", "train.steps=10", "--quiet")
     assert code == 0 and "0 cells ran, 2 already done" in out
     code, out, _ = run_cli(capsys, "report", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "rep"))
-    assert code == 0 and (tmp_path / "rep" / "gaussian_mixture.md").exists()
+    assert code == 0 and (tmp_path / "rep" / "smoke" / "gaussian_mixture.md").exists()
     record = next((tmp_path / "r").rglob("*.json")).read_text()
     assert "python -m bench run --methods muni,mopoe --profile smoke" in record

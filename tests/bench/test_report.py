@@ -5,6 +5,8 @@ from bench.report import write_report
 
 def test_report_writes_tables_and_figures_from_records(smoke_results, tmp_path):
     written = write_report("gaussian_mixture", smoke_results, tmp_path)
+    assert all(p.parent == tmp_path / "smoke" for p in written)  # non-default profiles get their own folder
+    tmp_path = tmp_path / "smoke"
     names = sorted(p.name for p in written)
     assert names == ["gaussian_mixture.csv", "gaussian_mixture.md", "gaussian_mixture.png",
                      "gaussian_mixture.tex", "gaussian_mixture_pairs.png"]

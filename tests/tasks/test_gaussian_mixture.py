@@ -44,3 +44,14 @@ def test_generation_is_deterministic_standardised_and_cached(tmp_path):
 def test_bad_data_config_is_rejected():
     with pytest.raises(ValueError, match="weights must be one of uniform, dirichlet"):
         gm.GaussianMixtureData(weights="zipf")
+
+
+def test_parallel_processes_can_fill_the_cache_at_once(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    cfg = gm.GaussianMixtureData(n_train=3000, n_test=100, seed=11)
+    with ProcessPoolExecutor(4) as pool:
+        results = list(pool.map(gm.load, [cfg] * 4, [tmp_path] * 4))
+    for r in results:
+        np.testing.assert_array_equal(r["x2/train"], results[0]["x2/train"])
+    assert [p.name for p in (tmp_path / "gaussian_mixture").iterdir()] == [f"{cfg.key()}.npz"]
