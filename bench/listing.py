@@ -28,6 +28,8 @@ def suites_text() -> str:
     for name in SUITES.names():
         cls = SUITES.get(name)
         rows.append(f"  {name:<26} {cls.summary}")
+        if cls.modality_summary:
+            rows.append(f"  {'':<26} modalities: {cls.modality_summary}")
         rows.append(f"  {'':<26} tasks: " + ", ".join(f"{m.key} ({'↑' if m.higher_is_better else '↓'})"
                                                       for m in cls.table))
         fields = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls.DataConfig))

@@ -64,6 +64,7 @@ def cache_root() -> Path:
 class Suite:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    modality_summary: ClassVar[str] = ""  # e.g. "x1, x2, x3: 60-d vectors", shown by `bench list`
     DataConfig: ClassVar[type]
     defaults: ClassVar[dict[str, dict[str, Any]]] = {}  # section overrides applied before the profile
     table: ClassVar[list[MetricSpec]] = []  # the paper's table layout, in column order

@@ -24,6 +24,8 @@ COHERENCE = MetricSpec("unconditional/coherence_mse", "Uncond. Coh.", "unconditi
 @SUITES.register("gaussian_mixture")
 class GaussianMixture(Suite):
     summary = "Three 60-d modalities from shared, pair-shared and private Gaussian-mixture factors (App. D)"
+    modality_summary = ("x1, x2, x3: vectors of d_all + 2·d_pair + d_priv coordinates (60 by default), "
+                        "x_m = [s123, s_m·, s_m·, p_m]")
     DataConfig = gm.GaussianMixtureData
     defaults = {"model": {"latent_dim": 48, "private_dim": 24}}
     table = [ONE_TO_ONE, MANY_TO_ONE, FIDELITY, COHERENCE]
