@@ -74,8 +74,13 @@ def pair_plot(rows: list[Row], coordinates, path: Path) -> Path | None:
         panels.append((row.label, samples, record["config"]["data"]))
     if not panels:
         return None
-    coords = coordinates(panels[0][2])
-    grid = [("real test data", panels[0][1], "real")] + [(label, s, "joint") for label, s, _ in panels]
+    return shared_coordinate_grid([(label, samples) for label, samples, _ in panels], coordinates(panels[0][2]),
+                                  path)
+
+
+def shared_coordinate_grid(panels: list[tuple[str, dict]], coords: dict, path: Path) -> Path:
+    """One row of scatter plots per panel (label, samples), below the real test data of the first panel."""
+    grid = [("real test data", panels[0][1], "real")] + [(label, s, "joint") for label, s in panels]
     fig, axes = plt.subplots(len(grid), len(coords), figsize=(2.4 * len(coords), 2.2 * len(grid)), squeeze=False)
     for r, (label, samples, kind) in enumerate(grid):
         for c, (pair, (a, ia, b, ib)) in enumerate(coords.items()):

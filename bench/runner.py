@@ -4,6 +4,7 @@ resumes; a failed cell is recorded with its reason and the other cells still run
 from __future__ import annotations
 
 import platform
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from tqdm.auto import tqdm
 
 from bench.config import CellConfig, resolve
@@ -88,6 +90,19 @@ def run(request: RunRequest) -> list[CellOutcome]:
     return outcomes
 
 
+def log_cell_artifacts(tracker: Tracker, suite, cfg: CellConfig, evaluation) -> None:
+    """The resolved config and a figure of the cell's samples, as MLflow artifacts (not kept in results/)."""
+    if tracker.run_id is None:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "config.yaml"
+        config.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        tracker.log_artifact(config)
+        figure = suite.cell_figure(cfg.method, evaluation, Path(folder) / "samples.png")
+        if figure is not None:
+            tracker.log_artifact(figure)
+
+
 def run_cell(cfg: CellConfig, request: RunRequest, device: torch.device, suites: dict[str, Any],
              stem: Path) -> CellOutcome:
     record_path = stem.with_suffix(".json")
@@ -137,6 +152,7 @@ def run_cell(cfg: CellConfig, request: RunRequest, device: torch.device, suites:
         if evaluation.samples:
             write_samples(stem.with_suffix(".samples.npz"), evaluation.samples)
             record["samples"] = stem.with_suffix(".samples.npz").name
+        log_cell_artifacts(tracker, suite, cfg, evaluation)
         save_final = checkpoint.with_name(checkpoint.stem + ".final.pt")
         save_final.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"method": method.state_dict(), "ema": ema.module.state_dict(), "config": cfg.to_dict()},

@@ -87,6 +87,10 @@ class Suite:
         """Suite-specific figures for `bench report` (rows are bench.report.Row); none by default."""
         return []
 
+    def cell_figure(self, method: str, evaluation: Evaluation, path: Path) -> Path | None:
+        """A figure of one cell's samples, logged to its MLflow run; none by default."""
+        return None
+
     @classmethod
     def findings(cls, rows: list) -> list[str]:
         """The paper's qualitative findings, each checked against `rows` and stated as (not) reproduced."""

@@ -1,6 +1,7 @@
 """The Gaussian-mixture suite: data, task matrix and metrics of paper App. D / Table 5 (spec 4.4)."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 
@@ -163,6 +164,14 @@ class GaussianMixture(Suite):
 
         path = pair_plot(rows, cls.figure_coordinates, out / f"{cls.name}_pairs.png")
         return [path] if path else []
+
+    def cell_figure(self, method, evaluation, path):
+        from bench.figures import shared_coordinate_grid
+
+        if not evaluation.samples:
+            return None
+        coords = self.figure_coordinates(dataclasses.asdict(self.data_config))
+        return shared_coordinate_grid([(method, evaluation.samples)], coords, path)
 
     @classmethod
     def figure_coordinates(cls, data_config: dict) -> dict[str, tuple[str, int, str, int]]:
