@@ -71,8 +71,8 @@ def test_a_cell_logged_to_an_mlflow_server_reads_back_over_rest(mlflow_server, t
     metrics = {m["key"]: m["value"] for m in runs[0]["data"]["metrics"]}
     assert metrics["one_to_one/alignment_mse"] == pytest.approx(record["metrics"]["one_to_one/alignment_mse"]["value"])
     assert "train/loss" in metrics and "train/prior_cfm" in metrics
-    artifacts = urllib.request.urlopen(f"{mlflow_server}/api/2.0/mlflow/artifacts/list?run_id={record['tracking']['run_id']}",
-                                       timeout=10)
+    run_id = record["tracking"]["run_id"]
+    artifacts = urllib.request.urlopen(f"{mlflow_server}/api/2.0/mlflow/artifacts/list?run_id={run_id}", timeout=10)
     names = {f["path"] for f in json.loads(artifacts.read())["files"]}
     assert {"config.yaml", "samples.png", outcomes[0].record.name} <= names
     params = {p["key"]: p["value"] for p in runs[0]["data"]["params"]}
