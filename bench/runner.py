@@ -37,6 +37,7 @@ class RunRequest:
     force: bool = False
     command: str = ""
     show_progress: bool = True
+    git: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,6 +70,7 @@ def plan(request: RunRequest) -> list[CellConfig]:
 
 def run(request: RunRequest) -> list[CellOutcome]:
     device = pick_device(request.device)
+    request.git = git_state()  # the code this process loaded, not whatever the checkout holds later
     cells = plan(request)
     outcomes: list[CellOutcome] = []
     suites: dict[str, Any] = {}
@@ -115,7 +117,7 @@ def run_cell(cfg: CellConfig, request: RunRequest, device: torch.device, suites:
     record: dict[str, Any] = {
         "schema": SCHEMA, "suite": cfg.suite, "method": cfg.method, "seed": cfg.seed, "profile": cfg.profile,
         "config_hash": cfg.config_hash(), "overrides": cfg.overrides, "command": request.command,
-        "git": git_state(), "device": describe_device(device),
+        "git": request.git or git_state(), "device": describe_device(device),
         "versions": {"python": platform.python_version(), "torch": torch.__version__},
         "capabilities": METHODS.get(cfg.method).capabilities.directions(),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
