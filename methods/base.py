@@ -12,7 +12,7 @@ from bench.registry import Registry
 from methods.backbone.aggregation import product
 from methods.backbone.config import FlowConfig, ModelConfig
 from methods.backbone.gaussian import DiagGaussian
-from methods.backbone.modality import Batch, ModalitySpec, check_batch
+from methods.backbone.modality import Batch, DataError, ModalitySpec, check_batch
 from methods.backbone.model import Backbone
 
 
@@ -54,6 +54,7 @@ class Method(nn.Module):
     summary: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities] = Capabilities()
     Options: ClassVar[type] = NoOptions
+    needs_full_tuples: ClassVar[bool] = False  # True: cannot train on partially observed samples
 
     def __init__(self, specs: Sequence[ModalitySpec], model: ModelConfig, flow: FlowConfig, options=None):
         super().__init__()
@@ -75,6 +76,8 @@ class Method(nn.Module):
     def loss(self, batch: Batch, stage: str = "joint") -> dict[str, Tensor]:
         """Named loss terms of one step; "loss" is the total that is minimised."""
         check_batch(self.specs, batch)
+        if self.needs_full_tuples and not self.present_mask(batch).all():
+            raise DataError(f"{self.name} trains on fully observed tuples only; this batch has missing modalities")
         return self.objective(batch, stage)
 
     def objective(self, batch: Batch, stage: str) -> dict[str, Tensor]:

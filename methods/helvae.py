@@ -9,6 +9,7 @@ from methods.routing import same_rows
 
 @METHODS.register("helvae")
 class Helvae(Method):
+    needs_full_tuples = True  # the joint term needs every modality (paper §6.3)
     summary = "HELVAE: Hellinger aggregation of all modalities; prior on the full-set latent"
 
     def objective(self, batch, stage):

@@ -21,6 +21,7 @@ class MvaeOptions:
 
 @METHODS.register("mvae")
 class Mvae(Method):
+    needs_full_tuples = True  # the joint term needs every modality (paper §6.3)
     summary = "MVAE: PoE with prior expert; subsampled subset ELBOs reconstruct only their own modalities"
     Options = MvaeOptions
     aggregate = staticmethod(partial(product, prior_expert="always"))

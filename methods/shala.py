@@ -9,7 +9,6 @@ import torch
 from torch import Tensor, nn
 
 from methods.backbone.gaussian import DiagGaussian
-from methods.backbone.modality import DataError
 from methods.backbone.model import Backbone
 from methods.backbone.nets import ResidualMLP
 from methods.backbone.prior import FlowPrior
@@ -28,6 +27,7 @@ class ShalaOptions:
 
 @METHODS.register("shala")
 class Shala(Method):
+    needs_full_tuples = True  # the fused encoder needs every modality
     summary = "ShaLa: fused joint encoder, then second-stage unconditional and per-source conditional priors"
     capabilities = Capabilities(one_to_one=True, many_to_one=False, unconditional=True)
     Options = ShalaOptions
@@ -55,8 +55,6 @@ class Shala(Method):
         return DiagGaussian.split(self.fusion(torch.cat(list(features), dim=-1)))
 
     def objective(self, batch, stage):
-        if not all(bool(batch.present[n].all()) if n in batch.present else False for n in self.names):
-            raise DataError("shala trains on fully observed tuples only; this batch has missing modalities")
         if stage == "autoencoder":
             q = self.joint_posterior(self.backbone.encode(batch).params)
             z = q.rsample()

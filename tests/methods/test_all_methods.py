@@ -106,3 +106,23 @@ def test_classic_backbone_trains_and_generates(name, smoke_suite):
 def test_unknown_backbone_lists_the_available_ones():
     with pytest.raises(ValueError, match="unknown backbone 'fancy'; available: classic, flow"):
         build("muni", model=dataclasses.replace(TINY, backbone="fancy"))
+
+
+def pairs_only_batch():
+    b = batch(8)
+    b.present["x3"] = torch.zeros(8, dtype=torch.bool)
+    return b
+
+
+@pytest.mark.parametrize("name", ["mvae", "helvae", "shala"])
+def test_methods_that_need_full_tuples_say_so(name):
+    with pytest.raises(DataError, match=f"{name} trains on fully observed tuples only"):
+        build(name).loss(pairs_only_batch())
+
+
+@pytest.mark.parametrize("name", ["muni", "muni_hellinger", "mmvae", "mopoe", "mmvae_plus", "unified_latents"])
+def test_methods_train_on_pairs_only_data(name):
+    method = build(name)
+    out = method.loss(pairs_only_batch())
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"]) and "recon/x3" not in out
