@@ -64,6 +64,8 @@ def build_parser() -> Parser:
     run.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
                      "else sqlite:///<out>/mlflow.db)")
     run.add_argument("--force", action="store_true", help="rerun cells even if their record exists")
+    run.add_argument("--workers", type=int, default=0, help="cells trained side by side, each in its own process "
+                     "(default: 0 = auto, one single-threaded cell per CPU core on cpu, one at a time on cuda)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     lst = sub.add_parser("list", help="methods, suites, metrics and profiles",
@@ -125,6 +127,8 @@ def cmd_run(args) -> int:
         raise UsageError(f"unknown profile '{args.profile}'; available: {', '.join(PROFILES)}")
     methods = pick_methods(args.methods)
     validate_overrides(args.overrides, args.suite, methods)
+    if args.workers < 0:
+        raise UsageError(f"--workers must be 0 (auto) or a positive number, got {args.workers}")
     try:
         pick_device(args.device)
     except ValueError as err:
@@ -132,7 +136,7 @@ def cmd_run(args) -> int:
     request = RunRequest(suite=args.suite, methods=methods, seeds=parse_seeds(args.seeds), profile=args.profile,
                          overrides=args.overrides, device=args.device, out=args.out,
                          tracking_uri=args.tracking_uri, force=args.force,
-                         command=command_line(args.argv), show_progress=not args.quiet)
+                         command=command_line(args.argv), show_progress=not args.quiet, workers=args.workers)
     from bench.runner import plan
 
     plan(request)  # resolve every cell up front so config mistakes stop the run before any training

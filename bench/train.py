@@ -10,13 +10,13 @@ from pathlib import Path
 
 import torch
 from torch.optim.swa_utils import AveragedModel
-from tqdm.auto import tqdm
 
 from bench.config import TrainConfig
 from methods.base import Method
 from tasks.base import Suite
 
 LogFn = Callable[[dict[str, float], int], None]
+StepFn = Callable[[int, dict[str, float] | None], None]  # (step, loss terms at logging steps, else None)
 
 
 class TrainingDiverged(RuntimeError):
@@ -84,9 +84,9 @@ def training_step(method: Method, batch, stage: str, optimizer, schedule, params
 
 
 def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, *, log: LogFn | None = None,
-          checkpoint: Path | None = None, label: str = "", show_progress: bool = True
-          ) -> tuple[AveragedModel, TrainSummary]:
-    """Train `method` on `suite` for cfg.steps steps split over its stages; returns the EMA model."""
+          checkpoint: Path | None = None, on_step: StepFn | None = None) -> tuple[AveragedModel, TrainSummary]:
+    """Train `method` on `suite` for cfg.steps steps split over its stages; returns the EMA model.
+    `log` receives the loss terms every cfg.log_every steps; `on_step` is told of every step (progress)."""
     ema = ema_model(method, cfg.ema_decay)
     summary = TrainSummary()
     state = load_checkpoint(checkpoint) if checkpoint else None
@@ -98,8 +98,8 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
     batches = suite.train_batches(cfg.batch_size, device)
     stage_steps = [round(cfg.steps * s.fraction) for s in method.stages]
     stage_steps[-1] = cfg.steps - sum(stage_steps[:-1])
-    bar = tqdm(total=cfg.steps, initial=summary.resumed_from, desc=label, unit="step", leave=False,
-               disable=not show_progress, mininterval=1.0, dynamic_ncols=True)
+    if on_step:
+        on_step(summary.resumed_from, None)
     start_time, done, global_step = time.perf_counter(), 0, 0
     for stage, n_steps in zip(method.stages, stage_steps):
         if global_step + n_steps <= summary.resumed_from:
@@ -117,19 +117,19 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
                                   ema, global_step + step_in_stage)
             step = global_step + step_in_stage + 1
             done += 1
-            bar.update(1)
+            values = None
             if step % cfg.log_every == 0 or step == cfg.steps:
                 values = {k: float(v.detach()) for k, v in terms.items()}
                 summary.final_terms = values
-                bar.set_postfix(loss=f"{values['loss']:.3f}", stage=stage.name, refresh=False)
                 if log:
                     log({f"train/{k}": v for k, v in values.items()}, step)
+            if on_step:
+                on_step(step, values)
             if checkpoint and cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 save_checkpoint(checkpoint, {"step": step, "stage": stage.name, "method": method.state_dict(),
                                              "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                                              "schedule": schedule.state_dict(), "rng": torch.get_rng_state()})
         global_step += n_steps
-    bar.close()
     summary.steps = cfg.steps
     summary.seconds = time.perf_counter() - start_time
     summary.samples_per_second = done * cfg.batch_size / summary.seconds if summary.seconds > 0 else math.nan

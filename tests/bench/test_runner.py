@@ -91,3 +91,15 @@ def test_a_broken_tracking_store_does_not_stop_the_run(tmp_path):
     record = read_record(outcomes[0].record)
     assert record["status"] == "ok"
     assert record["tracking"]["status"] == "failed" and "failed" in record["tracking"]["error"]
+
+
+def test_parallel_workers_write_the_same_records_as_one_worker(tmp_path):
+    serial = run(request(tmp_path / "serial", methods=["muni", "mvae"], workers=1))
+    parallel = run(request(tmp_path / "parallel", methods=["muni", "mvae"], workers=2, show_progress=True))
+    assert sorted(o.status for o in parallel) == ["ok", "ok"]
+    for a in serial:
+        b = next(o for o in parallel if o.method == a.method)
+        assert a.record.relative_to(tmp_path / "serial") == b.record.relative_to(tmp_path / "parallel")
+        ra, rb = read_record(a.record), read_record(b.record)
+        assert ra["config_hash"] == rb["config_hash"] and rb["device"]["threads"] == 1
+        assert rb["metrics"].keys() == ra["metrics"].keys()

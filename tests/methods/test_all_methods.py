@@ -26,7 +26,7 @@ def test_method_trains_with_decreasing_loss_and_generates_its_directions(name, s
     method = METHODS.get(name)(smoke_suite.specs, cfg.model, cfg.flow, cfg.options)
     losses = []
     ema, summary = train(method, smoke_suite, cfg.train, torch.device("cpu"),
-                         log=lambda terms, step: losses.append(terms["train/loss"]), show_progress=False)
+                         log=lambda terms, step: losses.append(terms["train/loss"]))
     assert len(losses) == 60 and all(torch.isfinite(torch.tensor(losses)))
     if len(method.stages) == 1:  # two-stage methods switch objectives half-way
         assert sum(losses[-10:]) < sum(losses[:10])
@@ -82,7 +82,7 @@ def test_a_nan_loss_stops_training_with_a_clear_reason(smoke_suite):
     with torch.no_grad():
         next(method.backbone.decoders["x1"].parameters()).fill_(float("nan"))
     with pytest.raises(TrainingDiverged, match="loss became nan at step 0"):
-        train(method, smoke_suite, cfg.train, torch.device("cpu"), show_progress=False)
+        train(method, smoke_suite, cfg.train, torch.device("cpu"))
 
 
 @pytest.mark.parametrize("name", ["mvae", "mmvae", "mopoe", "muni"])
@@ -97,7 +97,7 @@ def test_classic_backbone_trains_and_generates(name, smoke_suite):
     assert isinstance(method.backbone.decoders["x1"], GaussianDecoder)
     losses = []
     ema, _ = train(method, smoke_suite, cfg.train, torch.device("cpu"),
-                   log=lambda terms, step: losses.append(terms["train/loss"]), show_progress=False)
+                   log=lambda terms, step: losses.append(terms["train/loss"]))
     assert sum(losses[-10:]) < sum(losses[:10])
     assert "prior_kl" in method.loss(next(smoke_suite.train_batches(8, "cpu")))
     assert ema.module.sample_joint(3)["x2"].shape == (3, 60)
