@@ -3,8 +3,10 @@ writes one record. Finished cells are skipped on a rerun (same resolved config),
 resumes; a failed cell is recorded with its reason and the other cells still run."""
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
+import signal
 import tempfile
 import time
 import traceback
@@ -148,7 +150,16 @@ class CellBars:
 _WORKER: dict[str, Any] = {}
 
 
+def die_with_parent() -> None:
+    """Ask Linux to stop this worker when the runner dies, so a killed run leaves no cells training."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: workers still stop at their next cell
+
+
 def _start_worker(threads: int, queue) -> None:
+    die_with_parent()
     torch.set_num_threads(threads)
     _WORKER.update(queue=queue, suites={})
 

@@ -103,3 +103,41 @@ def test_parallel_workers_write_the_same_records_as_one_worker(tmp_path):
         ra, rb = read_record(a.record), read_record(b.record)
         assert ra["config_hash"] == rb["config_hash"] and rb["device"]["threads"] == 1
         assert rb["metrics"].keys() == ra["metrics"].keys()
+
+
+def test_workers_stop_when_the_runner_dies():
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    from bench.runner import die_with_parent
+
+    def worker(ready):
+        die_with_parent()
+        ready.set()
+        time.sleep(60)
+
+    def runner(ready):
+        multiprocessing.get_context("fork").Process(target=worker, args=(ready,)).start()
+        time.sleep(60)
+
+    ctx = multiprocessing.get_context("fork")
+    ready = ctx.Event()
+    parent = ctx.Process(target=runner, args=(ready,))
+    parent.start()
+    assert ready.wait(20)
+    (child,) = os.popen(f"pgrep -P {parent.pid}").read().split()
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.join()
+
+    def state() -> str:  # R/S while alive, Z or gone once it died with its parent
+        try:
+            return open(f"/proc/{child}/stat").read().split()[2]
+        except FileNotFoundError:
+            return "gone"
+
+    deadline = time.time() + 10
+    while state() not in ("Z", "gone") and time.time() < deadline:
+        time.sleep(0.1)
+    assert state() in ("Z", "gone")
