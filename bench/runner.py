@@ -75,12 +75,14 @@ def plan(request: RunRequest) -> list[CellConfig]:
 
 
 def run(request: RunRequest) -> list[CellOutcome]:
-    """Run every pending cell, `request.workers` at a time; finished cells are skipped."""
+    """Run every pending cell, `request.workers` at a time; finished cells are skipped.
+    Outcomes come back in plan order (methods, then seeds)."""
     device = pick_device(request.device)
     request.git = git_state()  # the code this process loaded, not whatever the checkout holds later
     outcomes: list[CellOutcome] = []
     pending: list[tuple[CellConfig, Path]] = []
-    for cfg in plan(request):
+    cells = plan(request)
+    for cfg in cells:
         stem = cell_stem(request.out, cfg.suite, cfg.profile, cfg.method, cfg.config_hash(), cfg.seed)
         if not request.force and finished(stem.with_suffix(".json"), cfg.config_hash()):
             outcomes.append(CellOutcome(cfg.method, cfg.seed, "skipped", stem.with_suffix(".json")))
@@ -108,7 +110,8 @@ def run(request: RunRequest) -> list[CellOutcome]:
     else:
         run_parallel(pending, request, device, workers, bars, report)
     overall.close()
-    return outcomes
+    order = {(cfg.method, cfg.seed): i for i, cfg in enumerate(cells)}
+    return sorted(outcomes, key=lambda o: order[(o.method, o.seed)])  # plan order, however cells finished
 
 
 def resolve_workers(workers: int, device: torch.device) -> int:
