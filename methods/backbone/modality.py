@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from methods.backbone.config import FlowConfig, ModelConfig
 from methods.backbone.flow import cfm_loss, euler_sample
+from methods.backbone.image import FlowUNet, ImageEncoder, ImageEncoderTrunk, ImageFlowDecoder
 from methods.backbone.nets import ResidualMLP, VelocityMLP
 
 Kind = Literal["vector", "image", "categorical", "sequence"]
@@ -161,6 +162,8 @@ def build_encoder(spec: ModalitySpec, out_dim: int, cfg: ModelConfig) -> nn.Modu
         return VectorEncoder(spec, out_dim, cfg)
     if spec.kind == "categorical":
         return CategoricalEncoder(spec, out_dim, cfg)
+    if spec.kind == "image":
+        raise NotImplementedError(f"image encoders share one trunk: build modality '{spec.name}' with build_encoders")
     raise NotImplementedError(f"no encoder for modality kind '{spec.kind}' yet (modality '{spec.name}')")
 
 
@@ -171,4 +174,34 @@ def build_decoder(spec: ModalitySpec, cond_dim: int, cfg: ModelConfig, flow: Flo
         if cfg.backbone == "classic":
             return GaussianDecoder(spec, cond_dim, cfg)
         return FlowDecoder(spec, cond_dim, cfg, flow)
+    if spec.kind == "image":
+        raise NotImplementedError(f"image decoders share one U-Net: build modality '{spec.name}' with build_decoders")
     raise NotImplementedError(f"no decoder for modality kind '{spec.kind}' yet (modality '{spec.name}')")
+
+
+def image_specs(specs: list[ModalitySpec]) -> tuple[list[str], tuple[int, ...]]:
+    """Names of the image modalities and their common (C, H, W) shape; they must agree to share networks."""
+    images = [s for s in specs if s.kind == "image"]
+    shapes = {s.shape for s in images}
+    if len(shapes) > 1 or any(len(s) != 3 or s[1] != s[2] for s in shapes):
+        raise ValueError(f"image modalities must share one square (C, H, H) shape, got "
+                         f"{', '.join(f'{s.name} {s.shape}' for s in images)}")
+    return [s.name for s in images], (shapes.pop() if shapes else ())
+
+
+def build_encoders(specs: list[ModalitySpec], out_dim: int, cfg: ModelConfig) -> nn.ModuleDict:
+    """One encoder per modality; the image modalities share one ResNet trunk (paper App. E.1)."""
+    images, shape = image_specs(specs)
+    trunk = ImageEncoderTrunk(shape[-1], len(images), cfg) if images else None
+    return nn.ModuleDict({s.name: ImageEncoder(trunk, images.index(s.name), s.shape[0], out_dim)
+                          if s.kind == "image" else build_encoder(s, out_dim, cfg) for s in specs})
+
+
+def build_decoders(specs: list[ModalitySpec], cond_dim: int, cfg: ModelConfig, flow: FlowConfig) -> nn.ModuleDict:
+    """One decoder per modality; the image modalities share one flow U-Net told which one to draw (App. E.1)."""
+    images, shape = image_specs(specs)
+    if images and cfg.backbone == "classic":
+        raise NotImplementedError("model.backbone=classic has no image decoder; use model.backbone=flow")
+    unet = FlowUNet(shape, cond_dim, len(images), cfg) if images else None
+    return nn.ModuleDict({s.name: ImageFlowDecoder(unet, images.index(s.name), s.shape, flow)
+                          if s.kind == "image" else build_decoder(s, cond_dim, cfg, flow) for s in specs})

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from methods.backbone.aggregation import detach_experts
 from methods.backbone.config import FlowConfig, ModelConfig
 from methods.backbone.gaussian import DiagGaussian
-from methods.backbone.modality import Batch, ModalitySpec, build_decoder, build_encoder
+from methods.backbone.modality import Batch, ModalitySpec, build_decoders, build_encoders
 from methods.backbone.prior import build_prior
 
 Aggregate = Callable[[Tensor, Tensor, Tensor], DiagGaussian]
@@ -62,10 +62,8 @@ class Backbone(nn.Module):
         self.names = [s.name for s in self.specs]
         self.latent_dim = model.latent_dim
         self.flow = flow
-        self.encoders = nn.ModuleDict(
-            {s.name: build_encoder(s, encoder_out or 2 * model.latent_dim, model) for s in self.specs})
-        self.decoders = nn.ModuleDict(
-            {s.name: build_decoder(s, decoder_cond or model.latent_dim, model, flow) for s in self.specs})
+        self.encoders = build_encoders(self.specs, encoder_out or 2 * model.latent_dim, model)
+        self.decoders = build_decoders(self.specs, decoder_cond or model.latent_dim, model, flow)
         self.prior = build_prior(model.latent_dim, model, flow) if with_prior else None
 
     def encode(self, batch: Batch) -> Experts:

@@ -1,0 +1,3 @@
+from tasks.polymnist_quadrant_labels.suite import PolyMnistQuadrantLabels
+
+__all__ = ["PolyMnistQuadrantLabels"]

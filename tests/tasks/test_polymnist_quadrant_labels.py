@@ -1,0 +1,204 @@
+"""PolyMNIST-Quadrant-Labels: deterministic, cached data with the pairing and quadrant structure of spec 5.3,
+the MNIST IDX reader, the verifier gate, and every method through the suite at smoke size."""
+import gzip
+
+import numpy as np
+import pytest
+import torch
+
+from bench.config import resolve
+from bench.train import train
+from methods import METHODS
+from methods.backbone.modality import Batch
+from tasks import SUITES
+from tasks.polymnist_quadrant_labels import data as pq
+from tasks.polymnist_quadrant_labels.verifier import VerifierTooWeak, check_gate
+
+SUITE = "polymnist_quadrant_labels"
+SMALL = dict(canvas=16, digit_size=8, n_train=300, n_test=90)
+
+
+def quadrant_of(images: np.ndarray, background_free: np.ndarray) -> np.ndarray:
+    """The quadrant (label convention of spec 5.2) whose pixels differ most from the digit-free image."""
+    diff = np.abs(images.astype(int) - background_free.astype(int)).sum(1)  # (n, H, W)
+    h = diff.shape[-1] // 2
+    energy = {q: diff[:, r * h:(r + 1) * h, c * h:(c + 1) * h].sum((1, 2)) for q, (r, c) in pq.QUADRANT_OFFSETS.items()}
+    return np.argmax(np.stack([energy[q] for q in range(4)], 1), 1)
+
+
+def test_generation_is_deterministic_cached_and_split(tmp_path):
+    cfg = pq.PolyMnistQuadrantLabelsData(**SMALL)
+    first, digest = pq.load(cfg, tmp_path)
+    assert len(list((tmp_path / SUITE).glob("*.npz"))) == 1
+    again, digest_again = pq.load(cfg, tmp_path)
+    fresh = pq.generate(cfg)
+    assert digest == digest_again == pq.content_hash(fresh)
+    for key in first:
+        np.testing.assert_array_equal(first[key], fresh[key])
+        np.testing.assert_array_equal(first[key], again[key])
+    assert first["m1/train"].shape == (300, 3, 16, 16) and first["m1/train"].dtype == np.uint8
+    assert first["digit/test"].shape == (90,) and first["quadrant/test"].dtype == np.int64
+    other, other_digest = pq.load(pq.PolyMnistQuadrantLabelsData(**SMALL, seed=7), tmp_path)
+    assert other_digest != digest and not np.array_equal(other["m1/train"], first["m1/train"])
+
+
+def test_train_and_test_tuples_use_disjoint_digits():
+    cfg = pq.PolyMnistQuadrantLabelsData(**SMALL)
+    source = pq.load_sklearn_digits(cfg.test_fraction, cfg.seed)
+    train_digits = {source["train"][0][i].tobytes() for i in range(len(source["train"][0]))}
+    assert not any(img.tobytes() in train_digits for img in source["test"][0][:200])
+    data = pq.generate(cfg)
+    assert data["source/test"].max() < len(source["test"][0])
+
+
+def test_quadrant_is_shared_by_the_three_images_and_matches_its_label():
+    cfg = pq.PolyMnistQuadrantLabelsData(**SMALL, inversion="binary")
+    data = pq.generate(cfg)
+    blank = pq.generate(pq.PolyMnistQuadrantLabelsData(**SMALL, inversion="binary", mask_threshold=255))
+    for m in pq.IMAGES:
+        found = quadrant_of(data[f"{m}/train"], blank[f"{m}/train"])
+        np.testing.assert_array_equal(found, data["quadrant/train"])
+    assert set(np.unique(data["quadrant/train"])) == {0, 1, 2, 3}
+
+
+def test_tuples_share_the_digit_and_use_different_handwriting():
+    cfg = pq.PolyMnistQuadrantLabelsData(**SMALL)
+    source = pq.load_sklearn_digits(cfg.test_fraction, cfg.seed)
+    labels = source["train"][1]
+    data = pq.generate(cfg)
+    idx = data["source/train"]  # (n, 3) source digit of each image
+    for k in range(3):
+        np.testing.assert_array_equal(labels[idx[:, k]], data["digit/train"])
+    assert (idx[:, 0] != idx[:, 1]).all() and (idx[:, 0] != idx[:, 2]).all() and (idx[:, 1] != idx[:, 2]).all()
+
+
+def write_idx(path, array: np.ndarray, compress: bool) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    raw = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_mnist_idx_files_are_read_gzipped_or_not(tmp_path, compress):
+    rng = np.random.default_rng(0)
+    suffix = ".gz" if compress else ""
+    arrays = {}
+    for split, (image_stem, label_stem) in pq.MNIST_FILES.items():
+        images = rng.integers(0, 256, size=(30, 28, 28), dtype=np.uint8)
+        labels = np.arange(30) % 10
+        write_idx(tmp_path / (image_stem + suffix), images, compress)
+        write_idx(tmp_path / (label_stem + suffix), labels, compress)
+        arrays[split] = (images, labels)
+    loaded = pq.load_mnist(tmp_path)
+    for split, (images, labels) in arrays.items():
+        np.testing.assert_array_equal(loaded[split][0], images)
+        np.testing.assert_array_equal(loaded[split][1], labels)
+    cfg = pq.PolyMnistQuadrantLabelsData(source="mnist", mnist_dir=str(tmp_path), canvas=16, digit_size=8,
+                                         n_train=40, n_test=20)
+    data = pq.generate(cfg)
+    assert data["m2/test"].shape == (20, 3, 16, 16) and cfg.resolved_inversion == "binary"
+
+
+def test_missing_or_malformed_mnist_files_are_named(tmp_path):
+    with pytest.raises(pq.DataSourceError, match="train-images-idx3-ubyte\\[.gz\\] not found"):
+        pq.load_mnist(tmp_path)
+    bad = tmp_path / "bad-idx3-ubyte"
+    bad.write_bytes(b"\x12\x34\x56\x78rest")
+    with pytest.raises(pq.DataSourceError, match="bad-idx3-ubyte is not an IDX file"):
+        pq.read_idx(bad)
+    short = tmp_path / "short-idx1-ubyte"
+    write_idx(short, np.arange(10), compress=False)
+    short.write_bytes(short.read_bytes()[:-3])
+    with pytest.raises(pq.DataSourceError, match="short-idx1-ubyte is truncated"):
+        pq.read_idx(short)
+    broken = tmp_path / "broken-idx1-ubyte.gz"
+    broken.write_bytes(b"not gzip at all")
+    with pytest.raises(pq.DataSourceError, match="cannot read MNIST file .*broken-idx1-ubyte.gz"):
+        pq.read_idx(broken)
+
+
+def test_background_directory_needs_three_images(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(tmp_path / "a.png")
+    cfg = pq.PolyMnistQuadrantLabelsData(**SMALL, background_dir=str(tmp_path))
+    with pytest.raises(pq.DataSourceError, match="has 1 images .* needs at least 3"):
+        pq.background_paths(cfg)
+    for name in ("b.jpg", "c.png"):
+        Image.new("RGB", (50, 50), (10, 200, 10)).save(tmp_path / name)
+    assert [p.name for p in pq.background_paths(cfg)] == ["a.png", "b.jpg", "c.png"]
+    assert pq.generate(cfg)["m1/train"].shape == (300, 3, 16, 16)
+
+
+def test_bad_data_config_is_rejected():
+    with pytest.raises(ValueError, match="canvas must be a power of two"):
+        pq.PolyMnistQuadrantLabelsData(canvas=24)
+    with pytest.raises(ValueError, match="digit_size must lie in"):
+        pq.PolyMnistQuadrantLabelsData(canvas=16, digit_size=12)
+    with pytest.raises(ValueError, match="source=mnist needs data.mnist_dir"):
+        pq.PolyMnistQuadrantLabelsData(source="mnist")
+
+
+def test_verifier_gate_raises_below_the_threshold():
+    accuracy = {"digit": {"m1": 0.99, "m2": 0.95, "m3": 0.94}, "quadrant": {"m1": 1.0, "m2": 1.0, "m3": 1.0}}
+    with pytest.raises(VerifierTooWeak, match="digit accuracy on real test images is 0.9600, below "
+                                              "data.verifier_min_accuracy=0.97"):
+        check_gate(accuracy, 0.97)
+    check_gate(accuracy, 0.95)
+
+
+def test_a_weak_verifier_stops_the_suite():
+    cfg = resolve(SUITE, "muni", 0, "smoke", ["data.verifier_steps=1", "data.verifier_min_accuracy=0.97"])
+    with pytest.raises(VerifierTooWeak, match="raise data.verifier_steps"):
+        SUITES.get(SUITE)(cfg.data)
+
+
+@pytest.fixture(scope="module")
+def smoke_suite():
+    return SUITES.get(SUITE)(resolve(SUITE, "muni", 0, "smoke").data)
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_every_method_trains_and_evaluates_its_directions(name, smoke_suite):
+    cfg = resolve(SUITE, name, 0, "smoke", ["train.steps=4", "eval.n_samples=16", "eval.batch_size=16",
+                                            "flow.decoder_steps=2", "flow.prior_steps=2"])
+    method = METHODS.get(name)(smoke_suite.specs, cfg.model, cfg.flow, cfg.options)
+    ema, _ = train(method, smoke_suite, cfg.train, torch.device("cpu"))
+    evaluation = smoke_suite.evaluate(ema.module, cfg.eval, "cpu")
+    caps = method.capabilities
+    supported = {"single_label/digit_alignment": caps.one_to_one, "single_label/quadrant_alignment": caps.one_to_one,
+                 "multi_label/alignment": caps.many_to_one, "unconditional/coherence": caps.unconditional,
+                 "cross_modal/coherence_2to1": caps.many_to_one}
+    for key, ok in supported.items():
+        result = evaluation.metrics[key]
+        assert result.supported == ok, key
+        if ok:
+            assert 0.0 <= result.value <= 1.0 and result.per_direction
+    assert evaluation.metrics["verifier/digit_accuracy"].value == pytest.approx(
+        np.mean(list(smoke_suite.verifier_accuracy["digit"].values())))
+    assert evaluation.samples["joint/m1"].shape == (10, 3, 16, 16) and evaluation.samples["joint/m1"].dtype == np.uint8
+    assert evaluation.samples["conditional/m3"].shape == (10, 3, 16, 16)
+    assert ("conditional/quadrant" in evaluation.samples) == caps.many_to_one
+
+
+def test_describe_names_the_digit_source_and_backgrounds(smoke_suite):
+    info = smoke_suite.describe()
+    assert "NOT comparable" in info["digit_source"]
+    assert [p.rsplit("/", 1)[-1] for p in info["backgrounds"]] == ["china.jpg", "flower.jpg", "grace_hopper.jpg"]
+    assert set(info["verifier_accuracy"]) == {"digit", "quadrant"}
+
+
+def test_train_batches_are_images_in_range_and_long_labels(smoke_suite):
+    batch = next(smoke_suite.train_batches(8, "cpu"))
+    assert isinstance(batch, Batch)
+    assert batch.data["m1"].shape == (8, 3, 16, 16) and batch.data["m1"].dtype == torch.float32
+    assert -1.0 <= float(batch.data["m2"].min()) and float(batch.data["m2"].max()) <= 1.0
+    assert batch.data["digit"].dtype == torch.long and batch.data["quadrant"].max() < 4
+
+
+def test_paper_reference_is_table_6_with_a_dash_for_shala_multi_label():
+    paper = SUITES.get(SUITE).paper_reference()
+    assert set(paper) == {"mvae", "mmvae", "mopoe", "helvae", "mmvae_plus", "shala", "muni"}
+    assert paper["muni"]["unconditional/coherence"] == 0.4841
+    assert paper["shala"]["multi_label/alignment"] is None
+    assert set(paper["muni"]) == {spec.key for spec in SUITES.get(SUITE).table}
