@@ -70,8 +70,8 @@ def training_step(method: Method, batch, stage: str, optimizer, schedule, params
     terms = method.loss(batch, stage)
     loss = terms["loss"]
     if not torch.isfinite(loss):
-        shown = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
-        raise TrainingDiverged(f"loss became {float(loss)} at step {step} (stage {stage}): {shown}")
+        shown = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in terms.items())
+        raise TrainingDiverged(f"loss became {float(loss.detach())} at step {step} (stage {stage}): {shown}")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip > 0:
