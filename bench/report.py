@@ -213,6 +213,36 @@ def settings_section(records: list[dict[str, Any]], suite_cls) -> str:
     return "\n".join(lines)
 
 
+def other_profiles_section(all_records: list[dict[str, Any]], profile: str, table: list[MetricSpec]) -> str:
+    """The plain rows of every other profile's records beside this one's: the same code at another budget
+    (a finding that holds at one budget and not another says how much it depends on training length)."""
+    others = sorted({r["profile"] for r in all_records} - {profile})
+    if not others:
+        return ""
+    by_profile = {p: {row.method: row for row in collect_rows([r for r in all_records if r["profile"] == p])
+                      if not row.overrides} for p in [profile, *others]}
+    lines = ["## The same methods at other profiles", "",
+             "Means over seeds of the plain rows (no extra `--set`), from the records of each profile; the "
+             "profiles differ in budget and network size (`bench/profiles/`), so compare orderings, not values.", ""]
+    for other in others:
+        methods = [m for m in by_profile[profile] if m in by_profile[other]]
+        if not methods:
+            continue
+        header = ["Method"] + [f"{spec.label} {arrow(spec)} ({p})" for spec in table for p in (profile, other)]
+        body = []
+        for m in methods:
+            cells = [m]
+            for spec in table:
+                for p in (profile, other):
+                    summary = summarize(by_profile[p][m].values(spec.key))
+                    cells.append(DASH if summary is None else fmt(summary[0]))
+            body.append(cells)
+        seeds = sorted({len(by_profile[p][m].records) for p in (profile, other) for m in methods})
+        count = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+        lines += [f"### `{profile}` vs `{other}` ({count} seeds per mean)", "", markdown_table(header, body), ""]
+    return "\n".join(lines)
+
+
 def flatten(config: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in config.items():
@@ -227,7 +257,7 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     from bench.figures import bar_chart
 
     suite_cls = SUITES.get(suite)
-    records = read_records(results, suite)
+    records = all_records = read_records(results, suite)
     if not records:
         raise FileNotFoundError(f"no result records for suite '{suite}' under {results}/; "
                                 f"run 'python -m bench run --suite {suite}' first")
@@ -262,8 +292,8 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     written = [bar_chart(rows, table, paper, stem.with_suffix(".png"), title=f"{suite} ({profile})")]
     written += suite_cls.report_figures(rows, results, out)
     figures = ", ".join(f"`{p.name}`" for p in written)
-    sections += [per_direction_section(rows, table), settings_section(ok_records or records, suite_cls), "",
-                 f"Figures: {figures}."]
+    sections += [per_direction_section(rows, table), other_profiles_section(all_records, profile, table),
+                 settings_section(ok_records or records, suite_cls), "", f"Figures: {figures}."]
     md = stem.with_suffix(".md")
     md.write_text("\n".join(sections) + "\n")
     written.append(md)

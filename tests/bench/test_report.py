@@ -28,3 +28,20 @@ def test_report_without_records_says_what_to_run(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="run 'python -m bench run --suite gaussian_mixture' first"):
         write_report("gaussian_mixture", tmp_path, tmp_path / "reports")
+
+
+def test_report_sets_other_profiles_beside_this_one(smoke_results, tmp_path):
+    import json
+    import shutil
+
+    results = tmp_path / "results"
+    shutil.copytree(smoke_results, results)
+    for path in (results / "gaussian_mixture" / "smoke").rglob("*.json"):  # the same cells, relabelled
+        record = json.loads(path.read_text())
+        record["profile"] = "bigger"
+        (path.parent / ("bigger-" + path.name)).write_text(json.dumps(record))
+    md = next(p for p in write_report("gaussian_mixture", results, tmp_path / "reports", profile="smoke")
+              if p.suffix == ".md").read_text()
+    section = md.split("## The same methods at other profiles")[1].split("## Settings")[0]
+    assert "### `smoke` vs `bigger` (1-2 seeds per mean)" in section
+    assert "| muni |" in section and "| shala |" in section and "(bigger)" in section
