@@ -56,6 +56,17 @@ class Evaluation:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per task
 
 
+def shuffled_rows(data: dict[str, torch.Tensor], batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless epochs: each a fresh permutation of the rows, cut into full batches (the remainder is dropped)."""
+    n = len(next(iter(data.values())))
+    device = next(iter(data.values())).device
+    while True:
+        order = torch.randperm(n, device=device)
+        for start in range(0, n - batch_size + 1, batch_size):
+            rows = order[start:start + batch_size]
+            yield {m: x[rows] for m, x in data.items()}
+
+
 def cache_root() -> Path:
     """Where generated data is cached: $MUNI_BENCH_CACHE, else ~/.cache/muni-bench."""
     return Path(os.environ.get("MUNI_BENCH_CACHE", Path.home() / ".cache" / "muni-bench"))

@@ -14,7 +14,7 @@ from methods.backbone.modality import Batch, ModalitySpec
 from methods.base import Method
 from metrics.frechet import frechet_distance
 from metrics.verifier import agreement, label_accuracy
-from tasks.base import SUITES, EvalConfig, Evaluation, MetricResult, MetricSpec, Suite, cache_root
+from tasks.base import SUITES, EvalConfig, Evaluation, MetricResult, MetricSpec, Suite, cache_root, shuffled_rows
 from tasks.polymnist_quadrant_labels import data as pq
 from tasks.polymnist_quadrant_labels.data import IMAGES, LABELS, to_float, to_uint8
 from tasks.polymnist_quadrant_labels.verifier import check_gate, load_verifier
@@ -99,13 +99,8 @@ class PolyMnistQuadrantLabels(Suite):
         return {m: torch.from_numpy(self.arrays[f"{m}/{which}"][:n]).to(device) for m in self.names}
 
     def train_batches(self, batch_size, device):
-        data = self.split("train", device)
-        n = self.data_config.n_train
-        while True:
-            order = torch.randperm(n, device=device)
-            for start in range(0, n - batch_size + 1, batch_size):
-                rows = order[start:start + batch_size]
-                yield Batch({m: to_float(x[rows]) if m in IMAGES else x[rows] for m, x in data.items()})
+        for rows in shuffled_rows(self.split("train", device), batch_size):
+            yield Batch({m: to_float(x) if m in IMAGES else x for m, x in rows.items()})
 
     def evaluate(self, method: Method, eval_config: EvalConfig, device, progress=None) -> Evaluation:
         n = min(eval_config.n_samples, self.data_config.n_test)
