@@ -202,3 +202,31 @@ def test_paper_reference_is_table_6_with_a_dash_for_shala_multi_label():
     assert paper["muni"]["unconditional/coherence"] == 0.4841
     assert paper["shala"]["multi_label/alignment"] is None
     assert set(paper["muni"]) == {spec.key for spec in SUITES.get(SUITE).table}
+
+
+def findings_for(values: dict[str, dict[str, float]]) -> list[str]:
+    from bench.report import Row
+    from tasks.polymnist_quadrant_labels.report import findings
+    from tasks.polymnist_quadrant_labels.suite import PolyMnistQuadrantLabels
+
+    config = {"data": {"source": "sklearn_digits", "n_train": 20000, "canvas": 16, "verifier_min_accuracy": 0.97},
+              "train": {"steps": 1000, "batch_size": 64}}
+    rows = [Row(m, "h", [], [{"config": config, "metrics": {k: {"value": v} for k, v in metrics.items()}}])
+            for m, metrics in values.items()]
+    return findings(rows, {s.key: s for s in PolyMnistQuadrantLabels.table})
+
+
+def test_findings_call_a_claim_untestable_when_every_method_is_at_chance():
+    coherence = "unconditional/coherence"
+    at_chance = findings_for({"muni": {coherence: 0.0}, "mvae": {coherence: 0.0}, "mopoe": {coherence: 0.01}})
+    best = next(line for line in at_chance if line.startswith("MUNI has the best"))
+    assert "not testable at this budget" in best
+    learned = findings_for({"muni": {coherence: 0.4}, "mvae": {coherence: 0.0}, "mopoe": {coherence: 0.3}})
+    assert next(line for line in learned if line.startswith("MUNI has the best")).endswith(": reproduced.")
+    lost = findings_for({"muni": {coherence: 0.2}, "mvae": {coherence: 0.0}, "mopoe": {coherence: 0.3}})
+    assert next(line for line in lost if line.startswith("MUNI has the best")).endswith("NOT reproduced.")
+
+
+def test_findings_state_the_budget_in_passes_over_the_data():
+    lines = findings_for({"muni": {"unconditional/coherence": 0.0}})
+    assert any("1000 steps of 64 tuples, 3.2 passes over 20000" in line for line in lines)
