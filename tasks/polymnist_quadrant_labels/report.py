@@ -133,6 +133,11 @@ def findings(rows: list[Row], specs: dict[str, MetricSpec]) -> list[str]:
                      lambda v: v["muni"] > max(v["mmvae"], v["mmvae_plus"]) + 0.1))
     out.append(claim("MVAE has the lowest unconditional coherence (paper: 0.0079)",
                      ["mvae", *[m for m in with_coh if m != "mvae"]], coh, lambda v: v["mvae"] <= min(v.values())))
+    learned = {m: means[m][quad] > CHANCE[quad] + CHANCE_MARGIN for m in means if quad in means[m]}
+    if learned:
+        out.append(f"Which methods place the digit in the conditioned quadrant above chance (> "
+                   f"{CHANCE[quad] + CHANCE_MARGIN:.2f}): {', '.join(m for m, ok in learned.items() if ok) or 'none'}"
+                   f"; at chance: {', '.join(m for m, ok in learned.items() if not ok) or 'none'}.")
     with_quad = [m for m in means if quad in means[m] and m != "mvae"]
     out.append(claim("Quadrant alignment is near perfect (≥ 0.99) for every method but MVAE (paper: ≥ 0.99 vs 0.68)",
                      with_quad or ["muni"], quad, lambda v: min(v.values()) >= 0.99))

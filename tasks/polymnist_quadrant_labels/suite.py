@@ -70,6 +70,18 @@ class PolyMnistQuadrantLabels(Suite):
         "Extra metrics in the records (figure `_extras.png`): classic PolyMNIST cross-modal coherence (the "
         "verifier's digit on images generated from one or two other images), and a Fréchet distance on the "
         "verifier's 128 features per image modality (not Inception FID; it compares methods on this data only).",
+        "Budget and what it can show: the cpu profile trains about three passes over the data (the paper: 200 "
+        "epochs at 64×64). At that budget no method draws digits the verifier reads (digit alignment stays at "
+        "chance, 0.1), so its table only tells which methods learn to place the digit in the conditioned quadrant. "
+        "The findings call a claim untestable when every method is within 0.05 of chance.",
+        "Why MUNI lags at equal steps: its Monte Carlo routes (App. E.2: one route per tuple and step, "
+        "reconstruction:prior 3:2) give each decoder far fewer examples per step than objectives that sum over "
+        "subsets and targets. Reconstruction terms per tuple and step, all five decoders together (`python "
+        "scripts/reconstruction_terms.py polymnist_quadrant_labels smoke 20`): MUNI, MUNI-Hellinger and UL 0.6; "
+        "MoPoE, HELVAE and ShaLa 5; MVAE 12.8; MMVAE and MMVAE+ 25. Rows marked train.steps=4000 show MUNI and "
+        "MoPoE at four times the steps (not every method: that budget does not fit this machine). ShaLa "
+        "trains its autoencoder for half the steps (shala.stage1_fraction) and reaches an image from a label only "
+        "through its second-stage conditional prior.",
     ]
 
     def __init__(self, data_config: pq.PolyMnistQuadrantLabelsData):

@@ -230,3 +230,9 @@ def test_findings_call_a_claim_untestable_when_every_method_is_at_chance():
 def test_findings_state_the_budget_in_passes_over_the_data():
     lines = findings_for({"muni": {"unconditional/coherence": 0.0}})
     assert any("1000 steps of 64 tuples, 3.2 passes over 20000" in line for line in lines)
+
+
+def test_findings_name_the_methods_above_chance_on_the_quadrant():
+    quadrant = "single_label/quadrant_alignment"
+    lines = findings_for({"muni": {quadrant: 0.26}, "mopoe": {quadrant: 0.95}})
+    assert "above chance (> 0.30): mopoe; at chance: muni." in next(line for line in lines if "above chance" in line)
