@@ -45,3 +45,17 @@ def test_report_sets_other_profiles_beside_this_one(smoke_results, tmp_path):
     section = md.split("## The same methods at other profiles")[1].split("## Settings")[0]
     assert "### `smoke` vs `bigger` (1-2 seeds per mean)" in section
     assert "| muni |" in section and "| shala |" in section and "(bigger)" in section
+
+
+def test_rows_set_apart_by_overrides_do_not_compete_for_bold():
+    from bench.report import Row, best_rows
+    from tasks.base import MetricSpec
+
+    spec = MetricSpec("m/acc", "Acc.", "one_to_one", True)
+
+    def row(method: str, overrides: list[str], value: float) -> Row:
+        return Row(method, method, overrides, [{"metrics": {"m/acc": {"value": value}}}])
+
+    rows = [row("muni", [], 0.3), row("mopoe", [], 0.9), row("muni", ["train.steps=4000"], 0.95)]
+    assert best_rows(rows, spec) == {1}
+    assert best_rows(rows[2:], spec) == {0}  # only variant rows: they compete among themselves
