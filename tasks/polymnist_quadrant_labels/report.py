@@ -109,7 +109,8 @@ def findings(rows: list[Row], specs: dict[str, MetricSpec]) -> list[str]:
         gate = records[0]["config"]["data"]["verifier_min_accuracy"]
         out.append(f"Verifier held-out accuracy on real test images: digit {accuracy['digit']:.4f}, quadrant "
                    f"{accuracy['quadrant']:.4f} (results are withheld below {gate}).")
-    out.append(budget_line(records[0]["config"]))
+    plain = [r for row in rows if not row.overrides for r in row.records] or records
+    out.append(budget_line(plain[0]["config"]))
     means = {row.method: {k: float(np.mean(v)) for k in specs if (v := row.values(k))}
              for row in rows if not row.overrides}
     coh, both, quad = "unconditional/coherence", "multi_label/alignment", "single_label/quadrant_alignment"
@@ -120,7 +121,7 @@ def findings(rows: list[Row], specs: dict[str, MetricSpec]) -> list[str]:
             return f"{text}: not checked (no results for {', '.join(missing)})."
         values = [means[m][key] for m in needed]
         if max(values) <= CHANCE[key] + CHANCE_MARGIN:
-            return (f"{text}: not testable at this budget (every method within {CHANCE_MARGIN} of chance, "
+            return (f"{text}: not testable at this budget (every compared method within {CHANCE_MARGIN} of chance, "
                     f"{CHANCE[key]}; best {max(values):.3f}).")
         return f"{text}: {'reproduced' if holds({m: means[m][key] for m in needed}) else 'NOT reproduced'}."
 
