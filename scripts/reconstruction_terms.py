@@ -29,14 +29,13 @@ def main() -> None:
     steps = int(sys.argv[3]) if len(sys.argv) > 3 else 20
     chosen = sys.argv[4].split(",") if len(sys.argv) > 4 else METHODS.names()
     torch.manual_seed(0)
-    suite, names = None, None
+    first = resolve(suite_name, chosen[0], 0, profile, [])
+    suite = SUITES.get(first.suite)(first.data)  # the data settings are the same for every method
+    names = [s.name for s in suite.specs]
+    print(f"| method (batch {first.train.batch_size}, first stage) | {' | '.join(names)} | all |")
+    print("|---" * (len(names) + 2) + "|")
     for method_name in chosen:
         cfg = resolve(suite_name, method_name, 0, profile, [])
-        suite = suite or SUITES.get(cfg.suite)(cfg.data)
-        names = names or [s.name for s in suite.specs]
-        if method_name == chosen[0]:
-            print(f"| method (batch {cfg.train.batch_size}, first stage) | {' | '.join(names)} | all |")
-            print("|---" * (len(names) + 2) + "|")
         method = METHODS.get(method_name)(suite.specs, cfg.model, cfg.flow, cfg.options)
         counts: Counter = Counter()
         count_rows(method.backbone.decoders, counts)

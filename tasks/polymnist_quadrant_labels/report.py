@@ -119,11 +119,12 @@ def findings(rows: list[Row], specs: dict[str, MetricSpec]) -> list[str]:
         missing = [m for m in needed if key not in means.get(m, {})]
         if missing:
             return f"{text}: not checked (no results for {', '.join(missing)})."
-        values = [means[m][key] for m in needed]
-        if max(values) <= CHANCE[key] + CHANCE_MARGIN:
+        values = {m: means[m][key] for m in needed}
+        best = max(values.values())
+        if best <= CHANCE[key] + CHANCE_MARGIN:
             return (f"{text}: not testable at this budget (every compared method within {CHANCE_MARGIN} of chance, "
-                    f"{CHANCE[key]}; best {max(values):.3f}).")
-        return f"{text}: {'reproduced' if holds({m: means[m][key] for m in needed}) else 'NOT reproduced'}."
+                    f"{CHANCE[key]}; best {best:.3f}).")
+        return f"{text}: {'reproduced' if holds(values) else 'NOT reproduced'}."
 
     with_coh = [m for m in means if coh in means[m]]
     out.append(claim("MUNI has the best unconditional coherence (paper: 0.4841, next ShaLa 0.4539)",
