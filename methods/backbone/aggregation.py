@@ -62,24 +62,22 @@ def hellinger(mu: Tensor, logvar: Tensor, mask: Tensor, min_var: float = 1e-6) -
 
     √(q_i q_j) = BC_ij · N(μ_ij, v_ij) with BC_ij the Bhattacharyya coefficient over all latent dimensions;
     computed in float64 with BC in log space so that 48-dimensional products underflow to zero, not NaN.
+    The cross terms are symmetric, so each unordered pair i < j is computed once and counted twice.
     """
     dtype = mu.dtype
     mu, logvar = mu.double(), logvar.double()
-    k = mu.shape[0]
     m = mask[..., None].double()
-    lv_i, lv_j = logvar[:, None], logvar[None]
-    mu_i, mu_j = mu[:, None], mu[None]
+    i, j = torch.triu_indices(mu.shape[0], mu.shape[0], 1, device=mu.device)
+    lv_i, lv_j, mu_i, mu_j = logvar[i], logvar[j], mu[i], mu[j]
     log_var_sum = torch.logaddexp(lv_i, lv_j)
     log_bc = (0.5 * (math.log(2.0) + 0.5 * (lv_i + lv_j) - log_var_sum)
               - (mu_i - mu_j).square() * (-log_var_sum).exp() / 4).sum(-1)
-    off_diagonal = ~torch.eye(k, dtype=torch.bool, device=mask.device)[..., None]
-    pair = mask[:, None] & mask[None] & off_diagonal
-    bc = (log_bc.exp() * pair)[..., None]
+    bc = 2.0 * (log_bc.exp() * (mask[i] & mask[j]))[..., None]  # both orders (i, j) and (j, i)
     mu_ij = mu_i * torch.sigmoid(lv_j - lv_i) + mu_j * torch.sigmoid(lv_i - lv_j)
     v_ij = 2.0 * torch.exp(-torch.logaddexp(-lv_i, -lv_j))
-    z = (m.sum(0) + bc.sum((0, 1)))
-    mean = ((mu * m).sum(0) + (bc * mu_ij).sum((0, 1))) / z
-    second = (((mu.square() + logvar.exp()) * m).sum(0) + (bc * (mu_ij.square() + v_ij)).sum((0, 1))) / z
+    z = m.sum(0) + bc.sum(0)
+    mean = ((mu * m).sum(0) + (bc * mu_ij).sum(0)) / z
+    second = (((mu.square() + logvar.exp()) * m).sum(0) + (bc * (mu_ij.square() + v_ij)).sum(0)) / z
     var = (second - mean.square()).clamp_min(min_var)
     return DiagGaussian(mean.to(dtype), var.log().to(dtype))
 
