@@ -2,6 +2,7 @@
 evaluation, a stop on non-finite losses, progress, and resumable checkpoints."""
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -9,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch.optim.swa_utils import AveragedModel
 
 from bench.config import TrainConfig
 from methods.base import Method
@@ -32,15 +32,50 @@ class TrainSummary:
     samples_per_second: float = 0.0
 
 
-def ema_model(method: Method, decay: float) -> AveragedModel:
-    """EMA of the weights with the usual warm-up, so early evaluations are not dominated by the init."""
+def flatten_parameters(module: torch.nn.Module) -> torch.Tensor:
+    """Move every parameter of `module` into one contiguous buffer, each parameter becoming a view of it, and
+    return the buffer: whole-model updates (the EMA) are then one operation instead of one per tensor."""
+    params = list(module.parameters())
+    if len({(p.dtype, p.device) for p in params}) > 1:
+        raise ValueError("flatten_parameters needs every parameter on one device with one dtype")
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    offset = 0
+    for p in params:
+        p.data = flat[offset:offset + p.numel()].view_as(p)
+        offset += p.numel()
+    return flat
 
-    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
-        step = float(n)
-        rate = 1.0 - min(decay, (1.0 + step) / (10.0 + step))
-        torch._foreach_lerp_(averaged, current, rate)
 
-    return AveragedModel(method, multi_avg_fn=update, use_buffers=True)
+class EMA(torch.nn.Module):
+    """Exponential moving average of a model's weights for evaluation, with the usual warm-up so early
+    evaluations are not dominated by the initialisation; floating buffers are averaged too. The state dict
+    matches torch's AveragedModel ("module.*", "n_averaged"). The model's parameters and the copy's live in
+    flat buffers (see flatten_parameters), so an update is one lerp."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        super().__init__()
+        self.decay = decay
+        self.source = flatten_parameters(model)
+        self.module = copy.deepcopy(model)
+        self.target = flatten_parameters(self.module)
+        pairs = [(mine, theirs) for mine, theirs in zip(self.module.buffers(), model.buffers())
+                 if mine.is_floating_point()]
+        self.targets = [self.target, *(mine for mine, _ in pairs)]
+        self.sources = [self.source, *(theirs for _, theirs in pairs)]
+        self.register_buffer("n_averaged", torch.tensor(0, dtype=torch.long))
+
+    @torch.no_grad()
+    def update_parameters(self, model: torch.nn.Module) -> None:
+        step = int(self.n_averaged)
+        if step == 0:
+            torch._foreach_copy_(self.targets, self.sources)
+        else:
+            torch._foreach_lerp_(self.targets, self.sources, 1.0 - min(self.decay, (1.0 + step) / (10.0 + step)))
+        self.n_averaged += 1
+
+
+def ema_model(method: Method, decay: float) -> EMA:
+    return EMA(method, decay)
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
@@ -65,7 +100,7 @@ def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig):
 
 
 def training_step(method: Method, batch, stage: str, optimizer, schedule, params, grad_clip: float,
-                  ema: AveragedModel | None, step: int) -> dict[str, torch.Tensor]:
+                  ema: EMA | None, step: int) -> dict[str, torch.Tensor]:
     """One optimisation step; stops with TrainingDiverged on a non-finite loss."""
     terms = method.loss(batch, stage)
     loss = terms["loss"]
@@ -84,7 +119,7 @@ def training_step(method: Method, batch, stage: str, optimizer, schedule, params
 
 
 def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, *, log: LogFn | None = None,
-          checkpoint: Path | None = None, on_step: StepFn | None = None) -> tuple[AveragedModel, TrainSummary]:
+          checkpoint: Path | None = None, on_step: StepFn | None = None) -> tuple[EMA, TrainSummary]:
     """Train `method` on `suite` for cfg.steps steps split over its stages; returns the EMA model.
     `log` receives the loss terms every cfg.log_every steps; `on_step` is told of every step (progress)."""
     ema = ema_model(method, cfg.ema_decay)

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from bench.cli import main
@@ -57,3 +59,16 @@ def test_run_then_report_end_to_end(capsys, tmp_path):
     assert code == 0 and (tmp_path / "rep" / "smoke" / "gaussian_mixture.md").exists()
     record = next((tmp_path / "r").rglob("*.json")).read_text()
     assert "python -m bench run --methods muni,mopoe --profile smoke" in record
+
+
+def test_perf_measures_methods_and_the_reference_ceiling(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "perf", "--methods", "muni", "--profile", "smoke", "--repeats", "1",
+                           "--steps", "1", "--out", str(tmp_path / "rep"), "--results", str(tmp_path / "r"))
+    assert code == 0 and "measuring the reference network" in out
+
+    record = json.loads((tmp_path / "r" / "perf" / "gaussian_mixture-smoke-cpu.json").read_text())
+    reference = record["reference"]
+    assert reference["flops_per_step"] > 0 and 0 < reference["ratio_to_peak"]
+    assert [m["method"] for m in record["methods"]] == ["muni"]
+    text = (tmp_path / "rep" / "perf.md").read_text()
+    assert "| muni |" in text and "Ceiling at these sizes" in text

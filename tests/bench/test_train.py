@@ -1,0 +1,69 @@
+import torch
+from torch.optim.swa_utils import AveragedModel
+
+from bench.train import EMA, flatten_parameters
+from methods.backbone.nets import VelocityMLP
+
+
+def small_net() -> torch.nn.Module:
+    return VelocityMLP(6, 4, 16, 2, 8)
+
+
+def test_flatten_parameters_makes_every_parameter_a_view_of_one_buffer():
+    net = small_net()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    flat = flatten_parameters(net)
+    assert flat.numel() == sum(p.numel() for p in net.parameters())
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, before[key])
+    flat.zero_()
+    assert all(p.abs().sum() == 0 for p in net.parameters())
+
+
+def test_flattened_parameters_still_train():
+    net = small_net()
+    flatten_parameters(net)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=0.1, fused=True)
+    x, t, c = torch.randn(8, 6), torch.rand(8), torch.randn(8, 4)
+    before = net.inp.weight.clone()
+    (net(x, t, c) - 1).square().sum().backward()
+    optimizer.step()
+    assert not torch.equal(net.inp.weight, before)
+
+
+def ema_decay_fn(decay: float):
+    def update(averaged, current, n):
+        step = float(n)
+        torch._foreach_lerp_(averaged, current, 1.0 - min(decay, (1.0 + step) / (10.0 + step)))
+    return update
+
+
+def test_ema_matches_torch_averaged_model_with_the_same_warm_up():
+    torch.manual_seed(0)
+    net = small_net()
+    reference = AveragedModel(net, multi_avg_fn=ema_decay_fn(0.9), use_buffers=True)
+    ema = EMA(net, 0.9)
+    optimizer = torch.optim.SGD(net.parameters(), lr=1e-3)
+    for _ in range(6):
+        optimizer.zero_grad()
+        (net(torch.randn(8, 6), torch.rand(8), torch.randn(8, 4)) - 1).square().sum().backward()
+        optimizer.step()
+        reference.update_parameters(net)
+        ema.update_parameters(net)
+    ours, theirs = ema.state_dict(), reference.state_dict()
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        torch.testing.assert_close(ours[key], theirs[key], rtol=0, atol=1e-7)
+    assert not torch.equal(ema.module.inp.weight, net.inp.weight)  # it lags the trained weights
+
+
+def test_ema_state_dict_round_trip_keeps_the_flat_link():
+    net = small_net()
+    ema = EMA(net, 0.5)
+    ema.update_parameters(net)
+    state = {k: v.clone() for k, v in ema.state_dict().items()}
+    restored = EMA(small_net(), 0.5)
+    restored.load_state_dict(state)
+    assert int(restored.n_averaged) == 1
+    restored.target.zero_()
+    assert restored.module.out.weight.abs().sum() == 0
