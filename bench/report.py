@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +137,27 @@ def markdown_table(header: list[str], body: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     lines += ["| " + " | ".join(cells) + " |" for cells in body]
     return "\n".join(lines)
+
+
+def variant_findings(rows: list[Row], suite_cls) -> list[str]:
+    """The findings again for each --set variant that every plain method was also run with (a budget or a
+    setting changed for all methods alike), so a reader sees whether a conclusion depends on it."""
+    plain = {row.method for row in rows if not row.overrides}
+    variants: dict[tuple[str, ...], list[Row]] = {}
+    for row in rows:
+        if row.overrides and row.records:
+            variants.setdefault(tuple(row.overrides), []).append(row)
+    lines: list[str] = []
+    for overrides, group in variants.items():
+        if not plain or {row.method for row in group} < plain:
+            continue
+        findings = suite_cls.findings([replace(row, overrides=[]) for row in group])
+        low, high = min(len(row.records) for row in group), max(len(row.records) for row in group)
+        seeds = f"{low}-{high}" if low < high else f"{low}"
+        settings = " ".join(f"`--set {o}`" for o in overrides)
+        lines += [f"### The same findings with every method at {settings} ({seeds} seeds per method)", ""]
+        lines += [f"- {f}" for f in findings] + [""]
+    return lines
 
 
 def main_table(rows: list[Row], table: list[MetricSpec], paper: dict, latex: bool) -> tuple[list[str], list[list[str]]]:
@@ -289,6 +310,7 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     findings = suite_cls.findings(rows)
     if findings:
         sections += ["## The paper's findings, checked", ""] + [f"- {f}" for f in findings] + [""]
+        sections += variant_findings(rows, suite_cls)
     failures = [(row.label, r) for row in rows for r in row.failed]
     if failures:
         sections += ["## Failed cells", ""] + [f"- {label} seed {r['seed']}: {r.get('reason')}"

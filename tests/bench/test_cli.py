@@ -68,7 +68,8 @@ def test_perf_measures_methods_and_the_reference_ceiling(capsys, tmp_path):
 
     record = json.loads((tmp_path / "r" / "perf" / "gaussian_mixture-smoke-cpu.json").read_text())
     reference = record["reference"][0]
-    assert reference["flops_per_step"] > 0 and 0 < reference["ratio_to_peak"] and record["reference"][1]["rows"] < reference["rows"]
+    assert reference["flops_per_step"] > 0 and 0 < reference["ratio_to_peak"]
+    assert record["reference"][1]["rows"] < reference["rows"]
     assert [m["method"] for m in record["methods"]] == ["muni"]
     text = (tmp_path / "rep" / "perf.md").read_text()
     assert "| muni |" in text and "Ceiling at these sizes" in text

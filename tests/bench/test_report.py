@@ -59,3 +59,23 @@ def test_rows_set_apart_by_overrides_do_not_compete_for_bold():
     rows = [row("muni", [], 0.3), row("mopoe", [], 0.9), row("muni", ["train.steps=4000"], 0.95)]
     assert best_rows(rows, spec) == {1}
     assert best_rows(rows[2:], spec) == {0}  # only variant rows: they compete among themselves
+
+
+def test_findings_are_checked_again_for_a_variant_every_method_ran():
+    from bench.report import Row, variant_findings
+    from tasks.gaussian_mixture.suite import GaussianMixture
+
+    def row(method: str, overrides: list[str], value: float) -> Row:
+        metrics = {spec.key: {"value": value} for spec in GaussianMixture.table}
+        return Row(method, method, overrides, [{"metrics": metrics}])
+
+    from methods import METHODS
+
+    others = [name for name in METHODS.names() if name != "muni"]
+    rows = [row("muni", [], 0.5), row("muni", ["train.steps=2400"], 0.1),
+            row("muni", ["options.detach_self=false"], 0.4)]
+    rows += [row(name, overrides, 0.3) for name in others for overrides in ([], ["train.steps=2400"])]
+    text = "\n".join(variant_findings(rows, GaussianMixture))
+    assert "### The same findings with every method at `--set train.steps=2400` (1 seeds per method)" in text
+    assert "detach_self" not in text  # only muni ran that variant: not a comparison
+    assert "MUNI has the best unconditional coherence: **reproduced** — ours: muni coherence 0.1" in text
