@@ -153,9 +153,9 @@ def variant_findings(rows: list[Row], suite_cls) -> list[str]:
             continue
         findings = suite_cls.findings([replace(row, overrides=[]) for row in group])
         low, high = min(len(row.records) for row in group), max(len(row.records) for row in group)
-        seeds = f"{low}-{high}" if low < high else f"{low}"
+        seeds = f"{low}-{high} seeds" if low < high else f"{low} seed{'s' if low > 1 else ''}"
         settings = " ".join(f"`--set {o}`" for o in overrides)
-        lines += [f"### The same findings with every method at {settings} ({seeds} seeds per method)", ""]
+        lines += [f"### The same findings with every method at {settings} ({seeds} per method)", ""]
         lines += [f"- {f}" for f in findings] + [""]
     return lines
 

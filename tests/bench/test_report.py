@@ -76,6 +76,6 @@ def test_findings_are_checked_again_for_a_variant_every_method_ran():
             row("muni", ["options.detach_self=false"], 0.4)]
     rows += [row(name, overrides, 0.3) for name in others for overrides in ([], ["train.steps=2400"])]
     text = "\n".join(variant_findings(rows, GaussianMixture))
-    assert "### The same findings with every method at `--set train.steps=2400` (1 seeds per method)" in text
+    assert "### The same findings with every method at `--set train.steps=2400` (1 seed per method)" in text
     assert "detach_self" not in text  # only muni ran that variant: not a comparison
     assert "MUNI has the best unconditional coherence: **reproduced** — ours: muni coherence 0.1" in text
