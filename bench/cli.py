@@ -86,7 +86,9 @@ def build_parser() -> Parser:
                           description="Measure, for every method at a profile's sizes: training samples/s "
                           "(median of repeats after warm-up), counted FLOPs per step, achieved GFLOP/s and its "
                           "ratio to the matmul peak measured in the same run, evaluation time per task and "
-                          "peak memory. Writes <out>/perf.md and a JSON record.")
+                          "peak memory; and the ceiling these sizes allow: one of the backbone's velocity networks "
+                          "alone, forward and backward on the full batch and on a fifth of it. Writes "
+                          "<out>/perf.md and a JSON record.")
     perf.add_argument("--methods", default="all", help="'all' or comma-separated method names")
     perf.add_argument("--suite", default="gaussian_mixture", help="suite name (default: gaussian_mixture)")
     perf.add_argument("--profile", default="cpu", help="whose sizes to measure (default: cpu)")
