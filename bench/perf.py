@@ -136,7 +136,7 @@ def measure_reference(suite_name: str, profile: str, overrides: list[str], repea
         sync(device)
         seconds.append((time.perf_counter() - start) / (steps * 5))
     flops, step_s = counter.get_total_flops(), statistics.median(seconds)
-    return {"network": f"prior velocity MLP, width {cfg.model.prior_width}, {cfg.model.prior_blocks} blocks",
+    return {"network": f"prior velocity MLP (width {cfg.model.prior_width}, {cfg.model.prior_blocks} blocks)",
             "rows": rows, "seconds_per_step": step_s, "flops_per_step": flops,
             "gflops_per_second": flops / step_s / 1e9, "peak_gflops_all": peaks,
             "ratio_to_peak": paired_ratio(flops, seconds, peaks)}
