@@ -51,6 +51,7 @@ def measure_method(suite_name: str, method_name: str, profile: str, overrides: l
     from bench.runner import pick_device
     from bench.train import ema_model, make_optimizer, training_step
     from methods import METHODS
+    from methods.backbone.nets import ResidualMLP, VelocityMLP
     from tasks import SUITES
 
     device = pick_device(device_name)
@@ -69,9 +70,14 @@ def measure_method(suite_name: str, method_name: str, profile: str, overrides: l
 
     for i in range(3):  # warm-up
         step(i)
+    call_rows: list[int] = []  # rows of every MLP call in the counted step
+    hooks = [m.register_forward_hook(lambda module, args, out: call_rows.append(out.shape[0]))
+             for m in method.modules() if isinstance(m, (ResidualMLP, VelocityMLP))]
     counter = FlopCounterMode(display=False)
     with counter:
         step(3)
+    for hook in hooks:
+        hook.remove()
     flops = counter.get_total_flops()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -94,6 +100,7 @@ def measure_method(suite_name: str, method_name: str, profile: str, overrides: l
             "gflops_per_second": flops / step_s / 1e9, "peak_gflops": statistics.median(peaks),
             "peak_gflops_all": peaks,
             "ratio_to_peak": paired_ratio(flops, seconds, peaks), "eval_seconds": evaluation.timings,
+            "rows_per_network_call": [min(call_rows), max(call_rows)] if call_rows else None,
             "eval_samples": cfg.eval.n_samples, "peak_memory_mb": memory_mb,
             "projected_cell_seconds": step_s * cfg.train.steps + sum(evaluation.timings.values())}
 
@@ -156,6 +163,12 @@ def describe_machine(device: torch.device) -> str:
     return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
+def call_range(row: dict[str, Any]) -> str:
+    """Fewest-most rows a network (MLP) was called on in one step; '-' where none was counted."""
+    rows = row.get("rows_per_network_call")
+    return "-" if not rows else (f"{rows[0]}" if rows[0] == rows[1] else f"{rows[0]}-{rows[1]}")
+
+
 def render(record: dict[str, Any]) -> str:
     rows = record["methods"]
     lines = [f"# Training throughput: {record['suite']}, profile `{record['profile']}`", "",
@@ -168,14 +181,14 @@ def render(record: dict[str, Any]) -> str:
              "FLOPs are counted with `torch.utils.flop_counter` over one whole training step (forward, backward; "
              "matmul FLOPs), and the step time is the median of the timed repeats (optimizer, clipping and EMA "
              "included).", "",
-             "| method | samples/s | ms/step | GFLOP/step | GFLOP/s | of matmul peak | eval s (per task) | "
-             "peak memory MB | projected cell min |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| method | samples/s | ms/step | GFLOP/step | GFLOP/s | of matmul peak | rows per network call | "
+             "eval s (per task) | peak memory MB | projected cell min |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         evals = " / ".join(f"{k} {v:.1f}" for k, v in r["eval_seconds"].items())
         lines.append(f"| {r['method']} | {r['samples_per_second']:.0f} | {1000 * r['seconds_per_step']:.1f} | "
                      f"{r['flops_per_step'] / 1e9:.2f} | {r['gflops_per_second']:.1f} | "
-                     f"{100 * r['ratio_to_peak']:.0f}% | {evals} | {r['peak_memory_mb']:.0f} | "
+                     f"{100 * r['ratio_to_peak']:.0f}% | {call_range(r)} | {evals} | {r['peak_memory_mb']:.0f} | "
                      f"{r['projected_cell_seconds'] / 60:.1f} |")
     meets = [r["method"] for r in rows if r["ratio_to_peak"] >= 0.5]
     lines += ["", f"Methods at or above 50% of the matmul peak: {', '.join(meets) or 'none'}."]
@@ -188,11 +201,10 @@ def render(record: dict[str, Any]) -> str:
                   "| rows per call | GFLOP/s | of matmul peak |", "|---|---|---|"]
         lines += [f"| {r['rows']} | {r['gflops_per_second']:.1f} | {100 * r['ratio_to_peak']:.0f}% |"
                   for r in reference]
-        lines += ["", "A method's ratio follows the rows its networks see per call. Methods that decode several "
-                  "latents per sample and step call each decoder on one or more batches' worth of rows; methods that "
-                  "draw one route per sample (muni, muni_hellinger, unified_latents) split one batch between their "
-                  f"decoders and prior, calls of one to two fifths of it ({reference[0]['rows']}-"
-                  f"{2 * reference[0]['rows']} rows here)."]
+        lines += ["", "A method's ratio follows the rows its networks see per call (the column 'rows per network "
+                  "call' gives the fewest and most in one step). Methods that decode several latents per sample call "
+                  "each decoder on one or more batches' worth of rows; methods that draw one route per sample (muni, "
+                  "muni_hellinger, unified_latents) split one batch between their decoders and prior."]
     lines += ["",
               f"Projected time of the whole `{record['profile']}` job (all these methods, one seed, training steps "
               f"of the profile plus evaluation): **{record['projected_total_seconds'] / 60:.1f} min**."]

@@ -71,5 +71,7 @@ def test_perf_measures_methods_and_the_reference_ceiling(capsys, tmp_path):
     assert all(r["flops_per_step"] > 0 and r["ratio_to_peak"] > 0 for r in reference)
     assert [r["rows"] for r in reference] == sorted({r["rows"] for r in reference})  # three growing sizes
     assert [m["method"] for m in record["methods"]] == ["muni"]
+    fewest, most = record["methods"][0]["rows_per_network_call"]
+    assert 0 < fewest < most  # muni's routed decoders see part of the batch, its encoders all of it
     text = (tmp_path / "rep" / "perf.md").read_text()
     assert "| muni |" in text and "| rows per call | GFLOP/s | of matmul peak |" in text
