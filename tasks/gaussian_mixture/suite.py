@@ -55,8 +55,8 @@ class GaussianMixture(Suite):
         "method's training loss is still falling (MLflow curves); our GPU paper-profile records (1800 steps of "
         "4096) saw 12 times more samples. Where a finding holds at one profile and not the other, read it as "
         "budget-dependent (see 'The same methods at other profiles'). Every method was also run at twice the cpu "
-        "steps (`--set train.steps=2400`, seed 0); the findings are checked again on those rows below the main "
-        "findings. `--set muni.route_mode=exact` sums every route instead.",
+        "steps (`--set train.steps=2400`, seed 0); the cpu report checks the findings again on those rows. "
+        "`--set muni.route_mode=exact` sums every route instead.",
     ]
 
     def __init__(self, data_config: gm.GaussianMixtureData):
