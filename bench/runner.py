@@ -91,7 +91,7 @@ def run(request: RunRequest) -> list[CellOutcome]:
             pending.append((cfg, stem))
     workers = min(resolve_workers(request.workers, device), max(1, len(pending)))
     overall = tqdm(total=len(pending), desc=f"{request.suite} [{request.profile}]", unit="cell",
-                   disable=not request.show_progress, dynamic_ncols=True, position=0)
+                   disable=not request.show_progress or not pending, dynamic_ncols=True, position=0)
     bars = CellBars(request.show_progress)
 
     def report(outcome: CellOutcome) -> None:
