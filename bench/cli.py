@@ -87,7 +87,7 @@ def build_parser() -> Parser:
                           "(median of repeats after warm-up), counted FLOPs per step, achieved GFLOP/s and its "
                           "ratio to the matmul peak measured in the same run, evaluation time per task and "
                           "peak memory; and the ceiling these sizes allow: one of the backbone's velocity networks "
-                          "alone, forward and backward on the full batch and on a fifth of it. Writes "
+                          "alone, forward and backward on a fifth of a batch, one batch and four. Writes "
                           "<out>/perf.md and a JSON record.")
     perf.add_argument("--methods", default="all", help="'all' or comma-separated method names")
     perf.add_argument("--suite", default="gaussian_mixture", help="suite name (default: gaussian_mixture)")

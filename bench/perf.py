@@ -7,6 +7,7 @@ import platform
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from multiprocessing import get_context
@@ -37,6 +38,21 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def timed_repeats(step: Callable[[int], None], repeats: int, steps: int,
+                  device: torch.device) -> tuple[list[float], list[float]]:
+    """Seconds per step of each timed repeat, and the matmul peak measured just before it."""
+    seconds, peaks = [], []
+    for _ in range(repeats):
+        peaks.append(matmul_peak(device))
+        sync(device)
+        start = time.perf_counter()
+        for i in range(steps):
+            step(i)
+        sync(device)
+        seconds.append((time.perf_counter() - start) / steps)
+    return seconds, peaks
+
+
 def paired_ratio(flops: float, seconds: list[float], peaks: list[float]) -> float:
     """Median over repeats of achieved GFLOP/s divided by the peak measured just before that repeat: a shared
     machine's speed drifts, and a repeat is compared with the peak of its own moment."""
@@ -49,7 +65,7 @@ def measure_method(suite_name: str, method_name: str, profile: str, overrides: l
 
     from bench.config import resolve
     from bench.runner import pick_device
-    from bench.train import ema_model, make_optimizer, training_step
+    from bench.train import EMA, make_optimizer, training_step
     from methods import METHODS
     from methods.backbone.nets import ResidualMLP, VelocityMLP
     from tasks import SUITES
@@ -62,7 +78,7 @@ def measure_method(suite_name: str, method_name: str, profile: str, overrides: l
     stage = method.stages[0].name
     params = [p for p in method.stage_parameters(stage) if p.requires_grad]
     optimizer, schedule = make_optimizer(params, cfg.train)
-    ema = ema_model(method, cfg.train.ema_decay)
+    ema = EMA(method, cfg.train.ema_decay)
     batches = suite.train_batches(cfg.train.batch_size, device)
 
     def step(i: int) -> None:
@@ -81,15 +97,7 @@ def measure_method(suite_name: str, method_name: str, profile: str, overrides: l
     flops = counter.get_total_flops()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    seconds, peaks = [], []
-    for _ in range(repeats):
-        peaks.append(matmul_peak(device))
-        sync(device)
-        start = time.perf_counter()
-        for i in range(steps):
-            step(i)
-        sync(device)
-        seconds.append((time.perf_counter() - start) / steps)
+    seconds, peaks = timed_repeats(step, repeats, steps, device)
     evaluation = suite.evaluate(ema.module.eval(), cfg.eval, device)
     step_s = statistics.median(seconds)
     memory_mb = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
@@ -124,7 +132,7 @@ def measure_reference(suite_name: str, profile: str, overrides: list[str], repea
     z, t, target = (torch.randn(rows, cfg.model.latent_dim, device=device), torch.rand(rows, device=device),
                     torch.randn(rows, cfg.model.latent_dim, device=device))
 
-    def step() -> None:
+    def step(_: int = 0) -> None:
         net.zero_grad(set_to_none=True)
         (net(z, t) - target).square().sum().backward()
 
@@ -133,15 +141,7 @@ def measure_reference(suite_name: str, profile: str, overrides: list[str], repea
     counter = FlopCounterMode(display=False)
     with counter:
         step()
-    seconds, peaks = [], []
-    for _ in range(repeats):
-        peaks.append(matmul_peak(device))
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(steps * 5):
-            step()
-        sync(device)
-        seconds.append((time.perf_counter() - start) / (steps * 5))
+    seconds, peaks = timed_repeats(step, repeats, steps * 5, device)
     flops, step_s = counter.get_total_flops(), statistics.median(seconds)
     return {"network": f"prior velocity MLP (width {cfg.model.prior_width}, {cfg.model.prior_blocks} blocks)",
             "rows": rows, "seconds_per_step": step_s, "flops_per_step": flops,

@@ -74,10 +74,6 @@ class EMA(torch.nn.Module):
         self.n_averaged += 1
 
 
-def ema_model(method: Method, decay: float) -> EMA:
-    return EMA(method, decay)
-
-
 def save_checkpoint(path: Path, state: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -122,7 +118,7 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
           checkpoint: Path | None = None, on_step: StepFn | None = None) -> tuple[EMA, TrainSummary]:
     """Train `method` on `suite` for cfg.steps steps split over its stages; returns the EMA model.
     `log` receives the loss terms every cfg.log_every steps; `on_step` is told of every step (progress)."""
-    ema = ema_model(method, cfg.ema_decay)
+    ema = EMA(method, cfg.ema_decay)
     summary = TrainSummary()
     state = load_checkpoint(checkpoint) if checkpoint else None
     if state is not None:

@@ -65,7 +65,6 @@ def test_perf_measures_methods_and_the_reference_ceiling(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "perf", "--methods", "muni", "--profile", "smoke", "--repeats", "1",
                            "--steps", "1", "--out", str(tmp_path / "rep"), "--results", str(tmp_path / "r"))
     assert code == 0 and "measuring the reference network" in out
-
     record = json.loads((tmp_path / "r" / "perf" / "gaussian_mixture-smoke-cpu.json").read_text())
     reference = record["reference"]
     assert all(r["flops_per_step"] > 0 and r["ratio_to_peak"] > 0 for r in reference)

@@ -63,13 +63,12 @@ def test_rows_set_apart_by_overrides_do_not_compete_for_bold():
 
 def test_findings_are_checked_again_for_a_variant_every_method_ran():
     from bench.report import Row, variant_findings
+    from methods import METHODS
     from tasks.gaussian_mixture.suite import GaussianMixture
 
     def row(method: str, overrides: list[str], value: float) -> Row:
         metrics = {spec.key: {"value": value} for spec in GaussianMixture.table}
         return Row(method, method, overrides, [{"metrics": metrics}])
-
-    from methods import METHODS
 
     others = [name for name in METHODS.names() if name != "muni"]
     rows = [row("muni", [], 0.5), row("muni", ["train.steps=2400"], 0.1),
