@@ -7,6 +7,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
@@ -14,15 +15,12 @@ from typing import Any
 
 import yaml
 
+from bench.errors import ConfigError
 from methods import METHODS
-from methods.backbone.config import FlowConfig, ModelConfig
+from methods.backbone.config import FlowConfig, ModelConfig, at_least
 from tasks import SUITES, EvalConfig
 
 PROFILES = ("smoke", "cpu", "paper")
-
-
-class ConfigError(ValueError):
-    """A setting that does not exist or a value of the wrong type; the message says what to do."""
 
 
 @dataclass
@@ -40,11 +38,13 @@ class TrainConfig:
     checkpoint_every: int = 1_000  # steps between resumable checkpoints; 0: none
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must lie in [0, 1), not {self.ema_decay}")
+        at_least(self, 1, "steps", "batch_size", "log_every")
+        at_least(self, 0, "warmup_steps", "checkpoint_every", "weight_decay", "grad_clip")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, not {self.lr}")
+        for name in ("beta1", "beta2", "ema_decay"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must lie in [0, 1), not {getattr(self, name)}")
 
 
 # operational settings: they change logging and resumability, not the numbers, so they are not hashed
@@ -116,11 +116,16 @@ def coerce(value: Any, kind: type, key: str) -> Any:
                 if lowered in ("false", "0", "no", "off"):
                     return False
                 raise ValueError
-            return kind(float(text)) if kind is int and float(text).is_integer() else kind(text)
-        except ValueError:
+            value = kind(float(text)) if kind is int and float(text).is_integer() else kind(text)
+        except (ValueError, OverflowError):
             raise ConfigError(f"{key} expects {names.get(kind, kind.__name__)}, got '{value}'") from None
+        if kind is float and not math.isfinite(value):
+            raise ConfigError(f"{key} expects a finite number, got '{text}'")
+        return value
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key} expects a finite number, got {value!r}")
     if kind is int and isinstance(value, float) and value.is_integer():
         return int(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
@@ -205,5 +210,9 @@ def resolve(suite: str, method: str, seed: int, profile: str, overrides: list[st
     classes = {"data": suite_cls.DataConfig, **COMMON_SECTIONS}
     built = {name: build_section(name, cls, values[name]) for name, cls in classes.items()}
     options = build_section(method, method_cls.Options, values["options"])
+    rows = suite_cls.training_rows(built["data"])
+    if built["train"].batch_size > rows:
+        raise ConfigError(f"train.batch_size ({built['train'].batch_size}) is larger than the training set "
+                          f"({rows} tuples, data.n_train); lower train.batch_size or raise data.n_train")
     return CellConfig(suite=suite, method=method, seed=seed, profile=profile, options=options,
                       overrides=overrides, **built)

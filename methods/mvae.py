@@ -18,6 +18,10 @@ from methods.routing import choose, same_rows, subset_table
 class MvaeOptions:
     random_subsets: int = 1  # subsets of size 2..M-1 drawn per step (the original's k)
 
+    def __post_init__(self):
+        if self.random_subsets < 0:
+            raise ValueError(f"random_subsets must be at least 0, not {self.random_subsets}")
+
 
 @METHODS.register("mvae")
 class Mvae(Method):

@@ -5,6 +5,15 @@ from dataclasses import dataclass
 
 from methods.backbone.flow import Timesteps
 
+BACKBONES = ("flow", "classic")
+
+
+def at_least(config, minimum: float, *names: str) -> None:
+    """Range check for __post_init__: ValueError naming the field, which the config layer reports in one line."""
+    for name in names:
+        if getattr(config, name) < minimum:
+            raise ValueError(f"{name} must be at least {minimum}, not {getattr(config, name)}")
+
 
 @dataclass
 class ModelConfig:
@@ -19,6 +28,12 @@ class ModelConfig:
     prior_blocks: int = 4
     time_dim: int = 128
 
+    def __post_init__(self):
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone '{self.backbone}'; available: {', '.join(BACKBONES)}")
+        at_least(self, 1, "latent_dim", "private_dim", "encoder_width", "encoder_blocks", "decoder_width",
+                 "decoder_blocks", "prior_width", "prior_blocks", "time_dim")
+
 
 @dataclass
 class FlowConfig:
@@ -31,6 +46,14 @@ class FlowConfig:
     weight_clip: float = 100.0  # upper clip of the ELBO importance weight w(τ); 0 disables
     prior_steps: int = 50  # Euler steps of the prior sampler (paper App. D)
     decoder_steps: int = 50  # Euler steps of the decoder samplers
+
+    def __post_init__(self):
+        if not self.timestep_std > 0:
+            raise ValueError(f"timestep_std must be positive, not {self.timestep_std}")
+        if not 0.0 < self.t_min < self.t_max <= 1.0:
+            raise ValueError(f"need 0 < t_min < t_max <= 1, not t_min={self.t_min}, t_max={self.t_max}")
+        at_least(self, 0.0, "encoder_grad_scale", "weight_clip")
+        at_least(self, 1, "prior_steps", "decoder_steps")
 
     @property
     def timesteps(self) -> Timesteps:

@@ -13,6 +13,7 @@ import numpy as np
 
 MODALITIES = ("x1", "x2", "x3")
 FACTORS = ("s123", "s12", "s13", "s23", "p1", "p2", "p3")
+VERSION = 1  # bump when generation changes, so cached data made by older code is not reused
 
 
 @dataclass
@@ -36,13 +37,18 @@ class GaussianMixtureData:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not 0 < self.std_min <= self.std_max:
-            raise ValueError("need 0 < std_min <= std_max")
+            raise ValueError(f"need 0 < std_min <= std_max, not std_min={self.std_min}, std_max={self.std_max}")
+        if not self.mean_range >= 0:
+            raise ValueError(f"mean_range must be at least 0, not {self.mean_range}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be at least 0, not {self.seed}")
 
     def factor_dim(self, factor: str) -> int:
         return self.d_all if factor == "s123" else self.d_pair if factor.startswith("s") else self.d_priv
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        fields = asdict(self) | {"version": VERSION}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def modality_factors(modality: str) -> list[str]:

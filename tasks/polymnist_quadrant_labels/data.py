@@ -53,6 +53,12 @@ class PolyMnistQuadrantLabelsData:
             raise ValueError(f"source must be one of {', '.join(SOURCES)}, not '{self.source}'")
         if self.source == "mnist" and not self.mnist_dir:
             raise ValueError("source=mnist needs data.mnist_dir, the directory with the MNIST IDX files")
+        if self.source == "mnist":  # the files themselves are checked when read; their absence is caught here
+            for stems in MNIST_FILES.values():
+                for stem in stems:
+                    find_mnist_file(Path(self.mnist_dir).expanduser(), stem)
+        if self.background_dir and not Path(self.background_dir).expanduser().is_dir():
+            raise ValueError(f"background_dir {self.background_dir} is not a directory")
         if self.canvas < 8 or self.canvas & (self.canvas - 1):
             raise ValueError(f"canvas must be a power of two of at least 8, not {self.canvas}")
         if not 4 <= self.digit_size <= self.canvas // 2:
@@ -60,6 +66,10 @@ class PolyMnistQuadrantLabelsData:
         for name in ("n_train", "n_test", "verifier_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be at least 0, not {self.seed}")
+        if not 0 <= self.mask_threshold <= 255:
+            raise ValueError(f"mask_threshold must lie in [0, 255], not {self.mask_threshold}")
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"test_fraction must lie in (0, 1), not {self.test_fraction}")
         if not 0.0 <= self.verifier_min_accuracy <= 1.0:
@@ -151,6 +161,15 @@ def shipped_background_paths() -> list[Path]:
     sk = Path(sklearn.datasets.__file__).parent / "images"
     return [sk / "china.jpg", sk / "flower.jpg", Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg",
                                                                                        asfileobj=False))]
+
+
+def background_names(cfg: PolyMnistQuadrantLabelsData) -> list[str]:
+    """The backgrounds as records name them, with no path of the machine: the package that ships each photo, or
+    data.background_dir as the user gave it."""
+    if cfg.background_dir:
+        return [f"{cfg.background_dir.rstrip('/')}/{p.name}" for p in background_paths(cfg)]
+    return ["scikit-learn: datasets/images/china.jpg", "scikit-learn: datasets/images/flower.jpg",
+            "matplotlib: sample_data/grace_hopper.jpg"]
 
 
 def background_paths(cfg: PolyMnistQuadrantLabelsData) -> list[Path]:

@@ -104,7 +104,7 @@ def test_classic_backbone_trains_and_generates(name, smoke_suite):
 
 
 def test_unknown_backbone_lists_the_available_ones():
-    with pytest.raises(ValueError, match="unknown backbone 'fancy'; available: classic, flow"):
+    with pytest.raises(ValueError, match="unknown backbone 'fancy'; available: flow, classic"):
         build("muni", model=dataclasses.replace(TINY, backbone="fancy"))
 
 
