@@ -3,21 +3,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
+from bench.errors import ConfigError, UsageError
 from bench.registry import UnknownNameError
 
 EXAMPLES = """examples:
   python -m bench run --methods all --suite gaussian_mixture
   python -m bench run --methods muni,mopoe --suite gaussian_mixture --seeds 0,1,2 --set train.steps=2000
-  python -m bench run --methods muni --suite gaussian_mixture --set muni.route_mode=exact \
+  python -m bench run --methods muni --suite gaussian_mixture --set muni.route_mode=exact \\
       --set flow.encoder_grad_scale=0.03
   python -m bench report --suite gaussian_mixture
 """
-
-
-class UsageError(Exception):
-    """A mistake in the command line: reported in one line, exit status 2."""
+MAX_SEED = 2**31 - 1
 
 
 class Parser(argparse.ArgumentParser):
@@ -29,6 +28,19 @@ def comma_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def note(text: str) -> None:
+    print(f"bench: note: {text}", file=sys.stderr)
+
+
+def drop_repeats(items: list, flag: str) -> list:
+    """Each name or seed once, in the order given; a repeat is dropped with a note, never trained twice."""
+    kept = list(dict.fromkeys(items))
+    if len(kept) < len(items):
+        repeated = sorted({str(i) for i in items if items.count(i) > 1})
+        note(f"{flag} names {', '.join(repeated)} more than once; each runs once")
+    return kept
+
+
 def parse_seeds(text: str) -> list[int]:
     try:
         seeds = [int(s) for s in comma_list(text)]
@@ -36,7 +48,56 @@ def parse_seeds(text: str) -> list[int]:
         raise UsageError(f"--seeds expects comma-separated integers such as 0,1,2, got '{text}'") from None
     if not seeds:
         raise UsageError("--seeds is empty; give at least one seed, e.g. --seeds 0")
-    return seeds
+    for seed in seeds:
+        if not 0 <= seed <= MAX_SEED:
+            raise UsageError(f"--seeds: {seed} is out of range; a seed is an integer from 0 to {MAX_SEED}")
+    return drop_repeats(seeds, "--seeds")
+
+
+def directory(text: str) -> Path:
+    """argparse type for directories: an empty string is a mistake, not the current directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a directory")
+    return Path(text)
+
+
+def whole_number(minimum: int, meaning: str):
+    """argparse type: a whole number of at least `minimum`; `meaning` says what is expected when it is not."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expects a whole number, got '{text}'") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {meaning}, got {value}")
+        return value
+    return parse
+
+
+positive = whole_number(1, "at least 1")
+not_negative = whole_number(0, "0 (auto) or a positive number")
+
+
+def writable_directory(path: Path, flag: str) -> None:
+    """Fail before any work when `path` cannot hold output (a file in the way, no permission), leaving nothing
+    behind: writability is tried with a temporary file in the nearest existing folder."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag} {path}: {existing} is a file, not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        raise UsageError(f"{flag} {path}: {existing} is not writable ({err.strerror})") from None
+
+
+def existing_directory(path: Path, flag: str) -> None:
+    if not path.exists():
+        raise FileNotFoundError(f"{flag} {path} does not exist")
+    if not path.is_dir():
+        raise UsageError(f"{flag} {path} is not a directory")
 
 
 def build_parser() -> Parser:
@@ -47,8 +108,11 @@ def build_parser() -> Parser:
 
     run = sub.add_parser("run", help="train and evaluate the matrix suite × methods × seeds",
                          description="Train every method on a suite, evaluate its task matrix, log each cell to "
-                         "MLflow and write one result record per cell. Finished cells with the same resolved "
-                         "config are skipped, so rerunning an interrupted command resumes it.",
+                         "MLflow and write one result record per cell. A cell whose record was made with the same "
+                         "resolved config by the same code is skipped, so rerunning an interrupted command resumes "
+                         "it (from the cell's last checkpoint, bit for bit); a record made by other code (a changed "
+                         "method, backbone, suite, metric or training loop) is trained again. Ctrl-C stops cleanly "
+                         "(exit status 130).",
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--methods", default="all", help="'all' or comma-separated method names (see bench list)")
     run.add_argument("--suite", default="gaussian_mixture", help="suite name (default: gaussian_mixture)")
@@ -60,12 +124,18 @@ def build_parser() -> Parser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a setting, e.g. train.steps=2000, flow.encoder_grad_scale=0.03, "
                      "data.d_priv=8, or a method option such as muni.route_mode=exact; repeatable")
-    run.add_argument("--out", type=Path, default=Path("results"), help="where records go (default: results/)")
+    run.add_argument("--out", type=directory, default=Path("results"),
+                     help="where records go (default: results/); checkpoints and cell locks go to <out>/checkpoints")
     run.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
-                     "else sqlite:///<out>/mlflow.db)")
-    run.add_argument("--force", action="store_true", help="rerun cells even if their record exists")
-    run.add_argument("--workers", type=int, default=0, help="cells trained side by side, each in its own process "
-                     "(default: 0 = auto, one single-threaded cell per CPU core on cpu, one at a time on cuda)")
+                     "else sqlite:///<out>/mlflow.db); checked before any cell starts")
+    run.add_argument("--require-tracking", action="store_true", help="stop before training when the tracking "
+                     "store cannot be used (default: go on untracked, and every record says so)")
+    run.add_argument("--force", action="store_true", help="train cells again even if their record is up to date")
+    run.add_argument("--workers", type=not_negative, default=0, help="cells trained side by side, each in its own "
+                     "process (default: 0 = auto, one single-threaded cell per CPU core on cpu, one at a time on "
+                     "cuda)")
+    run.add_argument("--record-interrupted", action="store_true", help="on Ctrl-C, write a record with status "
+                     "'interrupted' for each running cell (default: write nothing; a rerun resumes it)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     lst = sub.add_parser("list", help="methods, suites, metrics and profiles",
@@ -77,8 +147,9 @@ def build_parser() -> Parser:
                          description="Read the records under --results and write <suite>.md/.tex/.csv tables "
                          "and PNG figures to --out. Nothing in the reports is typed by hand.")
     rep.add_argument("--suite", default="gaussian_mixture", help="suite name (default: gaussian_mixture)")
-    rep.add_argument("--results", type=Path, default=Path("results"), help="where records are (default: results/)")
-    rep.add_argument("--out", type=Path, default=Path("reports"), help="where reports go (default: reports/)")
+    rep.add_argument("--results", type=directory, default=Path("results"),
+                     help="where records are (default: results/)")
+    rep.add_argument("--out", type=directory, default=Path("reports"), help="where reports go (default: reports/)")
     rep.add_argument("--profile", default=None, help="only records of this profile (default: the profile "
                      "with the most records); reports of profiles other than cpu go to <out>/<profile>/")
 
@@ -92,14 +163,15 @@ def build_parser() -> Parser:
     perf.add_argument("--methods", default="all", help="'all' or comma-separated method names")
     perf.add_argument("--suite", default="gaussian_mixture", help="suite name (default: gaussian_mixture)")
     perf.add_argument("--profile", default="cpu", help="whose sizes to measure (default: cpu)")
-    perf.add_argument("--repeats", type=int, default=5, help="timed repeats per method (default: 5)")
-    perf.add_argument("--steps", type=int, default=10, help="training steps per repeat (default: 10)")
+    perf.add_argument("--repeats", type=positive, default=5, help="timed repeats per method (default: 5)")
+    perf.add_argument("--steps", type=positive, default=10, help="training steps per repeat (default: 10)")
     perf.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                       help="where to measure (default: auto = cuda if available)")
     perf.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                       help="override a setting of the measured profile (as in bench run)")
-    perf.add_argument("--out", type=Path, default=Path("reports"), help="where perf.md goes (default: reports/)")
-    perf.add_argument("--results", type=Path, default=Path("results"),
+    perf.add_argument("--out", type=directory, default=Path("reports"),
+                      help="where perf.md goes (default: reports/)")
+    perf.add_argument("--results", type=directory, default=Path("results"),
                       help="where the perf record goes (default: results/; the file is "
                       "results/perf/<suite>-<profile>-<device>.json)")
     return parser
@@ -108,29 +180,36 @@ def build_parser() -> Parser:
 def pick_methods(text: str) -> list[str]:
     from methods import METHODS
 
-    if text == "all":
+    if text.strip() == "all":
         return METHODS.names()
     names = comma_list(text)
     if not names:
         raise UsageError("--methods is empty; give 'all' or method names (see 'bench list methods')")
     for name in names:
         METHODS.get(name)
-    return names
+    return drop_repeats(names, "--methods")
+
+
+def check_profile(name: str) -> None:
+    from bench.config import PROFILES
+
+    if name not in PROFILES:
+        raise UsageError(f"unknown profile '{name}'; available: {', '.join(PROFILES)}")
 
 
 def cmd_run(args) -> int:
-    from bench.config import PROFILES, validate_overrides
+    from bench.config import validate_overrides
     from bench.records import command_line
-    from bench.runner import RunRequest, pick_device, run
+    from bench.runner import RunRequest, TrackingUnavailable, pick_device, plan, run
     from tasks import SUITES
 
     SUITES.get(args.suite)
-    if args.profile not in PROFILES:
-        raise UsageError(f"unknown profile '{args.profile}'; available: {', '.join(PROFILES)}")
+    check_profile(args.profile)
     methods = pick_methods(args.methods)
     validate_overrides(args.overrides, args.suite, methods)
-    if args.workers < 0:
-        raise UsageError(f"--workers must be 0 (auto) or a positive number, got {args.workers}")
+    if args.tracking_uri is not None and not args.tracking_uri.strip():
+        raise UsageError("--tracking-uri is empty; give a URI such as sqlite:///results/mlflow.db or "
+                         "http://127.0.0.1:5000, or leave it out")
     try:
         pick_device(args.device)
     except ValueError as err:
@@ -138,48 +217,86 @@ def cmd_run(args) -> int:
     request = RunRequest(suite=args.suite, methods=methods, seeds=parse_seeds(args.seeds), profile=args.profile,
                          overrides=args.overrides, device=args.device, out=args.out,
                          tracking_uri=args.tracking_uri, force=args.force,
-                         command=command_line(args.argv), show_progress=not args.quiet, workers=args.workers)
-    from bench.runner import plan
-
-    plan(request)  # resolve every cell up front so config mistakes stop the run before any training
+                         command=command_line(args.argv), show_progress=not args.quiet, workers=args.workers,
+                         record_interrupted=args.record_interrupted, require_tracking=args.require_tracking)
+    plan(request)  # resolve and check every cell before anything is written or trained
+    writable_directory(args.out, "--out")
     try:
-        outcomes = run(request)
-    except KeyboardInterrupt:
-        print("bench: interrupted; finished cells are kept — rerun the same command to resume", file=sys.stderr)
+        result = run(request)
+    except TrackingUnavailable as err:
+        raise UsageError(str(err)) from None
+    except KeyboardInterrupt:  # between cells, before any started
+        print("bench: interrupted before any cell started; nothing was recorded", file=sys.stderr)
         return 130
-    failed = [o for o in outcomes if o.status == "failed"]
-    done = sum(o.status == "ok" for o in outcomes)
-    skipped = sum(o.status == "skipped" for o in outcomes)
-    print(f"bench: {done} cells ran, {skipped} already done, {len(failed)} failed; records under {args.out}")
+    return summarize_run(result, args)
+
+
+def summarize_run(result, args) -> int:
+    ran, skipped, busy = result.count("ok"), result.count("skipped"), result.count("busy")
+    failed = [o for o in result.outcomes if o.status == "failed"]
+    cells = len(result.outcomes)
+    print(f"bench: {ran} cells ran, {skipped} already done, {len(failed)} failed"
+          + (f", {busy} being trained by another run" if busy else "") + f"; records under {args.out}")
     for o in failed:
         print(f"bench: FAILED {o.method} seed {o.seed}: {o.reason} ({o.record})", file=sys.stderr)
-    if done + skipped:
+    untracked = sum(o.tracking_error is not None for o in result.outcomes)
+    if result.tracking is not None and result.tracking.error:
+        print(f"bench: this run was not tracked: {result.tracking.error}", file=sys.stderr)
+    elif untracked:
+        print(f"bench: tracking failed for {untracked} cells; their records say why", file=sys.stderr)
+    if result.interrupted:
+        stopped = result.count("interrupted")
+        print(f"bench: interrupted: {ran} cells finished, {stopped} stopped (checkpoints kept"
+              f"{', recorded as interrupted' if args.record_interrupted else ', nothing recorded'}), "
+              f"{result.count('not_started')} not started; rerun the same command to resume", file=sys.stderr)
+        return 130
+    if skipped == cells:
+        print(f"bench: every cell is already done: its record under {args.out} was made with this config by this "
+              "code. To train again, add --force, or write to another directory with --out DIR.")
+    if busy:
+        print("bench: rerun the same command once the other run has finished to pick up its cells")
+    if ran + skipped:
         print(f"bench: next, 'python -m bench report --suite {args.suite} --results {args.out}'")
     return 1 if failed else 0
 
 
 def cmd_list(args) -> int:
-    from bench.listing import listing
+    from bench.listing import cached_listing
 
-    print(listing(args.what))
+    print(cached_listing(args.what))
     return 0
 
 
 def cmd_report(args) -> int:
     from bench.report import write_report
+    from tasks import SUITES
 
+    SUITES.get(args.suite)
+    existing_directory(args.results, "--results")
+    writable_directory(args.out, "--out")
     for path in write_report(args.suite, args.results, args.out, args.profile):
         print(f"bench: wrote {path}")
     return 0
 
 
 def cmd_perf(args) -> int:
-    from bench.config import validate_overrides
+    from bench.config import resolve, validate_overrides
     from bench.perf import run_perf
+    from bench.runner import pick_device
+    from tasks import SUITES
 
-    if args.repeats < 1 or args.steps < 1:
-        raise UsageError("--repeats and --steps must be at least 1")
-    validate_overrides(args.overrides, args.suite, pick_methods(args.methods))
+    SUITES.get(args.suite)
+    check_profile(args.profile)
+    methods = pick_methods(args.methods)
+    validate_overrides(args.overrides, args.suite, methods)
+    for name in methods:  # every measured config resolves, before any process starts
+        resolve(args.suite, name, 0, args.profile, list(args.overrides))
+    try:
+        pick_device(args.device)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    writable_directory(args.out, "--out")
+    writable_directory(args.results / "perf", "--results")
 
     for path in run_perf(args):
         print(f"bench: wrote {path}")
@@ -189,8 +306,6 @@ def cmd_perf(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    from bench.config import ConfigError
-
     try:
         args = parser.parse_args(argv)
         args.argv = argv

@@ -71,6 +71,8 @@ def pair_plot(rows: list[Row], coordinates, path: Path) -> Path | None:
         if not record.get("samples"):
             continue
         samples = read_samples(Path(record["_path"]).parent / record["samples"])
+        if samples is None:
+            continue
         panels.append((row.label, samples, record["config"]["data"]))
     if not panels:
         return None

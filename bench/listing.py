@@ -1,15 +1,18 @@
-"""`bench list`: what is registered, read from the registries themselves."""
+"""`bench list`: what is registered, read from the registries themselves. Reading them means importing torch
+and every method, suite and metric (seconds), so the text is cached under a fingerprint of every project
+source file and profile: it is rebuilt whenever any of them changes, and otherwise answers at once."""
 from __future__ import annotations
 
 import dataclasses
+import os
 
-from bench.config import PROFILES, load_profile
-from methods import METHODS
-from metrics import METRICS
-from tasks import SUITES
+from bench.cache import cache_root
+from bench.fingerprint import project_fingerprint
 
 
 def methods_text() -> str:
+    from methods import METHODS
+
     rows = ["methods (directions: 1→1 one-to-one, n→1 many-to-one, uncond unconditional):"]
     for name in METHODS.names():
         cls = METHODS.get(name)
@@ -24,6 +27,8 @@ def methods_text() -> str:
 
 
 def suites_text() -> str:
+    from tasks import SUITES
+
     rows = ["suites:"]
     for name in SUITES.names():
         cls = SUITES.get(name)
@@ -38,6 +43,8 @@ def suites_text() -> str:
 
 
 def metrics_text() -> str:
+    from metrics import METRICS
+
     rows = ["metrics:"]
     for name in METRICS.names():
         info = METRICS.get(name)
@@ -46,6 +53,8 @@ def metrics_text() -> str:
 
 
 def profiles_text() -> str:
+    from bench.config import PROFILES, load_profile
+
     rows = ["profiles (bench/profiles/*.yaml; any field can be changed with --set):"]
     for name in PROFILES:
         text = " ".join(str(load_profile(name).get("description", "")).split())
@@ -57,3 +66,20 @@ def listing(what: str = "all") -> str:
     parts = {"methods": methods_text, "suites": suites_text, "metrics": metrics_text, "profiles": profiles_text}
     chosen = parts if what == "all" else {what: parts[what]}
     return "\n\n".join(fn() for fn in chosen.values())
+
+
+def cached_listing(what: str = "all") -> str:
+    path = cache_root() / "listing" / f"{project_fingerprint()}-{what}.txt"
+    try:
+        return path.read_text()
+    except OSError:
+        pass
+    text = listing(what)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError:
+        pass  # an unwritable cache only costs speed
+    return text

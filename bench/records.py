@@ -6,13 +6,16 @@ import os
 import subprocess
 import sys
 import tempfile
-import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-SCHEMA = 1
+SCHEMA = 2  # 2: code fingerprint, relative checkpoint and tracking paths, interrupted status
+READABLE_SCHEMAS = (1, 2)
+REQUIRED = {"suite": str, "method": str, "seed": int, "profile": str, "config_hash": str, "status": str,
+            "metrics": dict, "config": dict, "git": dict, "device": dict, "wall_time": dict}
 
 
 def cell_stem(out: Path, suite: str, profile: str, method: str, config_hash: str, seed: int) -> Path:
@@ -43,37 +46,94 @@ def write_samples(path: Path, samples: dict[str, np.ndarray]) -> None:
     write_atomic(path, lambda f: np.savez_compressed(f, **{k.replace("/", "__"): v for k, v in samples.items()}))
 
 
-def read_samples(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path) as f:
-        return {k.replace("__", "/"): f[k] for k in f.files}
+def read_samples(path: Path, warn: Callable[[str], None] | None = None) -> dict[str, np.ndarray] | None:
+    """A record's jointly generated samples, or None (with a warning naming the file) when they cannot be read."""
+    try:
+        with np.load(path) as f:
+            return {k.replace("__", "/"): f[k] for k in f.files}
+    except Exception as err:  # truncated or damaged archives raise zipfile, OS and value errors alike
+        (warn or default_warn)(f"skipping the samples {path}: {type(err).__name__}: {err}")
+        return None
 
 
-def read_record(path: Path) -> dict[str, Any] | None:
+def problem(record: Any) -> str | None:
+    """What makes a parsed record unusable by reports, or None."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    if record.get("schema") not in READABLE_SCHEMAS:
+        return f"schema {record.get('schema')!r} is not one of {READABLE_SCHEMAS}"
+    for key, kind in REQUIRED.items():
+        if not isinstance(record.get(key), kind):
+            return f"field '{key}' is missing or not a {kind.__name__}"
+    return None
+
+
+def read_record(path: Path, warn: Callable[[str], None] | None = None) -> dict[str, Any] | None:
+    """A record, or None (with a warning naming the file) when it cannot be read or lacks required fields.
+    JSON files under results/ that are not cell records (perf measurements) are skipped silently."""
     try:
         record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        warnings.warn(f"skipping unreadable record {path}: {err}", stacklevel=2)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        (warn or default_warn)(f"skipping unreadable record {path}: {err}")
         return None
-    return record if isinstance(record, dict) and record.get("schema") == SCHEMA else None
+    if isinstance(record, dict) and record.get("kind") == "perf":
+        return None
+    if (why := problem(record)) is not None:
+        (warn or default_warn)(f"skipping record {path}: {why}")
+        return None
+    return record
 
 
-def read_records(root: Path, suite: str | None = None) -> list[dict[str, Any]]:
+def default_warn(message: str) -> None:
+    print(f"bench: warning: {message}", file=sys.stderr)
+
+
+def read_records(root: Path, suite: str | None = None,
+                 warn: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Every readable record under root/suite; unreadable files and folders are skipped with a warning."""
     base = root / suite if suite else root
+    warn = warn or default_warn
+
+    def folder_error(err: OSError) -> None:
+        warn(f"skipping unreadable folder {err.filename}: {err.strerror}")
+
     records = []
-    for path in sorted(base.rglob("*.json")):
-        record = read_record(path)
-        if record is not None:
-            record["_path"] = str(path)
-            records.append(record)
+    if not base.is_dir():
+        return records
+    for folder, dirs, files in os.walk(base, onerror=folder_error):
+        dirs.sort()
+        for name in sorted(files):
+            if not name.endswith(".json") or name.startswith("."):
+                continue
+            path = Path(folder) / name
+            record = read_record(path, warn)
+            if record is not None:
+                record["_path"] = str(path)
+                records.append(record)
     return records
 
 
-def finished(path: Path, config_hash: str) -> bool:
-    """A cell is done when its record exists, succeeded, and was made with the same resolved config."""
+def record_state(path: Path, config_hash: str, fingerprint: str) -> tuple[str, dict[str, Any] | None]:
+    """("missing" | "done" | "stale" | "failed" | "interrupted" | "unreadable", the record): a cell is done when
+    its record exists, succeeded, and was made with the same resolved config by the same code."""
     if not path.exists():
-        return False
-    record = read_record(path)
-    return bool(record) and record.get("status") == "ok" and record.get("config_hash") == config_hash
+        return "missing", None
+    record = read_record(path, warn=lambda _: None)
+    if record is None:
+        return "unreadable", None
+    if record.get("status") != "ok" or record.get("config_hash") != config_hash:
+        return ("interrupted" if record.get("status") == "interrupted" else "failed"), record
+    if (record.get("code") or {}).get("fingerprint") != fingerprint:
+        return "stale", record
+    return "done", record
+
+
+def portable_traceback(text: str) -> str:
+    """A traceback without the machine's paths: project files relative to the project, others to Python's."""
+    root = str(Path(__file__).resolve().parent.parent) + os.sep
+    for prefix, name in ((root, ""), (sys.prefix + os.sep, "<python>/"), (sys.base_prefix + os.sep, "<python>/")):
+        text = text.replace(prefix, name)
+    return text
 
 
 def git_state(where: Path | None = None) -> dict[str, Any]:

@@ -13,12 +13,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.fingerprint import changed_files, code_fingerprint
 from bench.records import read_records
 from methods import METHODS
 from tasks import SUITES
 from tasks.base import MetricSpec
 
 DASH = "—"
+
+
+STALE = "‡"
 
 
 @dataclass
@@ -32,6 +36,11 @@ class Row:
     @property
     def label(self) -> str:
         return self.method + (f" [{', '.join(self.overrides)}]" if self.overrides else "")
+
+    @property
+    def stale(self) -> bool:
+        """Some of its records were made by code other than this checkout's (see mark_stale)."""
+        return any(r.get("_changed") for r in self.records)
 
     def values(self, key: str) -> list[float] | None:
         """Per-seed values of one metric; None when the method does not support it."""
@@ -54,11 +63,47 @@ def collect_rows(records: list[dict[str, Any]]) -> list[Row]:
     for r in records:
         key = (r["method"], r["config_hash"])
         own = [o for o in r.get("overrides") or [] if o not in shared]
+        if r.get("status") == "interrupted":
+            continue  # stopped by the user; listed apart, neither a result nor a failure
         row = rows.setdefault(key, Row(r["method"], r["config_hash"], own))
         (row.records if r.get("status") == "ok" else row.failed).append(r)
     order = {name: i for i, name in enumerate(METHODS.names())}
     return sorted(rows.values(), key=lambda row: (order.get(row.method, len(order)), bool(row.overrides),
                                                    row.label))
+
+
+def mark_stale(records: list[dict[str, Any]], suite: str) -> None:
+    """Set record["_changed"] to the result-determining files that differ between the code that made the record
+    and this checkout (empty when they are the same; see bench/fingerprint.py)."""
+    current: dict[str, dict[str, str] | None] = {}
+    suite_module = SUITES.get(suite).__module__
+    for r in records:
+        method = r["method"]
+        if method not in current:
+            current[method] = (code_fingerprint(METHODS.get(method).__module__, suite_module)["files"]
+                               if method in METHODS else None)
+        if current[method] is None:
+            r["_changed"] = ["(its method is not in this code)"]
+        elif not (r.get("code") or {}).get("files"):
+            r["_changed"] = ["(made before records kept a code fingerprint)"]
+        else:
+            r["_changed"] = changed_files(r["code"]["files"], current[method])
+
+
+def stale_section(records: list[dict[str, Any]]) -> list[str]:
+    stale = [r for r in records if r.get("_changed") and r.get("status") == "ok"]
+    if not stale:
+        return []
+    groups = Counter((r["method"], r["git"].get("commit", "unknown")[:10], ", ".join(r["_changed"])) for r in stale)
+    lines = ["## Records made by other code", "",
+             f"{len(stale)} of the {sum(r.get('status') == 'ok' for r in records)} records in this report were made "
+             f"by code whose result-determining files differ from this checkout's (rows marked {STALE}): their "
+             "numbers are what that code gave, not necessarily what this code gives. Rerunning the same "
+             "`bench run` command trains them again.", ""]
+    lines += [f"- {method}: {n} record{'s' if n > 1 else ''} from commit {commit}"
+              + (f" {changed}" if changed.startswith("(") else f"; differs in {changed}")
+              for (method, commit, changed), n in sorted(groups.items())]
+    return lines + [""]
 
 
 def summarize(values: list[float] | None) -> tuple[float, float, int] | None:
@@ -167,7 +212,7 @@ def main_table(rows: list[Row], table: list[MetricSpec], paper: dict, latex: boo
         header += [f"{spec.label} {arrow(spec)}", "paper"]
     body = []
     for i, row in enumerate(rows):
-        cells = [row.label, seeds_text(row)]
+        cells = [row.label + (f" {STALE}" if row.stale else ""), seeds_text(row)]
         for spec in table:
             cells += [cell_text(row, spec, i in best[spec.key], latex), paper_text(paper, row, spec, latex)]
         body.append(cells)
@@ -291,6 +336,7 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     if not records:
         raise FileNotFoundError(f"no records of profile '{profile}' for suite '{suite}' under {results}/; "
                                 f"found profiles: {', '.join(profiles)}")
+    mark_stale(records, suite)
     rows = collect_rows(records)
     paper = suite_cls.paper_reference()
     table = suite_cls.table
@@ -305,16 +351,24 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
              f"`{results}/` ({len(ok_records)} ok). Mean ± std over seeds (sample std); ↓ lower is better, "
              f"↑ higher is better; best per column in bold (among rows without --set overrides); "
              f"{DASH} = the method cannot do this task; "
-             f"'paper' = the published value.")
+             f"'paper' = the published value"
+             + (f"; {STALE} = made by other code (see 'Records made by other code')." if any(
+                 row.stale for row in rows) else "."))
     sections = [title, "", intro, "", markdown_table(header, body), ""]
     findings = suite_cls.findings(rows)
     if findings:
         sections += ["## The paper's findings, checked", ""] + [f"- {f}" for f in findings] + [""]
         sections += variant_findings(rows, suite_cls)
+    sections += stale_section(records)
     failures = [(row.label, r) for row in rows for r in row.failed]
     if failures:
         sections += ["## Failed cells", ""] + [f"- {label} seed {r['seed']}: {r.get('reason')}"
                                                 for label, r in failures] + [""]
+    stopped = [r for r in records if r.get("status") == "interrupted"]
+    if stopped:
+        sections += ["## Interrupted cells (not in the tables)", ""]
+        sections += [f"- {r['method']} seed {r['seed']}: {r.get('reason')} (at step {r.get('reached_step')})"
+                     for r in stopped] + [""]
     written = [bar_chart(rows, table, paper, stem.with_suffix(".png"), title=f"{suite} ({profile})")]
     written += suite_cls.report_figures(rows, results, out)
     figures = ", ".join(f"`{p.name}`" for p in written)

@@ -1,32 +1,33 @@
-"""The runner: the matrix suite × methods × seeds. Each cell trains, evaluates the suite's task matrix and
-writes one record. Finished cells are skipped on a rerun (same resolved config), so an interrupted run
-resumes; a failed cell is recorded with its reason and the other cells still run."""
+"""The runner: the matrix suite × methods × seeds. Cells whose record was made with the same resolved config by
+the same code are skipped, so an interrupted run resumes; a failed cell is recorded with its reason and the
+others still run. Ctrl-C stops cleanly: cells not started leave nothing, running cells keep their checkpoint
+(and are recorded as interrupted only when asked), and the run reports exit status 130."""
 from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import signal
-import tempfile
-import time
-import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from tqdm.auto import tqdm
 
-from bench.config import CellConfig, resolve
-from bench.records import SCHEMA, cell_stem, finished, git_state, write_record, write_samples
-from bench.tracking import Tracker, default_tracking_uri
-from bench.train import train
+from bench.config import resolve
+from bench.fingerprint import changed_files, code_fingerprint
+from bench.job import Cell, CellOutcome, JobSettings, run_cell
+from bench.records import git_state
+from bench.tracking import TrackingSetup, prepare_tracking, quiet_tracking_logs, store_uri
 from methods import METHODS
 from tasks import SUITES
+
+
+class TrackingUnavailable(RuntimeError):
+    """--require-tracking was given and the store cannot be used."""
 
 
 @dataclass
@@ -43,16 +44,18 @@ class RunRequest:
     command: str = ""
     show_progress: bool = True
     workers: int = 1  # cells run side by side; 0 = auto (one per CPU core)
-    git: dict[str, Any] = field(default_factory=dict)
+    record_interrupted: bool = False  # write a record with status "interrupted" for cells stopped by Ctrl-C
+    require_tracking: bool = False  # stop before any cell when the tracking store cannot be used
 
 
 @dataclass
-class CellOutcome:
-    method: str
-    seed: int
-    status: str  # ok | failed | skipped
-    record: Path
-    reason: str | None = None
+class RunResult:
+    outcomes: list[CellOutcome]  # in plan order
+    interrupted: bool = False
+    tracking: TrackingSetup | None = None  # None when no cell needed training
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
 
 
 def pick_device(name: str) -> torch.device:
@@ -63,55 +66,69 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def describe_device(device: torch.device) -> dict[str, Any]:
-    if device.type == "cuda":
-        return {"type": "cuda", "name": torch.cuda.get_device_name(device)}
-    return {"type": "cpu", "name": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
+def unique(items: list) -> list:
+    return list(dict.fromkeys(items))
 
 
-def plan(request: RunRequest) -> list[CellConfig]:
-    return [resolve(request.suite, m, s, request.profile, request.overrides)
-            for m in request.methods for s in request.seeds]
+def plan(request: RunRequest) -> list[Cell]:
+    """Every cell of the matrix, resolved (so config mistakes stop the run before any training)."""
+    fingerprints: dict[str, dict[str, Any]] = {}
+    suite_module = SUITES.get(request.suite).__module__
+    cells = []
+    for method in unique(request.methods):
+        if method not in fingerprints:
+            fingerprints[method] = code_fingerprint(METHODS.get(method).__module__, suite_module)
+        for seed in unique(request.seeds):
+            cfg = resolve(request.suite, method, seed, request.profile, request.overrides)
+            cells.append(Cell(cfg, request.out, fingerprints[method]))
+    return cells
 
 
-def run(request: RunRequest) -> list[CellOutcome]:
-    """Run every pending cell, `request.workers` at a time; finished cells are skipped.
-    Outcomes come back in plan order (methods, then seeds)."""
+def run(request: RunRequest) -> RunResult:
+    """Run every pending cell, `request.workers` at a time. Outcomes come back in plan order."""
+    quiet_tracking_logs()
     device = pick_device(request.device)
-    request.git = git_state()  # the code this process loaded, not whatever the checkout holds later
-    outcomes: list[CellOutcome] = []
-    pending: list[tuple[CellConfig, Path]] = []
     cells = plan(request)
-    for cfg in cells:
-        stem = cell_stem(request.out, cfg.suite, cfg.profile, cfg.method, cfg.config_hash(), cfg.seed)
-        if not request.force and finished(stem.with_suffix(".json"), cfg.config_hash()):
-            outcomes.append(CellOutcome(cfg.method, cfg.seed, "skipped", stem.with_suffix(".json")))
-            tqdm.write(f"  {cfg.method} seed {cfg.seed}: already done ({stem.with_suffix('.json')}), skipped")
-        else:
-            pending.append((cfg, stem))
-    workers = min(resolve_workers(request.workers, device), max(1, len(pending)))
-    overall = tqdm(total=len(pending), desc=f"{request.suite} [{request.profile}]", unit="cell",
-                   disable=not request.show_progress or not pending, dynamic_ncols=True, position=0)
-    bars = CellBars(request.show_progress)
+    progress = Progress(request.show_progress)
+    done: dict[str, CellOutcome] = {}
+    pending = []
+    for cell in cells:
+        state, record = cell.state()
+        if state == "done" and not request.force:
+            done[cell.key] = CellOutcome(cell.cfg.method, cell.cfg.seed, "skipped", cell.record)
+            progress.write(f"  {cell.cfg.method} seed {cell.cfg.seed}: already done ({cell.record})")
+            continue
+        if state == "stale":
+            changed = changed_files((record.get("code") or {}).get("files"), cell.code["files"])
+            progress.write(f"  {cell.cfg.method} seed {cell.cfg.seed}: its record was made by other code "
+                           f"(changed: {', '.join(changed) or 'no fingerprint in the record'}); training again")
+        pending.append(cell)
+    if not pending:
+        return RunResult([done[c.key] for c in cells])
+    uri = store_uri(request.out, request.tracking_uri)
+    tracking = prepare_tracking(uri, request.suite, request.out / "mlruns", request.out)
+    if tracking.error:
+        if request.require_tracking:
+            raise TrackingUnavailable(f"{tracking.error}; nothing was trained (--require-tracking)")
+        progress.write(f"bench: warning: {tracking.error}; the run goes on untracked and every record says so "
+                       "(--require-tracking stops instead)")
+    settings = JobSettings(request.out, tracking, request.command, git_state(), request.force,
+                           request.record_interrupted)
+    workers = min(resolve_workers(request.workers, device), len(pending))
+    progress.start(pending, f"{request.suite} [{request.profile}]")
 
-    def report(outcome: CellOutcome) -> None:
-        outcomes.append(outcome)
-        overall.update(1)
-        message = "ok" if outcome.status == "ok" else f"FAILED: {outcome.reason}"
-        tqdm.write(f"  {outcome.method} seed {outcome.seed}: {message} -> {outcome.record}")
+    def report(cell: Cell, outcome: CellOutcome) -> None:
+        done[cell.key] = outcome
+        progress.finish(cell.key, outcome)
 
     if workers == 1:
-        suites: dict[str, Any] = {}
-        for cfg, stem in pending:
-            key, total = cell_key(cfg), cfg.train.steps
-            report(run_cell(cfg, request, device, suites, stem,
-                            lambda step, terms, key=key, total=total: bars.update(key, step, terms, total)))
-            bars.close(key)
+        interrupted = run_serial(pending, settings, device, progress, report)
     else:
-        run_parallel(pending, request, device, workers, bars, report)
-    overall.close()
-    order = {(cfg.method, cfg.seed): i for i, cfg in enumerate(cells)}
-    return sorted(outcomes, key=lambda o: order[(o.method, o.seed)])  # plan order, however cells finished
+        interrupted = run_parallel(pending, settings, device, workers, progress, report)
+    progress.close()
+    for cell in pending:  # cells a Ctrl-C kept from starting
+        done.setdefault(cell.key, CellOutcome(cell.cfg.method, cell.cfg.seed, "not_started", cell.record))
+    return RunResult([done[c.key] for c in cells], interrupted, tracking)
 
 
 def resolve_workers(workers: int, device: torch.device) -> int:
@@ -122,32 +139,21 @@ def resolve_workers(workers: int, device: torch.device) -> int:
     return 1 if device.type == "cuda" else max(1, os.cpu_count() or 1)
 
 
-def cell_key(cfg: CellConfig) -> str:
-    return f"{cfg.method} s{cfg.seed}"
-
-
-class CellBars:
-    """One progress bar per running cell (steps, loss, ETA), below the overall bar."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.bars: dict[str, tqdm] = {}
-
-    def update(self, key: str, step: int, terms: dict[str, float] | None, total: int | None = None) -> None:
-        if not self.enabled:
-            return
-        bar = self.bars.get(key)
-        if bar is None:
-            free = min(set(range(1, len(self.bars) + 2)) - {b.pos for b in self.bars.values()})
-            bar = self.bars[key] = tqdm(total=total, desc=key, unit="step", leave=False, position=free,
-                                        dynamic_ncols=True, mininterval=1.0)
-        bar.update(step - bar.n)
-        if terms:
-            bar.set_postfix(loss=f"{terms['loss']:.3f}", refresh=False)
-
-    def close(self, key: str) -> None:
-        if key in self.bars:
-            self.bars.pop(key).close()
+def run_serial(cells: list[Cell], settings: JobSettings, device: torch.device, progress: Progress,
+               report) -> bool:
+    """Cells one after another in this process; returns whether Ctrl-C stopped the run."""
+    suites: dict[str, Any] = {}
+    for cell in cells:
+        total = cell.cfg.train.steps
+        try:
+            outcome = run_cell(cell, settings, device, suites,
+                               lambda step, terms, key=cell.key, total=total: progress.step(key, step, terms, total))
+        except KeyboardInterrupt:
+            return True
+        report(cell, outcome)
+        if outcome.status == "interrupted":
+            return True
+    return False
 
 
 _WORKER: dict[str, Any] = {}
@@ -161,127 +167,152 @@ def die_with_parent() -> None:
         pass  # not Linux: workers still stop at their next cell
 
 
-def _start_worker(threads: int, queue) -> None:
+def _start_worker(threads: int, queue, stop) -> None:
     die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the runner, which tells workers through `stop`
     torch.set_num_threads(threads)
-    _WORKER.update(queue=queue, suites={})
+    quiet_tracking_logs()
+    _WORKER.update(queue=queue, stop=stop, suites={})
 
 
-def _run_in_worker(cfg: CellConfig, request: RunRequest, stem: Path) -> CellOutcome:
-    queue, key, total = _WORKER["queue"], cell_key(cfg), cfg.train.steps
-    report = (lambda step, terms: queue.put((key, step, terms, total))) if request.show_progress else None
+def _run_in_worker(cell: Cell, settings: JobSettings, device_name: str) -> CellOutcome:
+    queue, stop, total = _WORKER["queue"], _WORKER["stop"], cell.cfg.train.steps
+    if stop.is_set():
+        return CellOutcome(cell.cfg.method, cell.cfg.seed, "not_started", cell.record)
     try:
-        return run_cell(cfg, request, pick_device(request.device), _WORKER["suites"], stem, report)
+        return run_cell(cell, settings, pick_device(device_name), _WORKER["suites"],
+                        lambda step, terms: queue.put((cell.key, step, terms, total)), stop.is_set)
     finally:
-        queue.put((key, None, None, total))
+        queue.put((cell.key, None, None, total))
 
 
-def run_parallel(pending, request: RunRequest, device: torch.device, workers: int, bars: CellBars, report) -> None:
-    """Cells in `workers` processes, each with cores / workers threads; progress comes back through a queue."""
+def run_parallel(cells: list[Cell], settings: JobSettings, device: torch.device, workers: int,
+                 progress: Progress, report) -> bool:
+    """Cells in `workers` processes, each with cores / workers threads; progress comes back through a queue.
+    On Ctrl-C the workers are told to stop at their next step and queued cells are dropped; a second Ctrl-C
+    stops the workers at once. Returns whether the run was interrupted."""
     context = get_context("spawn")
-    queue = context.Manager().Queue()
+    queue, stop = context.Queue(), context.Event()
     threads = max(1, (os.cpu_count() or 1) // workers) if device.type == "cpu" else torch.get_num_threads()
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(threads, queue))
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                               initargs=(threads, queue, stop))
+    futures = {pool.submit(_run_in_worker, cell, settings, device.type): cell for cell in cells}
+    interrupted = False
+
+    def drain() -> None:
+        while not queue.empty():
+            key, step, terms, total = queue.get_nowait()
+            if step is not None:
+                progress.step(key, step, terms, total)
+
+    def wait_all() -> None:
+        remaining = set(futures)
+        while remaining:
+            finished, remaining = wait(remaining, timeout=0.5, return_when=FIRST_COMPLETED)
+            drain()
+            for future in finished:
+                if future.cancelled():
+                    continue
+                cell = futures[future]
+                try:
+                    report(cell, future.result())
+                except BrokenProcessPool:
+                    report(cell, CellOutcome(cell.cfg.method, cell.cfg.seed, "failed", cell.record,
+                                             "its worker process died (no record was written)"))
+
     try:
-        futures = {pool.submit(_run_in_worker, cfg, request, stem) for cfg, stem in pending}
-        while futures:
-            done, futures = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
-            while not queue.empty():
-                key, step, terms, total = queue.get_nowait()
-                bars.close(key) if step is None else bars.update(key, step, terms, total)
-            for future in done:
-                report(future.result())
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+        try:
+            wait_all()
+        except KeyboardInterrupt:
+            interrupted = True
+            stop.set()
+            for future in futures:
+                future.cancel()
+            progress.write("bench: stopping: running cells stop at their next step and keep their checkpoint "
+                           "(Ctrl-C again to stop at once)")
+            try:
+                wait_all()
+            except KeyboardInterrupt:
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        drain()
+    return interrupted
 
 
-def log_cell_artifacts(tracker: Tracker, suite, cfg: CellConfig, evaluation) -> None:
-    """The resolved config and a figure of the cell's samples, as MLflow artifacts (not kept in results/)."""
-    if tracker.run_id is None:
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        config = Path(folder) / "config.yaml"
-        config.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        tracker.log_artifact(config)
-        figure = suite.cell_figure(cfg.method, evaluation, Path(folder) / "samples.png")
-        if figure is not None:
-            tracker.log_artifact(figure)
+class Progress:
+    """The overall bar counts training steps of every pending cell, so it shows an ETA from the first steps on;
+    one bar per running cell below it (steps, loss, ETA)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.overall: tqdm | None = None
+        self.bars: dict[str, tqdm] = {}
+        self.seen: dict[str, int] = {}
+        self.steps: dict[str, int] = {}
+        self.cells_done = 0
+        self.desc = ""
+
+    def write(self, text: str) -> None:
+        tqdm.write(text)
+
+    def start(self, cells: list[Cell], desc: str) -> None:
+        self.steps = {cell.key: cell.cfg.train.steps for cell in cells}
+        self.desc = desc
+        self.overall = tqdm(total=sum(self.steps.values()), desc=self.label(), unit="step", position=0,
+                            disable=not self.enabled, dynamic_ncols=True, mininterval=1.0)
+
+    def label(self) -> str:
+        return f"{self.desc} {self.cells_done}/{len(self.steps)} cells"
+
+    def step(self, key: str, step: int, terms: dict[str, float] | None, total: int) -> None:
+        if self.overall is None:
+            return
+        if key not in self.seen:  # a resumed cell starts at its checkpoint: those steps are not this run's work
+            self.overall.total -= step
+            self.seen[key] = step
+        self.overall.update(step - self.seen[key])
+        self.seen[key] = step
+        if not self.enabled:
+            return
+        bar = self.bars.get(key)
+        if bar is None:
+            free = min(set(range(1, len(self.bars) + 2)) - {b.pos for b in self.bars.values()})
+            bar = self.bars[key] = tqdm(total=total, initial=step, desc=key, unit="step", leave=False,
+                                        position=free, dynamic_ncols=True, mininterval=1.0)
+        bar.update(step - bar.n)
+        if terms:
+            bar.set_postfix(loss=f"{terms['loss']:.3f}", refresh=False)
+
+    def finish(self, key: str, outcome: CellOutcome) -> None:
+        if key in self.bars:
+            self.bars.pop(key).close()
+        if self.overall is not None:
+            left = self.steps.get(key, 0) - self.seen.get(key, 0)
+            if outcome.status != "ok" and left > 0:  # not trained to the end here: drop its steps from the ETA
+                self.overall.total -= left
+            self.cells_done += 1
+            self.overall.set_description(self.label(), refresh=False)
+            self.overall.refresh()
+        self.write(outcome_line(outcome))
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        if self.overall is not None:
+            self.overall.close()
 
 
-def run_cell(cfg: CellConfig, request: RunRequest, device: torch.device, suites: dict[str, Any],
-             stem: Path, on_step=None) -> CellOutcome:
-    record_path = stem.with_suffix(".json")
-    checkpoint = request.out / "checkpoints" / stem.relative_to(request.out).with_suffix(".pt")
-    uri = request.tracking_uri or default_tracking_uri(request.out)
-    tracker = Tracker(uri, experiment=cfg.suite, artifact_root=request.out / "mlruns")
-    tracker.start(f"{cfg.method}-seed{cfg.seed}", cfg.flat(),
-                  {"suite": cfg.suite, "method": cfg.method, "seed": str(cfg.seed), "profile": cfg.profile,
-                   "config_hash": cfg.config_hash()})
-    record: dict[str, Any] = {
-        "schema": SCHEMA, "suite": cfg.suite, "method": cfg.method, "seed": cfg.seed, "profile": cfg.profile,
-        "config_hash": cfg.config_hash(), "overrides": cfg.overrides, "command": request.command,
-        "git": request.git or git_state(), "device": describe_device(device),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__},
-        "capabilities": METHODS.get(cfg.method).capabilities.directions(),
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": cfg.to_dict(), "wall_time": {}, "metrics": {}, "status": "failed", "reason": None,
-    }
-    wall = record["wall_time"]
-    start = time.perf_counter()
-    try:
-        key = repr(cfg.data)
-        if key not in suites:
-            suites[key] = SUITES.get(cfg.suite)(cfg.data)
-        suite = suites[key]
-        record["data"] = suite.describe()
-        wall["data"] = time.perf_counter() - start
-
-        torch.manual_seed(cfg.seed)
-        method = METHODS.get(cfg.method)(suite.specs, cfg.model, cfg.flow, cfg.options).to(device)
-        record["parameters"] = sum(p.numel() for p in method.parameters())
-        t0 = time.perf_counter()
-        ema, summary = train(method, suite, cfg.train, device, log=tracker.log_metrics, checkpoint=checkpoint,
-                             on_step=on_step)
-        wall["train"] = time.perf_counter() - t0
-        record["train"] = {"steps": summary.steps, "resumed_from": summary.resumed_from,
-                           "final_terms": summary.final_terms, "samples_per_second": summary.samples_per_second}
-
-        t0 = time.perf_counter()
-        torch.manual_seed(cfg.seed + 1_000_003)
-        evaluation = suite.evaluate(ema.module, cfg.eval, device)
-        wall["eval"] = time.perf_counter() - t0
-        wall["eval_tasks"] = evaluation.timings
-        record["metrics"] = {k: r.as_dict() for k, r in evaluation.metrics.items()}
-        tracker.log_metrics({k: r.value for k, r in evaluation.metrics.items() if r.value is not None},
-                            cfg.train.steps)
-        if evaluation.samples:
-            write_samples(stem.with_suffix(".samples.npz"), evaluation.samples)
-            record["samples"] = stem.with_suffix(".samples.npz").name
-        log_cell_artifacts(tracker, suite, cfg, evaluation)
-        save_final = checkpoint.with_name(checkpoint.stem + ".final.pt")
-        save_final.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"method": method.state_dict(), "ema": ema.module.state_dict(), "config": cfg.to_dict()},
-                   save_final)
-        record["checkpoint"] = str(save_final)
-        checkpoint.unlink(missing_ok=True)
-        record["status"] = "ok"
-    except KeyboardInterrupt:
-        tracker.end("KILLED")
-        raise
-    except Exception as err:  # one failed cell must not stop the others
-        record["reason"] = f"{type(err).__name__}: {err}"
-        record["traceback"] = traceback.format_exc(limit=6)
-    wall["total"] = time.perf_counter() - start
-    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    record["tracking"] = tracker.summary()
-    write_record(record_path, record)
-    tracker.log_artifact(record_path)
-    if record.get("samples"):
-        tracker.log_artifact(stem.with_suffix(".samples.npz"))
-    tracker.end("FINISHED" if record["status"] == "ok" else "FAILED")
-    if tracker.error and record["tracking"]["status"] == "ok":
-        record["tracking"] = tracker.summary()
-        write_record(record_path, record)
-    return CellOutcome(cfg.method, cfg.seed, record["status"], record_path, record["reason"])
+def outcome_line(outcome: CellOutcome) -> str:
+    name = f"  {outcome.method} seed {outcome.seed}"
+    text = {"ok": f"ok -> {outcome.record}", "failed": f"FAILED: {outcome.reason}",
+            "skipped": f"{outcome.reason or 'already done'} ({outcome.record})",
+            "busy": f"not started here: {outcome.reason}",
+            "interrupted": "interrupted; its last checkpoint is kept, rerun the command to resume",
+            "not_started": "not started"}[outcome.status]
+    lines = [f"{name}: {text}"]
+    if outcome.tracking_error:
+        lines.append(f"{name}: tracking failed, the cell is not in MLflow ({outcome.tracking_error})")
+    lines += [f"{name}: note: {note}" for note in outcome.notes]
+    return "\n".join(lines)

@@ -1,5 +1,5 @@
 """The training loop shared by every method: AdamW, linear warmup, gradient clipping, EMA weights for
-evaluation, a stop on non-finite losses, progress, and resumable checkpoints."""
+evaluation, a stop on non-finite losses, progress, and resumable checkpoints (bench/checkpoint.py)."""
 from __future__ import annotations
 
 import copy
@@ -8,12 +8,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from bench.config import TrainConfig
+from bench.checkpoint import load_checkpoint, random_state, restore_random_state, save_checkpoint
 from methods.base import Method
 from tasks.base import Suite
+
+if TYPE_CHECKING:
+    from bench.config import TrainConfig
 
 LogFn = Callable[[dict[str, float], int], None]
 StepFn = Callable[[int, dict[str, float] | None], None]  # (step, loss terms at logging steps, else None)
@@ -30,6 +34,7 @@ class TrainSummary:
     final_terms: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     samples_per_second: float = 0.0
+    notes: list[str] = field(default_factory=list)  # e.g. a corrupt checkpoint that was set aside
 
 
 def flatten_parameters(module: torch.nn.Module) -> torch.Tensor:
@@ -74,17 +79,8 @@ class EMA(torch.nn.Module):
         self.n_averaged += 1
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-
-
-def load_checkpoint(path: Path) -> dict | None:
-    if not path.exists():
-        return None
-    return torch.load(path, map_location="cpu", weights_only=True)
+class CellInterrupted(Exception):
+    """The run was asked to stop (Ctrl-C); the cell's last checkpoint stays for a resume."""
 
 
 def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig):
@@ -115,18 +111,22 @@ def training_step(method: Method, batch, stage: str, optimizer, schedule, params
 
 
 def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, *, log: LogFn | None = None,
-          checkpoint: Path | None = None, on_step: StepFn | None = None) -> tuple[EMA, TrainSummary]:
+          checkpoint: Path | None = None, on_step: StepFn | None = None,
+          should_stop: Callable[[], bool] | None = None) -> tuple[EMA, TrainSummary]:
     """Train `method` on `suite` for cfg.steps steps split over its stages; returns the EMA model.
-    `log` receives the loss terms every cfg.log_every steps; `on_step` is told of every step (progress)."""
+    `log` receives the loss terms every cfg.log_every steps; `on_step` is told of every step (progress).
+    A checkpoint holds the weights, optimizer, data position and every random state, so a resumed run is
+    bit-identical to an uninterrupted one; `should_stop` is asked after every step (CellInterrupted)."""
     ema = EMA(method, cfg.ema_decay)
     summary = TrainSummary()
-    state = load_checkpoint(checkpoint) if checkpoint else None
+    state = load_checkpoint(checkpoint, summary.notes) if checkpoint else None
+    batches = suite.train_batches(cfg.batch_size, device)
     if state is not None:
         method.load_state_dict(state["method"])
         ema.load_state_dict(state["ema"])
-        torch.set_rng_state(state["rng"])
+        batches.load_state_dict(state["batches"])
+        restore_random_state(state["rng"])
         summary.resumed_from = int(state["step"])
-    batches = suite.train_batches(cfg.batch_size, device)
     stage_steps = [round(cfg.steps * s.fraction) for s in method.stages]
     stage_steps[-1] = cfg.steps - sum(stage_steps[:-1])
     if on_step:
@@ -159,7 +159,10 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
             if checkpoint and cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 save_checkpoint(checkpoint, {"step": step, "stage": stage.name, "method": method.state_dict(),
                                              "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
-                                             "schedule": schedule.state_dict(), "rng": torch.get_rng_state()})
+                                             "schedule": schedule.state_dict(), "batches": batches.state_dict(),
+                                             "rng": random_state()})
+            if should_stop and should_stop() and step < cfg.steps:
+                raise CellInterrupted(f"stopped at step {step} of {cfg.steps}")
         global_step += n_steps
     summary.steps = cfg.steps
     summary.seconds = time.perf_counter() - start_time

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +9,9 @@ from typing import Any, ClassVar
 
 import torch
 
+from bench.cache import cache_root  # noqa: F401  (suites import it from here)
 from bench.registry import Registry
+from methods.backbone.config import at_least
 from methods.backbone.modality import Batch, ModalitySpec
 from methods.base import Method
 
@@ -24,6 +25,10 @@ class EvalConfig:
     swd_projections: int = 128  # paper App. D
     projection_seed: int = 0  # the same projections for every method and seed
     figure_samples: int = 512  # jointly generated samples kept in the record for figures
+
+    def __post_init__(self):
+        at_least(self, 1, "n_samples", "batch_size", "swd_projections")
+        at_least(self, 0, "projection_seed", "figure_samples")
 
 
 @dataclass(frozen=True)
@@ -56,20 +61,36 @@ class Evaluation:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per task
 
 
-def shuffled_rows(data: dict[str, torch.Tensor], batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
-    """Endless epochs: each a fresh permutation of the rows, cut into full batches (the remainder is dropped)."""
-    n = len(next(iter(data.values())))
-    device = next(iter(data.values())).device
-    while True:
-        order = torch.randperm(n, device=device)
-        for start in range(0, n - batch_size + 1, batch_size):
-            rows = order[start:start + batch_size]
-            yield {m: x[rows] for m, x in data.items()}
+class ShuffledBatches:
+    """Endless epochs, each a fresh permutation of the rows cut into full batches (the remainder is dropped).
+    Its state (the epoch's order and the position in it) goes into checkpoints, so a resumed run draws exactly
+    the batches an uninterrupted one would. `make_batch` turns a dict of rows into what the method trains on."""
 
+    def __init__(self, data: dict[str, torch.Tensor], batch_size: int,
+                 make_batch: Callable[[dict[str, torch.Tensor]], Any] = Batch):
+        self.data, self.batch_size, self.make_batch = data, batch_size, make_batch
+        first = next(iter(data.values()))
+        self.n, self.device = len(first), first.device
+        self.order: torch.Tensor | None = None
+        self.position = 0
 
-def cache_root() -> Path:
-    """Where generated data is cached: $MUNI_BENCH_CACHE, else ~/.cache/muni-bench."""
-    return Path(os.environ.get("MUNI_BENCH_CACHE", Path.home() / ".cache" / "muni-bench"))
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        if self.order is None or self.position + self.batch_size > self.n:
+            self.order = torch.randperm(self.n, device=self.device)  # from the global generator, checkpointed
+            self.position = 0
+        rows = self.order[self.position:self.position + self.batch_size]
+        self.position += self.batch_size
+        return self.make_batch({m: x[rows] for m, x in self.data.items()})
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"order": None if self.order is None else self.order.cpu(), "position": self.position}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.order = None if state["order"] is None else state["order"].to(self.device)
+        self.position = int(state["position"])
 
 
 class Suite:
@@ -86,8 +107,13 @@ class Suite:
         self.data_config = data_config
         self.specs: list[ModalitySpec] = []
 
-    def train_batches(self, batch_size: int, device: torch.device | str) -> Iterator[Batch]:
+    def train_batches(self, batch_size: int, device: torch.device | str) -> ShuffledBatches:
         raise NotImplementedError
+
+    @classmethod
+    def training_rows(cls, data_config) -> int:
+        """How many training tuples a data config yields (a batch may not be larger)."""
+        return data_config.n_train
 
     def evaluate(self, method: Method, eval_config, device: torch.device | str,
                  progress: Progress | None = None) -> Evaluation:

@@ -12,7 +12,7 @@ from methods.backbone.modality import Batch, ModalitySpec
 from methods.base import Method
 from metrics.alignment import shared_mse
 from metrics.sliced_wasserstein import SlicedWasserstein
-from tasks.base import SUITES, EvalConfig, Evaluation, MetricResult, MetricSpec, Suite, cache_root, shuffled_rows
+from tasks.base import SUITES, EvalConfig, Evaluation, MetricResult, MetricSpec, ShuffledBatches, Suite, cache_root
 from tasks.gaussian_mixture import data as gm
 from tasks.gaussian_mixture.data import shared_index as shared
 
@@ -76,8 +76,7 @@ class GaussianMixture(Suite):
         return {m: torch.from_numpy(self.arrays[f"{m}/{which}"]).to(device) for m in self.names}
 
     def train_batches(self, batch_size, device):
-        for rows in shuffled_rows(self.split("train", device), batch_size):
-            yield Batch(rows)
+        return ShuffledBatches(self.split("train", device), batch_size)
 
     def evaluate(self, method: Method, eval_config: EvalConfig, device, progress=None) -> Evaluation:
         cfg = self.data_config

@@ -32,7 +32,9 @@ def first_samples(rows: list[Row]) -> list[tuple[str, dict[str, np.ndarray]]]:
     for row in rows:
         record = row.records[0] if row.records and not row.overrides else None
         if record and record.get("samples"):
-            out.append((row.label, read_samples(Path(record["_path"]).parent / record["samples"])))
+            samples = read_samples(Path(record["_path"]).parent / record["samples"])
+            if samples is not None:
+                out.append((row.label, samples))
     return out
 
 

@@ -14,7 +14,7 @@ from methods.backbone.modality import Batch, ModalitySpec
 from methods.base import Method
 from metrics.frechet import frechet_distance
 from metrics.verifier import agreement, label_accuracy
-from tasks.base import SUITES, EvalConfig, Evaluation, MetricResult, MetricSpec, Suite, cache_root, shuffled_rows
+from tasks.base import SUITES, EvalConfig, Evaluation, MetricResult, MetricSpec, ShuffledBatches, Suite, cache_root
 from tasks.polymnist_quadrant_labels import data as pq
 from tasks.polymnist_quadrant_labels.data import IMAGES, LABELS, to_float, to_uint8
 from tasks.polymnist_quadrant_labels.verifier import check_gate, load_verifier
@@ -102,7 +102,7 @@ class PolyMnistQuadrantLabels(Suite):
         return {"modalities": {**{m: f"RGB image {cfg.canvas}×{cfg.canvas}" for m in IMAGES},
                                **{name: f"label, {k} classes" for name, k in LABELS.items()}},
                 "digit_source": source, "digit_size": cfg.digit_size, "inversion": cfg.resolved_inversion,
-                "backgrounds": [str(p) for p in pq.background_paths(cfg)],
+                "backgrounds": pq.background_names(cfg),
                 "train": cfg.n_train, "test": cfg.n_test, "content_hash": self.content_hash,
                 "verifier_accuracy": self.verifier_accuracy}
 
@@ -111,8 +111,8 @@ class PolyMnistQuadrantLabels(Suite):
         return {m: torch.from_numpy(self.arrays[f"{m}/{which}"][:n]).to(device) for m in self.names}
 
     def train_batches(self, batch_size, device):
-        for rows in shuffled_rows(self.split("train", device), batch_size):
-            yield Batch({m: to_float(x) if m in IMAGES else x for m, x in rows.items()})
+        return ShuffledBatches(self.split("train", device), batch_size,
+                               lambda rows: Batch({m: to_float(x) if m in IMAGES else x for m, x in rows.items()}))
 
     def evaluate(self, method: Method, eval_config: EvalConfig, device, progress=None) -> Evaluation:
         n = min(eval_config.n_samples, self.data_config.n_test)

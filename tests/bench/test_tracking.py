@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -60,7 +61,7 @@ def post(url: str, body: dict) -> dict:
 def test_a_cell_logged_to_an_mlflow_server_reads_back_over_rest(mlflow_server, tmp_path):
     outcomes = run(RunRequest(suite="gaussian_mixture", methods=["muni"], seeds=[0], profile="smoke",
                               out=tmp_path / "results", tracking_uri=mlflow_server, show_progress=False,
-                              overrides=["train.steps=20"]))
+                              overrides=["train.steps=20"])).outcomes
     record = json.loads(outcomes[0].record.read_text())
     assert record["tracking"]["status"] == "ok", record["tracking"]
     with urllib.request.urlopen(f"{mlflow_server}/api/2.0/mlflow/experiments/get-by-name?"
@@ -78,3 +79,93 @@ def test_a_cell_logged_to_an_mlflow_server_reads_back_over_rest(mlflow_server, t
     params = {p["key"]: p["value"] for p in runs[0]["data"]["params"]}
     assert params["train.steps"] == "20" and params["method"] == "muni"
     assert runs[0]["info"]["status"] == "FINISHED"
+
+
+def tracked_runs(uri: str, experiment: str = "gaussian_mixture") -> list:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id]) if found else []
+
+
+def test_four_cells_on_two_workers_into_a_fresh_store_are_all_tracked(tmp_path):
+    result = run(RunRequest(suite="gaussian_mixture", methods=["muni", "mvae"], seeds=[0, 1], profile="smoke",
+                            out=tmp_path, show_progress=False, workers=2, overrides=["train.steps=10"]))
+    assert [o.status for o in result.outcomes] == ["ok"] * 4
+    assert all(o.tracking_error is None for o in result.outcomes)
+    runs = tracked_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}
+    assert all("one_to_one/alignment_mse" in r.data.metrics and "train/loss" in r.data.metrics for r in runs)
+    ids = {json.loads(o.record.read_text())["tracking"]["run_id"] for o in result.outcomes}
+    assert ids == {r.info.run_id for r in runs}
+
+
+def bench_cli(out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bench", "run", "--methods", "muni", "--profile", "smoke",
+                             "--set", "train.steps=5", "--out", str(out), "--quiet", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def test_a_kill_during_store_setup_leaves_a_store_the_rerun_can_use(tmp_path):
+    for attempt in range(3):  # the setup takes about a second; poll for it and kill -9 inside it
+        out = tmp_path / f"attempt{attempt}"
+        proc = bench_cli(out)
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if list(out.glob(".mlflow.db.creating-*")):
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        proc.wait()
+        if proc.returncode == -signal.SIGKILL:
+            break
+    else:
+        pytest.fail("never caught the store setup in the act")
+    assert not (out / "mlflow.db").exists()  # nothing half-built in place of the store
+    rerun = bench_cli(out)
+    stdout, stderr = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, stderr
+    assert "INFO" not in stderr  # MLflow's and alembic's log lines stay out of the console
+    assert not list(out.glob(".mlflow.db.creating-*"))
+    record = json.loads(next(out.rglob("*-seed0.json")).read_text())
+    assert record["tracking"]["status"] == "ok"
+    assert [r.info.run_id for r in tracked_runs(f"sqlite:///{out / 'mlflow.db'}")] == [record["tracking"]["run_id"]]
+
+
+def test_an_unreachable_store_is_found_up_front_and_the_run_goes_on_untracked(tmp_path, capsys):
+    start = time.time()
+    result = run(RunRequest(suite="gaussian_mixture", methods=["muni"], seeds=[0], profile="smoke", out=tmp_path,
+                            show_progress=False, overrides=["train.steps=5"],
+                            tracking_uri=f"http://127.0.0.1:{free_port()}"))
+    assert time.time() - start < 60  # MLflow's own retries took about 4.5 minutes per cell
+    assert result.outcomes[0].status == "ok" and "cannot be used" in result.tracking.error
+    record = json.loads(result.outcomes[0].record.read_text())
+    assert record["tracking"]["status"] == "disabled" and "127.0.0.1" in record["tracking"]["error"]
+    assert "the run goes on untracked" in capsys.readouterr().out
+
+
+def test_require_tracking_stops_before_any_training(tmp_path, capsys):
+    from bench.cli import main
+
+    code = main(["run", "--methods", "muni", "--profile", "smoke", "--out", str(tmp_path / "r"),
+                 "--tracking-uri", "bogus-scheme://nowhere", "--require-tracking"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "nothing was trained (--require-tracking)" in err
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_a_locked_database_is_retried_briefly():
+    from bench.tracking import with_retries
+
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError("(sqlite3.OperationalError) database is locked")
+        return "done"
+
+    assert with_retries(flaky) == "done" and len(calls) == 3
+    with pytest.raises(ValueError):
+        with_retries(lambda: (_ for _ in ()).throw(ValueError("not transient")))

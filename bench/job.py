@@ -1,0 +1,213 @@
+"""One cell as a job: hold the cell's lock, train and evaluate it (bench/cell.py), track it in MLflow and write
+its record. One writer per cell: the lock is a file lock (released by the OS if the process dies), so two runs
+into one output directory never train the same cell at once or read each other's in-flight checkpoints."""
+from __future__ import annotations
+
+import platform
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from filelock import FileLock, Timeout
+
+from bench.cell import train_and_evaluate
+from bench.checkpoint import previous
+from bench.config import CellConfig
+from bench.records import SCHEMA, cell_stem, portable_traceback, record_state, write_record, write_samples
+from bench.tracking import Tracker, TrackingSetup
+from bench.train import CellInterrupted, StepFn
+from methods import METHODS
+from tasks import SUITES
+
+
+@dataclass
+class Cell:
+    """A planned cell: its config, where its files go, and the fingerprint of the code that will make it."""
+
+    cfg: CellConfig
+    out: Path
+    code: dict[str, Any]
+
+    @property
+    def stem(self) -> Path:
+        cfg = self.cfg
+        return cell_stem(self.out, cfg.suite, cfg.profile, cfg.method, cfg.config_hash(), cfg.seed)
+
+    @property
+    def record(self) -> Path:
+        return self.stem.with_suffix(".json")
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.out / "checkpoints" / self.stem.relative_to(self.out).with_suffix(".pt")
+
+    @property
+    def lock(self) -> Path:
+        return self.checkpoint.with_suffix(".lock")
+
+    @property
+    def key(self) -> str:
+        return f"{self.cfg.method} s{self.cfg.seed}"
+
+    def state(self) -> tuple[str, dict[str, Any] | None]:
+        return record_state(self.record, self.cfg.config_hash(), self.code["fingerprint"])
+
+
+@dataclass
+class JobSettings:
+    """What every cell of a run shares."""
+
+    out: Path
+    tracking: TrackingSetup
+    command: str = ""
+    git: dict[str, Any] = field(default_factory=dict)
+    force: bool = False
+    record_interrupted: bool = False
+
+
+@dataclass
+class CellOutcome:
+    method: str
+    seed: int
+    status: str  # ok | failed | skipped | busy | interrupted | not_started
+    record: Path
+    reason: str | None = None
+    tracking_error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def describe_device(device: torch.device) -> dict[str, Any]:
+    if device.type == "cuda":
+        return {"type": "cuda", "name": torch.cuda.get_device_name(device)}
+    return {"type": "cpu", "name": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
+
+
+def run_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: dict[str, Any],
+             on_step: StepFn | None = None, should_stop: Callable[[], bool] | None = None) -> CellOutcome:
+    """Train the cell unless another process holds it (busy) or finished it meanwhile (skipped)."""
+    cell.lock.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(cell.lock), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return CellOutcome(cell.cfg.method, cell.cfg.seed, "busy", cell.record,
+                           "another run is training this cell (its lock is held)")
+    try:
+        if not settings.force and cell.state()[0] == "done":
+            return CellOutcome(cell.cfg.method, cell.cfg.seed, "skipped", cell.record, "finished by another run")
+        return train_cell(cell, settings, device, suites, on_step, should_stop)
+    finally:
+        lock.release()
+
+
+def log_cell_artifacts(tracker: Tracker, suite, cfg: CellConfig, evaluation) -> None:
+    """The resolved config and a figure of the cell's samples, as MLflow artifacts (not kept in results/)."""
+    if tracker.run_id is None:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "config.yaml"
+        config.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        tracker.log_artifact(config)
+        figure = suite.cell_figure(cfg.method, evaluation, Path(folder) / "samples.png")
+        if figure is not None:
+            tracker.log_artifact(figure)
+
+
+def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: dict[str, Any],
+               on_step: StepFn | None, should_stop: Callable[[], bool] | None) -> CellOutcome:
+    cfg, stem, out = cell.cfg, cell.stem, settings.out
+    tracker = Tracker(settings.tracking, experiment=cfg.suite, artifact_root=out / "mlruns")
+    tracker.start(f"{cfg.method}-seed{cfg.seed}", cfg.flat(),
+                  {"suite": cfg.suite, "method": cfg.method, "seed": str(cfg.seed), "profile": cfg.profile,
+                   "config_hash": cfg.config_hash(), "code_fingerprint": cell.code["fingerprint"]})
+    record: dict[str, Any] = {
+        "schema": SCHEMA, "suite": cfg.suite, "method": cfg.method, "seed": cfg.seed, "profile": cfg.profile,
+        "config_hash": cfg.config_hash(), "overrides": cfg.overrides, "command": settings.command,
+        "git": settings.git, "code": cell.code, "device": describe_device(device),
+        "versions": {"python": platform.python_version(), "torch": torch.__version__},
+        "capabilities": METHODS.get(cfg.method).capabilities.directions(),
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": cfg.to_dict(), "wall_time": {}, "metrics": {}, "status": "failed", "reason": None,
+    }
+    wall, notes = record["wall_time"], []
+    start = time.perf_counter()
+    marks = {"train": start}
+
+    def stepped(step: int, terms: dict[str, float] | None) -> None:
+        marks["step"] = step
+        if on_step:
+            on_step(step, terms)
+
+    def check_stop(_: str = "") -> None:
+        if should_stop and should_stop():
+            raise CellInterrupted("stopped during evaluation")
+
+    def trained(summary) -> None:
+        marks["eval"] = time.perf_counter()
+        wall["train"] = marks["eval"] - marks["train"]
+        record["train"] = {"steps": summary.steps, "resumed_from": summary.resumed_from,
+                           "final_terms": summary.final_terms, "samples_per_second": summary.samples_per_second}
+        notes.extend(summary.notes)
+
+    try:
+        key = repr(cfg.data)
+        if key not in suites:
+            suites[key] = SUITES.get(cfg.suite)(cfg.data)
+        suite = suites[key]
+        record["data"] = suite.describe()
+        wall["data"] = time.perf_counter() - start
+        marks["train"] = time.perf_counter()
+        result = train_and_evaluate(cfg, suite, device, log=tracker.log_metrics, checkpoint=cell.checkpoint,
+                                    on_step=stepped, should_stop=should_stop, progress=check_stop,
+                                    on_trained=trained)
+        wall["eval"] = time.perf_counter() - marks["eval"]
+        evaluation = result.evaluation
+        record["parameters"] = result.parameters
+        wall["eval_tasks"] = evaluation.timings
+        record["metrics"] = {k: r.as_dict() for k, r in evaluation.metrics.items()}
+        tracker.log_metrics({k: r.value for k, r in evaluation.metrics.items() if r.value is not None},
+                            cfg.train.steps)
+        if evaluation.samples:
+            write_samples(stem.with_suffix(".samples.npz"), evaluation.samples)
+            record["samples"] = stem.with_suffix(".samples.npz").name
+        log_cell_artifacts(tracker, suite, cfg, evaluation)
+        final = cell.checkpoint.with_name(cell.checkpoint.stem + ".final.pt")
+        torch.save({"method": result.method.state_dict(), "ema": result.ema.module.state_dict(),
+                    "config": cfg.to_dict()}, final)
+        record["checkpoint"] = final.relative_to(out).as_posix()
+        for leftover in (cell.checkpoint, previous(cell.checkpoint)):  # the cell is complete: no resume needed
+            leftover.unlink(missing_ok=True)
+        record["status"] = "ok"
+    except (CellInterrupted, KeyboardInterrupt) as err:
+        tracker.end("KILLED")
+        reason = f"interrupted: {err}" if str(err) else "interrupted by the user"
+        if settings.record_interrupted:
+            record.update(status="interrupted", reason=reason, notes=notes, reached_step=marks.get("step"),
+                          finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                          tracking=tracker.summary())
+            wall["total"] = time.perf_counter() - start
+            write_record(cell.record, record)
+        return CellOutcome(cfg.method, cfg.seed, "interrupted", cell.record, reason, tracker.error, notes)
+    except Exception as err:  # one failed cell must not stop the others
+        record["reason"] = f"{type(err).__name__}: {err}"
+        record["traceback"] = portable_traceback(traceback.format_exc(limit=6))
+    wall["total"] = time.perf_counter() - start
+    record["notes"] = notes
+    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    record["tracking"] = tracker.summary()
+    write_record(cell.record, record)
+    tracker.log_artifact(cell.record)
+    if record.get("samples"):
+        tracker.log_artifact(stem.with_suffix(".samples.npz"))
+    tracker.end("FINISHED" if record["status"] == "ok" else "FAILED")
+    if tracker.error and record["tracking"]["status"] == "ok":
+        record["tracking"] = tracker.summary()
+        write_record(cell.record, record)
+    return CellOutcome(cfg.method, cfg.seed, record["status"], cell.record, record["reason"], tracker.error, notes)

@@ -1,0 +1,165 @@
+"""A catalogue of mistakes a user can make on the command line. Each must be caught before any work: exit status
+2, one line on stderr that says what is wrong (and, for unknown names, what is available), no traceback, and
+nothing written."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+
+RUN = ["run", "--profile", "smoke"]
+CATALOGUE = [
+    # names and lists
+    (["run", "--methods", "munii"], "unknown method 'munii'; available: muni, muni_hellinger"),
+    (["run", "--methods", ""], "--methods is empty"),
+    (["run", "--methods", " , "], "--methods is empty"),
+    (["run", "--suite", "polymnist"], "unknown suite 'polymnist'; available: gaussian_mixture"),
+    (["run", "--profile", "fast"], "unknown profile 'fast'; available: smoke, cpu, paper"),
+    (["run", "--seeds", "0,x"], "--seeds expects comma-separated integers"),
+    (["run", "--seeds", ""], "--seeds is empty"),
+    (["run", "--seeds", "-1"], "--seeds: -1 is out of range"),
+    (["run", "--seeds", "99999999999"], "--seeds: 99999999999 is out of range"),
+    (["run", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
+    (["run", "--workers", "-1"], "argument --workers: must be 0 (auto) or a positive number, got -1"),
+    (["run", "--workers", "two"], "argument --workers: expects a whole number, got 'two'"),
+    (["run", "--out", ""], "argument --out: is empty"),
+    (["run", "--tracking-uri", " "], "--tracking-uri is empty"),
+    (["run", "--bogus-flag"], "unrecognized arguments: --bogus-flag"),
+    (["run", "--profile", "smoke", "--out", "/sys/results"], "--out /sys/results: /sys is not writable"),
+    (["report", "--results", "/sys", "--out", "/sys/reports"], "--out /sys/reports: /sys is not writable"),
+    (["fly"], "invalid choice: 'fly'"),
+    (["list", "gadgets"], "invalid choice: 'gadgets'"),
+    # --set keys and types
+    (RUN + ["--set", "train.stepz=3"], "did you mean train.steps?"),
+    (RUN + ["--set", "trian.steps=3"], "unknown section 'trian'; available: data, model, flow, train, eval, muni"),
+    (RUN + ["--set", "train.steps"], "--set expects section.field=value"),
+    (RUN + ["--set", "train.steps=abc"], "train.steps expects an integer, got 'abc'"),
+    (RUN + ["--set", "model.encoder_width=1.5"], "model.encoder_width expects an integer, got '1.5'"),
+    (RUN + ["--set", "muni.detach_self=maybe"], "muni.detach_self expects true or false, got 'maybe'"),
+    (RUN + ["--methods", "muni", "--set", "mopoe.prior_on=assigned"], "method 'mopoe' is not in this run"),
+    # ranges
+    (RUN + ["--set", "train.steps=0"], "steps must be at least 1, not 0"),
+    (RUN + ["--set", "train.steps=-5"], "steps must be at least 1, not -5"),
+    (RUN + ["--set", "train.batch_size=0"], "batch_size must be at least 1, not 0"),
+    (RUN + ["--set", "train.lr=nan"], "train.lr expects a finite number, got 'nan'"),
+    (RUN + ["--set", "train.lr=inf"], "train.lr expects a finite number, got 'inf'"),
+    (RUN + ["--set", "train.lr=-1"], "lr must be positive, not -1.0"),
+    (RUN + ["--set", "train.lr=0"], "lr must be positive, not 0.0"),
+    (RUN + ["--set", "train.warmup_steps=-1"], "warmup_steps must be at least 0, not -1"),
+    (RUN + ["--set", "train.grad_clip=-1"], "grad_clip must be at least 0, not -1.0"),
+    (RUN + ["--set", "train.ema_decay=1.5"], "ema_decay must lie in [0, 1), not 1.5"),
+    (RUN + ["--set", "train.beta1=1"], "beta1 must lie in [0, 1), not 1.0"),
+    (RUN + ["--set", "train.log_every=0"], "log_every must be at least 1, not 0"),
+    (RUN + ["--set", "train.checkpoint_every=-10"], "checkpoint_every must be at least 0, not -10"),
+    (RUN + ["--set", "model.latent_dim=0"], "latent_dim must be at least 1, not 0"),
+    (RUN + ["--set", "model.decoder_blocks=-2"], "decoder_blocks must be at least 1, not -2"),
+    (RUN + ["--set", "model.backbone=transformer"], "unknown backbone 'transformer'; available: flow, classic"),
+    (RUN + ["--set", "flow.t_min=0"], "need 0 < t_min < t_max <= 1"),
+    (RUN + ["--set", "flow.t_max=2"], "need 0 < t_min < t_max <= 1"),
+    (RUN + ["--set", "flow.timestep_std=0"], "timestep_std must be positive"),
+    (RUN + ["--set", "flow.prior_steps=0"], "prior_steps must be at least 1, not 0"),
+    (RUN + ["--set", "flow.encoder_grad_scale=-0.1"], "encoder_grad_scale must be at least 0.0, not -0.1"),
+    (RUN + ["--set", "eval.n_samples=0"], "n_samples must be at least 1, not 0"),
+    (RUN + ["--set", "eval.swd_projections=0"], "swd_projections must be at least 1, not 0"),
+    (RUN + ["--set", "eval.figure_samples=-1"], "figure_samples must be at least 0, not -1"),
+    (RUN + ["--set", "data.d_priv=0"], "d_priv must be at least 1, not 0"),
+    (RUN + ["--set", "data.weights=zipf"], "weights must be one of uniform, dirichlet, not 'zipf'"),
+    (RUN + ["--set", "data.seed=-1"], "seed must be at least 0, not -1"),
+    (RUN + ["--set", "data.std_min=0"], "need 0 < std_min <= std_max"),
+    (RUN + ["--methods", "muni", "--set", "muni.route_mode=sometimes"], "route_mode must be one of mc, exact"),
+    (RUN + ["--methods", "muni", "--set", "muni.recon_fraction=2"], "recon_fraction must lie in [0, 1]"),
+    (RUN + ["--methods", "mvae", "--set", "mvae.random_subsets=-1"], "random_subsets must be at least 0"),
+    (RUN + ["--methods", "shala", "--set", "shala.stage1_fraction=1"], "stage1_fraction must lie in (0, 1)"),
+    # rules across fields
+    (RUN + ["--set", "data.n_train=100"], "train.batch_size (128) is larger than the training set (100 tuples"),
+    (RUN + ["--suite", "polymnist_quadrant_labels", "--set", "data.canvas=10"], "canvas must be a power of two"),
+    (RUN + ["--suite", "polymnist_quadrant_labels", "--set", "data.source=mnist"], "source=mnist needs data.mnist_dir"),
+    (RUN + ["--suite", "polymnist_quadrant_labels", "--set", "data.source=mnist", "--set",
+            "data.mnist_dir=/nonexistent/mnist"],
+     "MNIST file /nonexistent/mnist/train-images-idx3-ubyte[.gz] not found"),
+    (RUN + ["--suite", "polymnist_quadrant_labels", "--set", "data.background_dir=/nonexistent"],
+     "background_dir /nonexistent is not a directory"),
+    # report
+    (["report", "--results", "/nonexistent"], "--results /nonexistent does not exist"),
+    (["report", "--suite", "nope"], "unknown suite 'nope'; available: gaussian_mixture"),
+    (["report", "--out", ""], "argument --out: is empty"),
+    (["report", "--results", "empty"], "no result records for suite 'gaussian_mixture' under empty/"),
+    # perf
+    (["perf", "--repeats", "0"], "argument --repeats: must be at least 1, got 0"),
+    (["perf", "--steps", "x"], "argument --steps: expects a whole number, got 'x'"),
+    (["perf", "--profile", "fast"], "unknown profile 'fast'"),
+    (["perf", "--methods", "munii"], "unknown method 'munii'"),
+    (["perf", "--set", "train.steps=abc"], "train.steps expects an integer, got 'abc'"),
+    (["perf", "--profile", "smoke", "--set", "model.latent_dim=0"], "latent_dim must be at least 1, not 0"),
+    (["perf", "--suite", "nope"], "unknown suite 'nope'"),
+]
+# paths in the way: a file where a directory is needed (created by the test before the command)
+FILE_IN_THE_WAY = [
+    (["run", "--profile", "smoke", "--out", "afile"], "--out afile: afile is a file, not a directory"),
+    (["run", "--profile", "smoke", "--out", "afile/sub"], "--out afile/sub: afile is a file, not a directory"),
+    (["report", "--results", "afile"], "--results afile is not a directory"),
+    (["perf", "--profile", "smoke", "--out", "afile"], "--out afile: afile is a file, not a directory"),
+]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"" for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("argv, message", CATALOGUE + FILE_IN_THE_WAY)
+def test_a_bad_input_is_one_clear_line_exit_2_and_nothing_written(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("a file, not a directory")
+    (tmp_path / "empty").mkdir()
+    before = snapshot(tmp_path)
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    assert err.startswith("bench: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert message in err, err
+    assert snapshot(tmp_path) == before
+
+
+def test_the_catalogue_is_large_enough():
+    assert len(CATALOGUE) + len(FILE_IN_THE_WAY) >= 40
+
+
+def test_a_report_skips_damaged_records_and_samples_with_a_warning_naming_each(smoke_results, tmp_path, capsys):
+    results = tmp_path / "results"
+    shutil.copytree(smoke_results, results, ignore=shutil.ignore_patterns("checkpoints", "mlruns", "mlflow.db*"))
+    folder = results / "gaussian_mixture" / "smoke" / "muni"
+    good = sorted(folder.glob("*.json"))
+    good[0].write_text(good[0].read_text()[:200])  # a truncated record
+    missing = json.loads(good[1].read_text())
+    del missing["metrics"]
+    good[1].write_text(json.dumps(missing))  # a record without its metrics
+    shala = next((results / "gaussian_mixture" / "smoke" / "shala").glob("*.json"))
+    samples = shala.with_name(json.loads(shala.read_text())["samples"])
+    samples.write_bytes(samples.read_bytes()[:100])  # truncated samples
+    code = main(["report", "--results", str(results), "--out", str(tmp_path / "reports")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"skipping unreadable record {good[0]}" in err
+    assert f"skipping record {good[1]}: field 'metrics' is missing" in err
+    assert f"skipping the samples {samples}" in err
+    assert (tmp_path / "reports" / "smoke" / "gaussian_mixture.md").exists()
+
+
+def test_an_unreadable_folder_is_named_in_a_warning(smoke_results, tmp_path, monkeypatch, capsys):
+    import os
+
+    from bench.records import read_records
+
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if str(path).endswith("shala"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    records = read_records(smoke_results, "gaussian_mixture")
+    assert {r["method"] for r in records} == {"muni"}
+    assert "skipping unreadable folder" in capsys.readouterr().err

@@ -1,0 +1,61 @@
+import shutil
+
+import pytest
+
+from bench import fingerprint
+from bench.fingerprint import code_fingerprint, source_files
+
+MUNI, GM = "methods.muni", "tasks.gaussian_mixture.suite"
+
+
+def names(paths) -> set[str]:
+    return {p.relative_to(fingerprint.ROOT).as_posix() for p in paths}
+
+
+def test_the_fingerprint_covers_what_makes_numbers_and_not_what_draws_them():
+    files = names(source_files([MUNI, GM, *fingerprint.CELL_MODULES]))
+    assert {"methods/muni.py", "methods/backbone/nets.py", "methods/base.py", "tasks/gaussian_mixture/data.py",
+            "metrics/sliced_wasserstein.py", "bench/train.py", "bench/cell.py"} <= files
+    # report, figure and scheduling code (imported inside functions, or not by cells at all) does not count
+    assert not files & {"bench/figures.py", "bench/report.py", "bench/runner.py", "bench/job.py", "bench/config.py",
+                        "tasks/gaussian_mixture/findings.py", "methods/mvae.py"}
+
+
+@pytest.fixture
+def code_copy(tmp_path, monkeypatch):
+    """The project's packages copied to a folder the fingerprint reads instead, so a test can edit the code."""
+    for package in fingerprint.PACKAGES:
+        shutil.copytree(fingerprint.ROOT / package, tmp_path / package)
+    monkeypatch.setattr(fingerprint, "ROOT", tmp_path)
+    return tmp_path
+
+
+def edit(path) -> None:
+    with open(path, "a") as f:
+        f.write("\n# edited\n")
+
+
+@pytest.mark.parametrize("edited, changes_muni", [
+    ("methods/muni.py", True), ("methods/backbone/nets.py", True), ("tasks/gaussian_mixture/data.py", True),
+    ("bench/train.py", True), ("methods/mvae.py", False), ("bench/figures.py", False),
+    ("tasks/gaussian_mixture/findings.py", False),
+])
+def test_an_edit_changes_the_fingerprint_of_the_cells_it_can_change(code_copy, edited, changes_muni):
+    before = code_fingerprint(MUNI, GM)
+    edit(code_copy / edited)
+    after = code_fingerprint(MUNI, GM)
+    assert (after["fingerprint"] != before["fingerprint"]) == changes_muni
+    assert fingerprint.changed_files(before["files"], after["files"]) == ([edited] if changes_muni else [])
+
+
+def test_a_report_marks_records_made_by_other_code(smoke_results, code_copy, tmp_path):
+    from bench.report import write_report
+
+    edit(code_copy / "methods" / "muni.py")
+    write_report("gaussian_mixture", smoke_results, tmp_path / "reports")
+    text = (tmp_path / "reports" / "smoke" / "gaussian_mixture.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| muni") or
+            line.startswith("| shala")}
+    assert set(rows) == {"muni ‡", "shala"}
+    assert "## Records made by other code" in text
+    assert "- muni: 2 records from commit" in text and "differs in methods/muni.py" in text
