@@ -99,9 +99,11 @@ def run(request: RunRequest) -> RunResult:
             progress.write(f"  {cell.cfg.method} seed {cell.cfg.seed}: already done ({cell.record})")
             continue
         if state == "stale":
-            changed = changed_files((record.get("code") or {}).get("files"), cell.code["files"])
-            progress.write(f"  {cell.cfg.method} seed {cell.cfg.seed}: its record was made by other code "
-                           f"(changed: {', '.join(changed) or 'no fingerprint in the record'}); training again")
+            recorded = (record.get("code") or {}).get("files")
+            why = (f"changed: {', '.join(changed_files(recorded, cell.code['files']))}" if recorded
+                   else "made before records kept a code fingerprint")
+            progress.write(f"  {cell.cfg.method} seed {cell.cfg.seed}: its record was made by other code ({why}); "
+                           "training again")
         pending.append(cell)
     if not pending:
         return RunResult([done[c.key] for c in cells])
@@ -186,18 +188,40 @@ def _run_in_worker(cell: Cell, settings: JobSettings, device_name: str) -> CellO
         queue.put((cell.key, None, None, total))
 
 
+POOL_RESTARTS = 2  # a worker that dies (killed, out of memory) breaks its pool; the unfinished cells get a new one
+
+
 def run_parallel(cells: list[Cell], settings: JobSettings, device: torch.device, workers: int,
                  progress: Progress, report) -> bool:
-    """Cells in `workers` processes, each with cores / workers threads; progress comes back through a queue.
-    On Ctrl-C the workers are told to stop at their next step and queued cells are dropped; a second Ctrl-C
-    stops the workers at once. Returns whether the run was interrupted."""
+    """Cells in `workers` processes. When a worker dies, the cells without a result start again in a new pool
+    (resuming from their checkpoints), at most POOL_RESTARTS times. Returns whether Ctrl-C stopped the run."""
+    for restart in range(POOL_RESTARTS + 1):
+        interrupted, unfinished = run_pool(cells, settings, device, workers, progress, report)
+        if interrupted or not unfinished:
+            return interrupted
+        cells = unfinished
+        if restart < POOL_RESTARTS:
+            progress.write(f"bench: a worker process died; {len(cells)} unfinished cells start again in new "
+                           "processes and resume from their checkpoints")
+    for cell in cells:
+        report(cell, CellOutcome(cell.cfg.method, cell.cfg.seed, "failed", cell.record,
+                                 f"worker processes died {POOL_RESTARTS + 1} times; no record was written, and a "
+                                 "rerun resumes the cell"))
+    return False
+
+
+def run_pool(cells: list[Cell], settings: JobSettings, device: torch.device, workers: int, progress: Progress,
+             report) -> tuple[bool, list[Cell]]:
+    """One process pool, each worker with cores / workers threads; progress comes back through a queue. On
+    Ctrl-C the workers are told to stop at their next step and queued cells are dropped; a second Ctrl-C
+    stops the workers at once. Returns (interrupted, the cells left without a result by a dead worker)."""
     context = get_context("spawn")
     queue, stop = context.Queue(), context.Event()
     threads = max(1, (os.cpu_count() or 1) // workers) if device.type == "cpu" else torch.get_num_threads()
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                initargs=(threads, queue, stop))
     futures = {pool.submit(_run_in_worker, cell, settings, device.type): cell for cell in cells}
-    interrupted = False
+    interrupted, unfinished = False, []
 
     def drain() -> None:
         while not queue.empty():
@@ -213,12 +237,10 @@ def run_parallel(cells: list[Cell], settings: JobSettings, device: torch.device,
             for future in finished:
                 if future.cancelled():
                     continue
-                cell = futures[future]
                 try:
-                    report(cell, future.result())
+                    report(futures[future], future.result())
                 except BrokenProcessPool:
-                    report(cell, CellOutcome(cell.cfg.method, cell.cfg.seed, "failed", cell.record,
-                                             "its worker process died (no record was written)"))
+                    unfinished.append(futures[future])
 
     try:
         try:
@@ -238,7 +260,7 @@ def run_parallel(cells: list[Cell], settings: JobSettings, device: torch.device,
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         drain()
-    return interrupted
+    return interrupted, [] if interrupted else unfinished
 
 
 class Progress:

@@ -8,7 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.bench.test_tracking import tracked_runs
+
+pytestmark = pytest.mark.slow  # real processes: about a minute together on a quiet 2-core machine
 
 SMOKE = ["--profile", "smoke", "--quiet"]
 
@@ -57,3 +61,26 @@ def test_two_runs_into_one_directory_train_each_cell_once(tmp_path):
     assert sum(ran) == 3, outputs  # every cell trained by exactly one of the two runs
     assert len(records(tmp_path)) == 3 and {r["status"] for r in records(tmp_path)} == {"ok"}
     assert len(tracked_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")) == 3
+
+
+def workers_of(pid: int) -> list[int]:
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(c) for c in children
+            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes() and
+            b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def test_a_worker_killed_mid_cell_costs_no_cell(tmp_path):
+    argv = ["--methods", "muni,mvae,mopoe", "--workers", "2", "--set", "train.steps=100",
+            "--set", "train.checkpoint_every=10"]
+    proc = start(tmp_path, *argv)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((tmp_path / "checkpoints").rglob("*seed0.pt")):
+        time.sleep(0.1)
+    os.kill(workers_of(proc.pid)[0], signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+    assert "a worker process died" in stdout
+    done = records(tmp_path)
+    assert sorted(r["method"] for r in done) == ["mopoe", "muni", "mvae"] and {r["status"] for r in done} == {"ok"}
+    assert any(r["train"]["resumed_from"] > 0 for r in done)  # the killed cell resumed from its checkpoint
