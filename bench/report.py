@@ -292,7 +292,8 @@ def other_profiles_section(all_records: list[dict[str, Any]], profile: str, tabl
                       if not row.overrides} for p in [profile, *others]}
     lines = ["## The same methods at other profiles", "",
              "Means over seeds of the plain rows (no extra `--set`), from the records of each profile; the "
-             "profiles differ in budget and network size (`bench/profiles/`), so compare orderings, not values.", ""]
+             "profiles differ in budget and network size (`bench/profiles/`), so compare orderings, not values. "
+             f"{STALE} marks a method whose records at either profile were made by other code.", ""]
     for other in others:
         methods = [m for m in by_profile[profile] if m in by_profile[other]]
         if not methods:
@@ -300,7 +301,7 @@ def other_profiles_section(all_records: list[dict[str, Any]], profile: str, tabl
         header = ["Method"] + [f"{spec.label} {arrow(spec)} ({p})" for spec in table for p in (profile, other)]
         body = []
         for m in methods:
-            cells = [m]
+            cells = [m + (f" {STALE}" if by_profile[profile][m].stale or by_profile[other][m].stale else "")]
             for spec in table:
                 for p in (profile, other):
                     summary = summarize(by_profile[p][m].values(spec.key))
@@ -336,7 +337,7 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     if not records:
         raise FileNotFoundError(f"no records of profile '{profile}' for suite '{suite}' under {results}/; "
                                 f"found profiles: {', '.join(profiles)}")
-    mark_stale(records, suite)
+    mark_stale(all_records, suite)
     rows = collect_rows(records)
     paper = suite_cls.paper_reference()
     table = suite_cls.table
