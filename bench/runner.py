@@ -181,11 +181,8 @@ def _run_in_worker(cell: Cell, settings: JobSettings, device_name: str) -> CellO
     queue, stop, total = _WORKER["queue"], _WORKER["stop"], cell.cfg.train.steps
     if stop.is_set():
         return CellOutcome(cell.cfg.method, cell.cfg.seed, "not_started", cell.record)
-    try:
-        return run_cell(cell, settings, pick_device(device_name), _WORKER["suites"],
-                        lambda step, terms: queue.put((cell.key, step, terms, total)), stop.is_set)
-    finally:
-        queue.put((cell.key, None, None, total))
+    return run_cell(cell, settings, pick_device(device_name), _WORKER["suites"],
+                    lambda step, terms: queue.put((cell.key, step, terms, total)), stop.is_set)
 
 
 POOL_RESTARTS = 2  # a worker that dies (killed, out of memory) breaks its pool; the unfinished cells get a new one
@@ -225,9 +222,7 @@ def run_pool(cells: list[Cell], settings: JobSettings, device: torch.device, wor
 
     def drain() -> None:
         while not queue.empty():
-            key, step, terms, total = queue.get_nowait()
-            if step is not None:
-                progress.step(key, step, terms, total)
+            progress.step(*queue.get_nowait())
 
     def wait_all() -> None:
         remaining = set(futures)
