@@ -200,7 +200,8 @@ def variant_findings(rows: list[Row], suite_cls) -> list[str]:
         low, high = min(len(row.records) for row in group), max(len(row.records) for row in group)
         seeds = f"{low}-{high} seeds" if low < high else f"{low} seed{'s' if low > 1 else ''}"
         settings = " ".join(f"`--set {o}`" for o in overrides)
-        lines += [f"### The same findings with every method at {settings} ({seeds} per method)", ""]
+        stale = f"; {STALE} made by other code" if any(row.stale for row in group) else ""
+        lines += [f"### The same findings with every method at {settings} ({seeds} per method{stale})", ""]
         lines += [f"- {f}" for f in findings] + [""]
     return lines
 
