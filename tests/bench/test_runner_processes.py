@@ -18,8 +18,11 @@ SMOKE = ["--profile", "smoke", "--quiet"]
 
 
 def start(out: Path, *argv: str) -> subprocess.Popen:
+    """A `bench run` as from an interactive terminal: its own process group, and Ctrl-C not ignored (a shell
+    ignores SIGINT for background jobs, and a test run may have inherited that)."""
     return subprocess.Popen([sys.executable, "-m", "bench", "run", *SMOKE, "--out", str(out), *argv],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def records(out: Path) -> list[dict]:
