@@ -86,7 +86,6 @@ def plan(request: RunRequest) -> list[Cell]:
 
 def run(request: RunRequest) -> RunResult:
     """Run every pending cell, `request.workers` at a time. Outcomes come back in plan order."""
-    quiet_tracking_logs()
     device = pick_device(request.device)
     cells = plan(request)
     progress = Progress(request.show_progress)
