@@ -25,10 +25,11 @@ class EvalConfig:
     swd_projections: int = 128  # paper App. D
     projection_seed: int = 0  # the same projections for every method and seed
     figure_samples: int = 512  # jointly generated samples kept in the record for figures
+    progress_samples: int = 500  # samples per task of the quick evaluations at each quarter of training; 0: none
 
     def __post_init__(self):
         at_least(self, 1, "n_samples", "batch_size", "swd_projections")
-        at_least(self, 0, "projection_seed", "figure_samples")
+        at_least(self, 0, "projection_seed", "figure_samples", "progress_samples")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class MetricResult:
     value: float | None  # None when the method does not support the direction
     higher_is_better: bool
     per_direction: dict[str, float] = field(default_factory=dict)
+    n: int | None = None  # samples the value was computed on
+    floor: float | None = None  # what the real data scores at the same n: a difference below it is noise
 
     @property
     def supported(self) -> bool:
@@ -51,7 +54,8 @@ class MetricResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"value": self.value, "higher_is_better": self.higher_is_better,
-                "status": "ok" if self.supported else "unsupported", "per_direction": self.per_direction}
+                "status": "ok" if self.supported else "unsupported", "per_direction": self.per_direction,
+                "n": self.n, "floor": self.floor}
 
 
 @dataclass

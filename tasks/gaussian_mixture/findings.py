@@ -1,28 +1,72 @@
 """The paper's qualitative findings on the Gaussian-mixture suite (App. D, Tab. 5), each turned into a check
 that can be run on our numbers and on the published ones. Thresholds say what "strong", "fails" and "trails"
-mean; every check holds on the paper's own Table 5."""
+mean; every check holds on the paper's own Table 5.
+
+Our numbers carry noise, so every comparison is decided with it: "a < c·b" holds when c·b − a exceeds the
+noise of the difference, fails when a − c·b does, and is a tie otherwise. The noise is the larger of the
+metric's floor (what real data scores at the same sample size) and twice the standard error of the difference
+over seeds. A finding is reproduced when all its comparisons hold, not reproduced when one fails, and
+undecided when none fails but one is a tie. The paper's numbers have no spread and are compared exactly."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 ONE, MANY = "one_to_one/alignment_mse", "many_to_one/alignment_mse"
 FID, COH = "unconditional/fidelity_swd", "unconditional/coherence_mse"
+KEYS = (ONE, MANY, FID, COH)
 SHORT = {ONE: "1→1", MANY: "2→1", FID: "fidelity", COH: "coherence"}
 PAPER_METHODS = ("mvae", "mmvae", "mopoe", "helvae", "mmvae_plus", "shala", "muni")
-Table = dict[str, dict[str, float]]  # method -> metric key -> mean (lower is better for every key here)
+VERDICT = {True: "**reproduced**", False: "**not reproduced**",
+           None: "**undecided** (a comparison lies within the seed spread or the metric's floor)"}
 
 
-def best(t: Table, key: str) -> float:
-    return min(v[key] for v in t.values() if v.get(key) is not None)
+@dataclass(frozen=True)
+class Stat:
+    mean: float
+    se: float = 0.0  # standard error of the mean over seeds (0: one seed, or the paper's number)
+    floor: float = 0.0  # the metric's floor at this sample size
 
 
-def worst_method(t: Table, key: str) -> str:
-    return max((m for m in t if t[m].get(key) is not None), key=lambda m: t[m][key])
+Table = dict[str, dict[str, Stat]]  # method -> metric key -> statistic (lower is better for every key here)
 
 
-def near_best(t: Table, method: str, key: str, factor: float = 2.5) -> bool:
-    return t[method][key] <= factor * best(t, key)
+def less(t: Table, a: str, b: str, key: str, factor: float = 1.0) -> bool | None:
+    """Is t[a] < factor·t[b]? True or False when the gap exceeds the noise, None (a tie) when it does not."""
+    x, y = t[a][key], t[b][key]
+    gap = factor * y.mean - x.mean
+    noise = max(x.floor, y.floor, 2 * math.sqrt(x.se ** 2 + (factor * y.se) ** 2))
+    if abs(gap) <= noise and noise > 0:
+        return None
+    return gap > 0
+
+
+def all_of(results) -> bool | None:
+    results = list(results)
+    return False if False in results else None if None in results else True
+
+
+def best_method(t: Table, key: str) -> str:
+    return min((m for m in t if key in t[m]), key=lambda m: t[m][key].mean)
+
+
+def is_best(t: Table, method: str, key: str) -> bool | None:
+    return all_of(less(t, method, m, key) for m in t if m != method and key in t[m])
+
+
+def is_worst(t: Table, method: str, key: str) -> bool | None:
+    return all_of(less(t, m, method, key) for m in t if m != method and key in t[m])
+
+
+def near_best(t: Table, method: str, key: str, factor: float = 2.5) -> bool | None:
+    best = best_method(t, key)
+    return True if best == method else less(t, method, best, key, factor)
+
+
+def far_from(t: Table, method: str, reference: str, key: str, factor: float) -> bool | None:
+    """t[method] is at least `factor` times t[reference]."""
+    return less(t, reference, method, key, 1.0 / factor)
 
 
 @dataclass(frozen=True)
@@ -30,55 +74,87 @@ class Finding:
     claim: str
     methods: tuple[str, ...]
     keys: tuple[str, ...]
-    holds: Callable[[Table], bool]
+    holds: Callable[[Table], bool | None]
 
 
 FINDINGS = [
-    Finding("MUNI has the best unconditional coherence", ("muni",), (COH,),
-            lambda t: t["muni"][COH] == best(t, COH)),
-    Finding("MUNI has the best unconditional fidelity", ("muni",), (FID,),
-            lambda t: t["muni"][FID] == best(t, FID)),
+    Finding("MUNI has the best unconditional coherence", ("muni",), (COH,), lambda t: is_best(t, "muni", COH)),
+    Finding("MUNI has the best unconditional fidelity", ("muni",), (FID,), lambda t: is_best(t, "muni", FID)),
     Finding("mixture-based methods (MMVAE, MMVAE+) are strong one-to-one (within 2.5× of the best 1→1)",
             ("mmvae", "mmvae_plus"), (ONE,),
-            lambda t: near_best(t, "mmvae", ONE) and near_best(t, "mmvae_plus", ONE)),
+            lambda t: all_of(near_best(t, m, ONE) for m in ("mmvae", "mmvae_plus"))),
     Finding("... but fail two-to-one (2→1 error at least 3× the best 2→1)", ("mmvae", "mmvae_plus"), (MANY,),
-            lambda t: min(t["mmvae"][MANY], t["mmvae_plus"][MANY]) >= 3 * best(t, MANY)),
+            lambda t: all_of(far_from(t, m, best_method(t, MANY), MANY, 3) for m in ("mmvae", "mmvae_plus"))),
     Finding("... and fail unconditional coherence (at least 3× MUNI's error)", ("mmvae", "mmvae_plus", "muni"),
-            (COH,), lambda t: min(t["mmvae"][COH], t["mmvae_plus"][COH]) >= 3 * t["muni"][COH]),
+            (COH,), lambda t: all_of(far_from(t, m, "muni", COH, 3) for m in ("mmvae", "mmvae_plus"))),
     Finding("MoPoE is strong conditionally (1→1 and 2→1 within 2.5× of the best)", ("mopoe",), (ONE, MANY),
-            lambda t: near_best(t, "mopoe", ONE) and near_best(t, "mopoe", MANY)),
+            lambda t: all_of(near_best(t, "mopoe", k) for k in (ONE, MANY))),
     Finding("... but less coherent unconditionally (coherence error at least 2× MUNI's)", ("mopoe", "muni"),
-            (COH,), lambda t: t["mopoe"][COH] >= 2 * t["muni"][COH]),
+            (COH,), lambda t: far_from(t, "mopoe", "muni", COH, 2)),
     Finding("MVAE and HELVAE trail on alignment (1→1 and 2→1 worse than both MUNI and MoPoE)",
             ("mvae", "helvae", "muni", "mopoe"), (ONE, MANY),
-            lambda t: all(t[m][k] > max(t["muni"][k], t["mopoe"][k]) for m in ("mvae", "helvae") for k in (ONE, MANY))),
+            lambda t: all_of(less(t, good, bad, k) for bad in ("mvae", "helvae") for good in ("muni", "mopoe")
+                             for k in (ONE, MANY))),
     Finding("ShaLa is weak on alignment under the same budget (the worst 1→1 of all)", ("shala",), (ONE,),
-            lambda t: worst_method(t, ONE) == "shala"),
+            lambda t: is_worst(t, "shala", ONE)),
 ]
 
 
 def show(t: Table, methods: tuple[str, ...], keys: tuple[str, ...]) -> str:
-    """The finding's own numbers, then the best other method on each metric for context."""
-    own = [f"{m} {SHORT[k]} {t[m][k]:.4g}" for m in methods for k in keys if t.get(m, {}).get(k) is not None]
+    """The finding's own numbers (± standard error over seeds where there is one), then the best other method
+    on each metric for context."""
+    def value(m: str, k: str) -> str:
+        s = t[m][k]
+        return f"{s.mean:.4g}" + (f" ± {s.se:.2g}" if s.se else "")
+
+    own = [f"{m} {SHORT[k]} {value(m, k)}" for m in methods for k in keys if k in t.get(m, {})]
     for k in keys:
-        others = [m for m in t if m not in methods and t[m].get(k) is not None]
+        others = [m for m in t if m not in methods and k in t[m]]
         if others:
-            m = min(others, key=lambda o: t[o][k])
-            own.append(f"best other {SHORT[k]}: {m} {t[m][k]:.4g}")
+            m = min(others, key=lambda o: t[o][k].mean)
+            own.append(f"best other {SHORT[k]}: {m} {value(m, k)}")
     return ", ".join(own)
 
 
 def check_findings(ours: Table, paper: Table) -> list[str]:
-    """One line per finding: reproduced / not reproduced, with our numbers and the paper's."""
+    """One line per finding: reproduced / not reproduced / undecided, with our numbers and the paper's."""
     ours = {m: v for m, v in ours.items() if m in PAPER_METHODS}
     lines = []
     for f in FINDINGS:
-        missing = [m for m in f.methods if m not in ours or any(ours[m].get(k) is None for k in f.keys)]
+        missing = [m for m in f.methods if m not in ours or any(k not in ours[m] for k in f.keys)]
         if missing or set(ours) != set(PAPER_METHODS):
             absent = sorted(set(PAPER_METHODS) - set(ours)) + missing
             lines.append(f"{f.claim}: cannot check here (no results for {', '.join(sorted(set(absent)))})")
             continue
-        verdict = "**reproduced**" if f.holds(ours) else "**not reproduced**"
-        lines.append(f"{f.claim}: {verdict} — ours: {show(ours, f.methods, f.keys)}; "
+        lines.append(f"{f.claim}: {VERDICT[f.holds(ours)]} — ours: {show(ours, f.methods, f.keys)}; "
                      f"paper: {show(paper, f.methods, f.keys)}")
     return lines
+
+
+def exact(values: dict[str, dict[str, float | None]]) -> Table:
+    """Numbers without spread or floor (the paper's)."""
+    return {m: {k: Stat(v) for k, v in keys.items() if v is not None} for m, keys in values.items()}
+
+
+def from_rows(rows) -> Table:
+    """Mean, standard error over seeds, and floor of every metric of the plain rows (bench.report.Row)."""
+    table: Table = {}
+    for row in rows:
+        if row.overrides or not row.records:
+            continue
+        stats = {}
+        for key in KEYS:
+            values = row.values(key)
+            if not values:
+                continue
+            n = len(values)
+            mean = sum(values) / n
+            se = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n) if n > 1 else 0.0
+            floors = [f for r in row.records if (f := (r["metrics"].get(key) or {}).get("floor")) is not None]
+            stats[key] = Stat(mean, se, sum(floors) / len(floors) if floors else 0.0)
+        table[row.method] = stats
+    return table
+
+
+def check_rows(rows, paper: dict[str, dict[str, float | None]]) -> list[str]:
+    return check_findings(from_rows(rows), exact(paper))

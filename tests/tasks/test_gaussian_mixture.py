@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
+import torch
 
+from methods.base import Capabilities
 from tasks.gaussian_mixture import data as gm
 
 
@@ -55,3 +57,56 @@ def test_parallel_processes_can_fill_the_cache_at_once(tmp_path):
     for r in results:
         np.testing.assert_array_equal(r["x2/train"], results[0]["x2/train"])
     assert [p.name for p in (tmp_path / "gaussian_mixture").iterdir()] == [f"{cfg.key()}.npz"]
+
+
+class Oracle:
+    """The data's own generator scored as a method: conditional samples copy the shared factors from the sources
+    and take private ones from other real tuples; joint samples are real training tuples. `shuffle` breaks the
+    pairing: targets come from unrelated tuples."""
+
+    capabilities = Capabilities()
+
+    def __init__(self, suite, shuffle: bool = False):
+        self.suite, self.shuffle = suite, shuffle
+        self.train = suite.split("train", "cpu")
+        self.generator = torch.Generator().manual_seed(0)
+
+    def generate(self, batch, subset, targets):
+        n = batch.size
+        donors = torch.randint(len(self.train["x1"]), (n,), generator=self.generator)
+        out = {}
+        for t in targets:
+            x = self.train[t][donors].clone()
+            if not self.shuffle:
+                for s in subset:
+                    i_s, i_t = gm.shared_index(self.suite.data_config, s, t)
+                    x[:, i_t] = batch.data[s][:, i_s]
+            out[t] = x
+        return out
+
+    def sample_joint(self, n):
+        return {m: x[-n:] for m, x in self.train.items()}  # the last rows: not the floor's first rows
+
+
+@pytest.fixture(scope="module")
+def suite():
+    from tasks.base import EvalConfig
+    from tasks.gaussian_mixture.suite import GaussianMixture
+
+    return GaussianMixture(gm.GaussianMixtureData(n_train=6000, n_test=2000)), EvalConfig(n_samples=2000)
+
+
+def test_the_data_generator_scores_perfect_alignment_and_coherence_and_fidelity_at_the_floor(suite):
+    s, eval_config = suite
+    metrics = s.evaluate(Oracle(s), eval_config, "cpu").metrics
+    for key in ("one_to_one/alignment_mse", "many_to_one/alignment_mse", "unconditional/coherence_mse"):
+        assert metrics[key].value == 0.0 and metrics[key].floor == 0.0 and metrics[key].n == 2000
+    fidelity = metrics["unconditional/fidelity_swd"]
+    assert fidelity.floor > 0 and abs(fidelity.value - fidelity.floor) < 0.5 * fidelity.floor
+
+
+def test_shuffled_pairs_score_the_alignment_of_independent_standardised_coordinates(suite):
+    s, eval_config = suite
+    metrics = s.evaluate(Oracle(s, shuffle=True), eval_config, "cpu").metrics
+    for key in ("one_to_one/alignment_mse", "many_to_one/alignment_mse"):
+        assert metrics[key].value == pytest.approx(2.0, abs=0.15)  # E(a - b)^2 = 2 for independent unit coordinates
