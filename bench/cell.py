@@ -1,15 +1,20 @@
-"""One cell's numbers: seed, build the method on the suite's modalities, train, seed again, evaluate the task
-matrix. Everything here determines results, so this file is part of every record's code fingerprint
-(bench/fingerprint.py); recording, tracking and scheduling live in bench/job.py and bench/runner.py."""
+"""One cell's numbers: seed, build the method on the suite's modalities, size the training to the budget, train
+(with a quick evaluation at each quarter), seed again, evaluate the task matrix. Everything here determines
+results, so this file is part of every record's code fingerprint (bench/fingerprint.py); recording, tracking and
+scheduling live in bench/job.py and bench/runner.py."""
 from __future__ import annotations
 
+import dataclasses
+import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+from bench.budget import budget_steps, consumption, probe
 from bench.train import EMA, LogFn, StepFn, TrainSummary, train
 from methods.base import METHODS, Method
 from tasks.base import Evaluation, Progress, Suite
@@ -18,6 +23,7 @@ if TYPE_CHECKING:
     from bench.config import CellConfig
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation draws from its own seed, so it does not depend on training's draws
+CHECKS = (0.25, 0.5, 0.75, 1.0)  # fractions of training after which the quick evaluation runs
 
 
 @dataclass
@@ -27,18 +33,61 @@ class CellResult:
     summary: TrainSummary
     evaluation: Evaluation
     parameters: int
+    budget: dict[str, Any]
+
+
+def measured_cost(method: Method, suite: Suite, cfg: CellConfig, device: torch.device,
+                  checkpoint: Path | None) -> dict[str, float]:
+    """FLOPs and seconds per step from the probe; a resumed cell reuses the measurement it started with (a
+    seconds budget would otherwise size a resumed cell differently)."""
+    kept = checkpoint.with_suffix(".cost.json") if checkpoint else None
+    if kept is not None and kept.exists():
+        return json.loads(kept.read_text())
+    measured = probe(method, suite, cfg.train, device)
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps(measured))
+    return measured
+
+
+def quick_checks(suite: Suite, cfg: CellConfig, steps: int, device: torch.device) -> Callable | None:
+    """A check for train(): the task matrix on eval.progress_samples tuples at each quarter of training, under
+    a forked random state so the checks leave the cell's numbers unchanged."""
+    if not cfg.eval.progress_samples:
+        return None
+    at = {max(1, round(steps * fraction)): fraction for fraction in CHECKS}
+    quick = dataclasses.replace(cfg.eval, n_samples=min(cfg.eval.n_samples, cfg.eval.progress_samples))
+
+    def check(step: int, ema: EMA) -> dict[str, Any] | None:
+        if step not in at:
+            return None
+        start = time.perf_counter()
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            ema.module.eval()
+            evaluation = suite.evaluate(ema.module, quick, device)
+            ema.module.train()
+        return {"step": step, "fraction": at[step], "n": quick.n_samples, "seconds": time.perf_counter() - start,
+                "metrics": {k: r.value for k, r in evaluation.metrics.items()}}
+    return check
 
 
 def train_and_evaluate(cfg: CellConfig, suite: Suite, device: torch.device, *, log: LogFn | None = None,
                        checkpoint: Path | None = None, on_step: StepFn | None = None,
                        should_stop: Callable[[], bool] | None = None, progress: Progress | None = None,
-                       on_trained: Callable[[TrainSummary], None] | None = None) -> CellResult:
+                       on_trained: Callable[[TrainSummary], None] | None = None,
+                       on_budget: Callable[[dict[str, Any]], None] | None = None) -> CellResult:
     torch.manual_seed(cfg.seed)
     method = METHODS.get(cfg.method)(suite.specs, cfg.model, cfg.flow, cfg.options).to(device)
-    ema, summary = train(method, suite, cfg.train, device, log=log, checkpoint=checkpoint, on_step=on_step,
-                         should_stop=should_stop)
+    measured = measured_cost(method, suite, cfg, device, checkpoint)
+    steps = budget_steps(cfg.train, measured)
+    if on_budget:
+        on_budget({"steps": steps, **measured})
+    train_cfg = dataclasses.replace(cfg.train, steps=steps)
+    ema, summary = train(method, suite, train_cfg, device, log=log, checkpoint=checkpoint, on_step=on_step,
+                         should_stop=should_stop, check=quick_checks(suite, cfg, steps, device))
     if on_trained:
         on_trained(summary)
     torch.manual_seed(cfg.seed + EVAL_SEED_OFFSET)
     evaluation = suite.evaluate(ema.module, cfg.eval, device, progress)
-    return CellResult(method, ema, summary, evaluation, sum(p.numel() for p in method.parameters()))
+    return CellResult(method, ema, summary, evaluation, sum(p.numel() for p in method.parameters()),
+                      consumption(cfg.train, steps, measured, method))

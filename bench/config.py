@@ -25,7 +25,9 @@ PROFILES = ("smoke", "cpu", "paper")
 
 @dataclass
 class TrainConfig:
-    steps: int = 100_000
+    steps: int = 100_000  # the budget when budget = steps (equal steps for every method)
+    budget: str = "steps"  # steps | samples | flops | seconds: what every method gets the same amount of
+    budget_amount: float = 0.0  # samples, FLOPs or seconds of training per cell (budget != steps)
     batch_size: int = 512
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -45,10 +47,20 @@ class TrainConfig:
         for name in ("beta1", "beta2", "ema_decay"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must lie in [0, 1), not {getattr(self, name)}")
+        if self.budget not in BUDGETS:
+            raise ValueError(f"unknown budget '{self.budget}'; available: {', '.join(BUDGETS)}")
+        if self.budget == "steps" and self.budget_amount:
+            raise ValueError("budget_amount is for budget samples, flops or seconds; a steps budget is train.steps")
+        if self.budget != "steps" and not self.budget_amount > 0:
+            raise ValueError(f"budget {self.budget} needs a positive budget_amount (train.budget_amount=...)")
 
 
-# operational settings: they change logging and resumability, not the numbers, so they are not hashed
-NOT_HASHED = {"train": ("log_every", "checkpoint_every"), "eval": ("figure_samples",)}
+BUDGETS = ("steps", "samples", "flops", "seconds")
+# operational settings: they change logging, resumability and progress checks, not the numbers: not hashed
+NOT_HASHED = {"train": ("log_every", "checkpoint_every"), "eval": ("figure_samples", "progress_samples")}
+# settings added after records existed, left out of the hash while they have the value that reproduces those
+# records, so a record keeps its identity (and its file name) when a setting is added
+OMITTED_AT_DEFAULT = {"train": {"budget": "steps", "budget_amount": 0.0}}
 
 COMMON_SECTIONS: dict[str, type] = {"model": ModelConfig, "flow": FlowConfig, "train": TrainConfig,
                                     "eval": EvalConfig}
@@ -83,6 +95,10 @@ class CellConfig:
         for section, names in NOT_HASHED.items():
             for name in names:
                 d[section].pop(name)
+        for section, defaults in OMITTED_AT_DEFAULT.items():
+            for name, default in defaults.items():
+                if d[section][name] == default:
+                    d[section].pop(name)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
     def flat(self) -> dict[str, Any]:

@@ -20,9 +20,10 @@ from filelock import FileLock, Timeout
 from bench.cell import train_and_evaluate
 from bench.checkpoint import previous
 from bench.config import CellConfig
+from bench.convergence import loss_trend
 from bench.records import SCHEMA, cell_stem, portable_traceback, record_state, write_record, write_samples
 from bench.tracking import Tracker, TrackingSetup
-from bench.train import CellInterrupted, StepFn
+from bench.train import CellInterrupted
 from methods import METHODS
 from tasks import SUITES
 
@@ -46,11 +47,14 @@ class Cell:
 
     @property
     def checkpoint(self) -> Path:
-        return self.out / "checkpoints" / self.stem.relative_to(self.out).with_suffix(".pt")
+        """Named by the code fingerprint too: after a code change a cell starts afresh instead of resuming
+        training that other code began."""
+        place = self.out / "checkpoints" / self.stem.relative_to(self.out)
+        return place.with_name(f"{place.name}-{self.code['fingerprint']}.pt")
 
     @property
     def lock(self) -> Path:
-        return self.checkpoint.with_suffix(".lock")
+        return (self.out / "checkpoints" / self.stem.relative_to(self.out)).with_suffix(".lock")
 
     @property
     def key(self) -> str:
@@ -89,8 +93,11 @@ def describe_device(device: torch.device) -> dict[str, Any]:
     return {"type": "cpu", "name": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
 
 
+ProgressFn = Callable[[int, "dict[str, float] | None", int], None]  # (step, loss terms or None, total steps)
+
+
 def run_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: dict[str, Any],
-             on_step: StepFn | None = None, should_stop: Callable[[], bool] | None = None) -> CellOutcome:
+             on_step: ProgressFn | None = None, should_stop: Callable[[], bool] | None = None) -> CellOutcome:
     """Train the cell unless another process holds it (busy) or finished it meanwhile (skipped)."""
     cell.lock.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(cell.lock), timeout=0)
@@ -121,7 +128,7 @@ def log_cell_artifacts(tracker: Tracker, suite, cfg: CellConfig, evaluation) -> 
 
 
 def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: dict[str, Any],
-               on_step: StepFn | None, should_stop: Callable[[], bool] | None) -> CellOutcome:
+               on_step: ProgressFn | None, should_stop: Callable[[], bool] | None) -> CellOutcome:
     cfg, stem, out = cell.cfg, cell.stem, settings.out
     tracker = Tracker(settings.tracking, experiment=cfg.suite, artifact_root=out / "mlruns")
     tracker.start(f"{cfg.method}-seed{cfg.seed}", cfg.flat(),
@@ -138,12 +145,15 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
     }
     wall, notes = record["wall_time"], []
     start = time.perf_counter()
-    marks = {"train": start}
+    marks: dict[str, Any] = {"train": start, "total": cfg.train.steps}
 
     def stepped(step: int, terms: dict[str, float] | None) -> None:
         marks["step"] = step
         if on_step:
-            on_step(step, terms)
+            on_step(step, terms, marks["total"])
+
+    def budgeted(budget: dict[str, Any]) -> None:
+        marks["total"] = budget["steps"]
 
     def check_stop(_: str = "") -> None:
         if should_stop and should_stop():
@@ -153,7 +163,9 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
         marks["eval"] = time.perf_counter()
         wall["train"] = marks["eval"] - marks["train"]
         record["train"] = {"steps": summary.steps, "resumed_from": summary.resumed_from,
-                           "final_terms": summary.final_terms, "samples_per_second": summary.samples_per_second}
+                           "final_terms": summary.final_terms, "samples_per_second": summary.samples_per_second,
+                           "convergence": loss_trend(summary.loss_curve), "loss_curve": summary.loss_curve,
+                           "checks": summary.progress}
         notes.extend(summary.notes)
 
     try:
@@ -166,10 +178,11 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
         marks["train"] = time.perf_counter()
         result = train_and_evaluate(cfg, suite, device, log=tracker.log_metrics, checkpoint=cell.checkpoint,
                                     on_step=stepped, should_stop=should_stop, progress=check_stop,
-                                    on_trained=trained)
+                                    on_trained=trained, on_budget=budgeted)
         wall["eval"] = time.perf_counter() - marks["eval"]
         evaluation = result.evaluation
         record["parameters"] = result.parameters
+        record["budget"] = result.budget | {"wall_seconds": wall["train"]}
         wall["eval_tasks"] = evaluation.timings
         record["metrics"] = {k: r.as_dict() for k, r in evaluation.metrics.items()}
         tracker.log_metrics({k: r.value for k, r in evaluation.metrics.items() if r.value is not None},
@@ -182,7 +195,7 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
         torch.save({"method": result.method.state_dict(), "ema": result.ema.module.state_dict(),
                     "config": cfg.to_dict()}, final)
         record["checkpoint"] = final.relative_to(out).as_posix()
-        for leftover in (cell.checkpoint, previous(cell.checkpoint)):  # the cell is complete: no resume needed
+        for leftover in (cell.checkpoint, previous(cell.checkpoint), cell.checkpoint.with_suffix(".cost.json")):
             leftover.unlink(missing_ok=True)
         record["status"] = "ok"
     except (CellInterrupted, KeyboardInterrupt) as err:

@@ -145,10 +145,9 @@ def run_serial(cells: list[Cell], settings: JobSettings, device: torch.device, p
     """Cells one after another in this process; returns whether Ctrl-C stopped the run."""
     suites: dict[str, Any] = {}
     for cell in cells:
-        total = cell.cfg.train.steps
         try:
             outcome = run_cell(cell, settings, device, suites,
-                               lambda step, terms, key=cell.key, total=total: progress.step(key, step, terms, total))
+                               lambda step, terms, total, key=cell.key: progress.step(key, step, terms, total))
         except KeyboardInterrupt:
             return True
         report(cell, outcome)
@@ -177,11 +176,11 @@ def _start_worker(threads: int, queue, stop) -> None:
 
 
 def _run_in_worker(cell: Cell, settings: JobSettings, device_name: str) -> CellOutcome:
-    queue, stop, total = _WORKER["queue"], _WORKER["stop"], cell.cfg.train.steps
+    queue, stop = _WORKER["queue"], _WORKER["stop"]
     if stop.is_set():
         return CellOutcome(cell.cfg.method, cell.cfg.seed, "not_started", cell.record)
     return run_cell(cell, settings, pick_device(device_name), _WORKER["suites"],
-                    lambda step, terms: queue.put((cell.key, step, terms, total)), stop.is_set)
+                    lambda step, terms, total: queue.put((cell.key, step, terms, total)), stop.is_set)
 
 
 POOL_RESTARTS = 2  # a worker that dies (killed, out of memory) breaks its pool; the unfinished cells get a new one
@@ -285,6 +284,9 @@ class Progress:
     def step(self, key: str, step: int, terms: dict[str, float] | None, total: int) -> None:
         if self.overall is None:
             return
+        if total != self.steps.get(key, total):  # a budget of samples, FLOPs or seconds sets the steps at the start
+            self.overall.total += total - self.steps[key]
+            self.steps[key] = total
         if key not in self.seen:  # a resumed cell starts at its checkpoint: those steps are not this run's work
             self.overall.total -= step
             self.seen[key] = step
@@ -297,6 +299,7 @@ class Progress:
             free = min(set(range(1, len(self.bars) + 2)) - {b.pos for b in self.bars.values()})
             bar = self.bars[key] = tqdm(total=total, initial=step, desc=key, unit="step", leave=False,
                                         position=free, dynamic_ncols=True, mininterval=1.0)
+        bar.total = total
         bar.update(step - bar.n)
         if terms:
             bar.set_postfix(loss=f"{terms['loss']:.3f}", refresh=False)

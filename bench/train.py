@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 LogFn = Callable[[dict[str, float], int], None]
 StepFn = Callable[[int, dict[str, float] | None], None]  # (step, loss terms at logging steps, else None)
+CheckFn = Callable[[int, "EMA"], dict | None]  # (step, EMA model) -> a result to keep, or None
 
 
 class TrainingDiverged(RuntimeError):
@@ -35,6 +36,8 @@ class TrainSummary:
     seconds: float = 0.0
     samples_per_second: float = 0.0
     notes: list[str] = field(default_factory=list)  # e.g. a corrupt checkpoint that was set aside
+    loss_curve: list[list[float]] = field(default_factory=list)  # [step, total loss] at every logging step
+    progress: list[dict] = field(default_factory=list)  # what `check` returned during training
 
 
 def flatten_parameters(module: torch.nn.Module) -> torch.Tensor:
@@ -112,11 +115,13 @@ def training_step(method: Method, batch, stage: str, optimizer, schedule, params
 
 def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, *, log: LogFn | None = None,
           checkpoint: Path | None = None, on_step: StepFn | None = None,
-          should_stop: Callable[[], bool] | None = None) -> tuple[EMA, TrainSummary]:
+          should_stop: Callable[[], bool] | None = None, check: CheckFn | None = None) -> tuple[EMA, TrainSummary]:
     """Train `method` on `suite` for cfg.steps steps split over its stages; returns the EMA model.
-    `log` receives the loss terms every cfg.log_every steps; `on_step` is told of every step (progress).
-    A checkpoint holds the weights, optimizer, data position and every random state, so a resumed run is
-    bit-identical to an uninterrupted one; `should_stop` is asked after every step (CellInterrupted)."""
+    `log` receives the loss terms every cfg.log_every steps, which also go into summary.loss_curve; `on_step`
+    is told of every step (progress); `check` is called with the step and the EMA model after every step, and
+    what it returns (a quick evaluation) goes into summary.progress. A checkpoint holds the weights, optimizer,
+    data position, every random state and both lists, so a resumed run is bit-identical to an uninterrupted
+    one; `should_stop` is asked after every step (CellInterrupted)."""
     ema = EMA(method, cfg.ema_decay)
     summary = TrainSummary()
     state = load_checkpoint(checkpoint, summary.notes) if checkpoint else None
@@ -127,6 +132,7 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
         batches.load_state_dict(state["batches"])
         restore_random_state(state["rng"])
         summary.resumed_from = int(state["step"])
+        summary.loss_curve, summary.progress = state["loss_curve"], state["progress"]
     stage_steps = [round(cfg.steps * s.fraction) for s in method.stages]
     stage_steps[-1] = cfg.steps - sum(stage_steps[:-1])
     if on_step:
@@ -152,15 +158,19 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
             if step % cfg.log_every == 0 or step == cfg.steps:
                 values = {k: float(v.detach()) for k, v in terms.items()}
                 summary.final_terms = values
+                summary.loss_curve.append([step, values["loss"]])
                 if log:
                     log({f"train/{k}": v for k, v in values.items()}, step)
             if on_step:
                 on_step(step, values)
+            if check and (found := check(step, ema)) is not None:
+                summary.progress.append(found)
             if checkpoint and cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 save_checkpoint(checkpoint, {"step": step, "stage": stage.name, "method": method.state_dict(),
                                              "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                                              "schedule": schedule.state_dict(), "batches": batches.state_dict(),
-                                             "rng": random_state()})
+                                             "rng": random_state(), "loss_curve": summary.loss_curve,
+                                             "progress": summary.progress})
             if should_stop and should_stop() and step < cfg.steps:
                 raise CellInterrupted(f"stopped at step {step} of {cfg.steps}")
         global_step += n_steps

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from methods.backbone.config import FlowConfig, ModelConfig
 from methods.backbone.flow import cfm_loss, euler_sample
-from methods.backbone.nets import TimeEmbedding
+from methods.backbone.nets import CountsExamples, TimeEmbedding
 
 
 def group_norm(channels: int) -> nn.GroupNorm:
@@ -134,7 +134,7 @@ class FlowUNet(nn.Module):
         return self.out(nn.functional.silu(self.norm(h)))
 
 
-class ImageFlowDecoder(nn.Module):
+class ImageFlowDecoder(CountsExamples):
     """p(x | z) for one image modality through the shared U-Net: CFM loss (Eq. 55), Euler sampling."""
 
     def __init__(self, unet: FlowUNet, index: int, shape: tuple[int, ...], flow: FlowConfig):
@@ -143,6 +143,7 @@ class ImageFlowDecoder(nn.Module):
         self.timesteps = flow.timesteps
 
     def loss(self, x: Tensor, cond: Tensor) -> Tensor:
+        self.count(x)
         t = self.timesteps.sample(x.shape[0], x.device)
         return cfm_loss(lambda x_t, tau: self.unet(x_t, tau, cond, self.index), x, t)
 

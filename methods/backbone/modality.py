@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from methods.backbone.config import FlowConfig, ModelConfig
 from methods.backbone.flow import cfm_loss, euler_sample
 from methods.backbone.image import FlowUNet, ImageEncoder, ImageEncoderTrunk, ImageFlowDecoder
-from methods.backbone.nets import ResidualMLP, VelocityMLP
+from methods.backbone.nets import CountsExamples, ResidualMLP, VelocityMLP
 
 Kind = Literal["vector", "image", "categorical", "sequence"]
 
@@ -106,7 +106,7 @@ class CategoricalEncoder(nn.Module):
         return self.net(nn.functional.one_hot(x, self.num_classes).float())
 
 
-class FlowDecoder(nn.Module):
+class FlowDecoder(CountsExamples):
     """p(x | cond) as a conditional flow: trained with CFM (Eq. 55), sampled with Euler steps."""
 
     def __init__(self, spec: ModalitySpec, cond_dim: int, cfg: ModelConfig, flow: FlowConfig):
@@ -116,6 +116,7 @@ class FlowDecoder(nn.Module):
         self.velocity = VelocityMLP(spec.size, cond_dim, cfg.decoder_width, cfg.decoder_blocks, cfg.time_dim)
 
     def loss(self, x: Tensor, cond: Tensor) -> Tensor:
+        self.count(x)
         t = self.timesteps.sample(x.shape[0], x.device)
         return cfm_loss(lambda x_t, tau: self.velocity(x_t, tau, cond), x.flatten(1), t)
 
@@ -125,7 +126,7 @@ class FlowDecoder(nn.Module):
         return x.reshape(cond.shape[0], *self.shape)
 
 
-class GaussianDecoder(nn.Module):
+class GaussianDecoder(CountsExamples):
     """The classic likelihood: x ~ N(mean(cond), diag σ²) with a learned per-coordinate σ."""
 
     def __init__(self, spec: ModalitySpec, cond_dim: int, cfg: ModelConfig):
@@ -135,6 +136,7 @@ class GaussianDecoder(nn.Module):
         self.log_std = nn.Parameter(torch.zeros(spec.size))
 
     def loss(self, x: Tensor, cond: Tensor) -> Tensor:
+        self.count(x)
         z = (x.flatten(1) - self.mean(cond)) * torch.exp(-self.log_std)
         return (0.5 * z.square() + self.log_std).sum(1)
 
@@ -143,7 +145,7 @@ class GaussianDecoder(nn.Module):
         return (mean + torch.randn_like(mean) * self.log_std.exp()).reshape(cond.shape[0], *self.shape)
 
 
-class CategoricalDecoder(nn.Module):
+class CategoricalDecoder(CountsExamples):
     """p(y | cond) as a classifier: cross-entropy (Eq. 56); samples a class from the softmax."""
 
     def __init__(self, spec: ModalitySpec, cond_dim: int, cfg: ModelConfig):
@@ -151,6 +153,7 @@ class CategoricalDecoder(nn.Module):
         self.logits = ResidualMLP(cond_dim, spec.num_classes, cfg.decoder_width, cfg.decoder_blocks)
 
     def loss(self, x: Tensor, cond: Tensor) -> Tensor:
+        self.count(x)
         return nn.functional.cross_entropy(self.logits(cond), x, reduction="none")
 
     def sample(self, cond: Tensor, steps: int) -> Tensor:

@@ -7,6 +7,18 @@ import torch
 from torch import Tensor, nn
 
 
+class CountsExamples(nn.Module):
+    """A decoder or prior that counts the training examples its loss has seen, so a record can say how much
+    data each network learned from under a budget. The count is a buffer: checkpoints keep it."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("examples_seen", torch.zeros((), dtype=torch.long))
+
+    def count(self, rows: Tensor) -> None:
+        self.examples_seen += rows.shape[0]
+
+
 class ResidualBlock(nn.Module):
     def __init__(self, width: int):
         super().__init__()

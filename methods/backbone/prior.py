@@ -7,10 +7,10 @@ from torch import Tensor, nn
 from methods.backbone.config import FlowConfig, ModelConfig
 from methods.backbone.flow import cfm_loss, elbo_weight, euler_sample, scale_grad
 from methods.backbone.gaussian import DiagGaussian
-from methods.backbone.nets import VelocityMLP
+from methods.backbone.nets import CountsExamples, VelocityMLP
 
 
-class FlowPrior(nn.Module):
+class FlowPrior(CountsExamples):
     """Flow-matching prior p(z). Its own network learns plain CFM (Eq. 45); the encoder receives the
     ELBO-corrected gradient β_enc·w(τ)·∇CFM through GS (Eqs. 50-52) plus β_enc times the negative entropy
     of its Gaussian posterior (Eq. 53)."""
@@ -24,6 +24,7 @@ class FlowPrior(nn.Module):
         self.velocity = VelocityMLP(dim, cond_dim, cfg.prior_width, cfg.prior_blocks, cfg.time_dim)
 
     def loss(self, posterior: DiagGaussian, z0: Tensor, cond: Tensor | None = None) -> dict[str, Tensor]:
+        self.count(z0)
         t = self.timesteps.sample(z0.shape[0], z0.device)
         g = self.beta * elbo_weight(t, self.timesteps, self.weight_clip)
         z0g = scale_grad(z0, g[:, None])
@@ -32,6 +33,7 @@ class FlowPrior(nn.Module):
 
     def fit_loss(self, z0: Tensor, cond: Tensor | None = None) -> Tensor:
         """Plain CFM on fixed latents (no encoder gradient): a second-stage prior, as in ShaLa."""
+        self.count(z0)
         t = self.timesteps.sample(z0.shape[0], z0.device)
         return cfm_loss(lambda z_t, tau: self.velocity(z_t, tau, cond), z0.detach(), t)
 
@@ -41,7 +43,7 @@ class FlowPrior(nn.Module):
         return euler_sample(lambda z_t, tau: self.velocity(z_t, tau, cond), noise, steps)
 
 
-class StandardNormalPrior(nn.Module):
+class StandardNormalPrior(CountsExamples):
     """The classic fixed prior N(0, I) with an analytic KL, weighted by the same β as the flow prior."""
 
     def __init__(self, dim: int, flow: FlowConfig):
@@ -50,6 +52,7 @@ class StandardNormalPrior(nn.Module):
         self.beta = flow.encoder_grad_scale
 
     def loss(self, posterior: DiagGaussian, z0: Tensor, cond: Tensor | None = None) -> dict[str, Tensor]:
+        self.count(z0)
         return {"prior_kl": self.beta * posterior.kl_to_standard_normal()}
 
     def sample(self, n: int, steps: int, cond: Tensor | None = None, device=None) -> Tensor:

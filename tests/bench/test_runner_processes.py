@@ -22,7 +22,8 @@ def start(out: Path, *argv: str) -> subprocess.Popen:
     ignores SIGINT for background jobs, and a test run may have inherited that)."""
     return subprocess.Popen([sys.executable, "-m", "bench", "run", *SMOKE, "--out", str(out), *argv],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))  # two runs at once: no oversubscription
 
 
 def records(out: Path) -> list[dict]:
@@ -34,7 +35,7 @@ def test_ctrl_c_on_a_parallel_run_records_no_failures_and_the_rerun_resumes(tmp_
             "--set", "train.checkpoint_every=10"]
     proc = start(tmp_path, *argv)
     deadline = time.time() + 120
-    while time.time() < deadline and not list((tmp_path / "checkpoints").rglob("*seed0.pt")):
+    while time.time() < deadline and not list((tmp_path / "checkpoints").rglob("*seed0-????????????.pt")):
         time.sleep(0.1)  # both workers are training once checkpoints appear
     assert proc.poll() is None, proc.communicate()
     os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends to the whole group on Ctrl-C
@@ -78,7 +79,7 @@ def test_a_worker_killed_mid_cell_costs_no_cell(tmp_path):
             "--set", "train.checkpoint_every=10"]
     proc = start(tmp_path, *argv)
     deadline = time.time() + 120
-    while time.time() < deadline and not list((tmp_path / "checkpoints").rglob("*seed0.pt")):
+    while time.time() < deadline and not list((tmp_path / "checkpoints").rglob("*seed0-????????????.pt")):
         time.sleep(0.1)
     os.kill(workers_of(proc.pid)[0], signal.SIGKILL)  # as the kernel's out-of-memory killer would
     stdout, stderr = proc.communicate(timeout=600)
