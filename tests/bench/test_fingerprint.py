@@ -54,7 +54,8 @@ def test_a_report_marks_records_made_by_other_code(smoke_results, code_copy, tmp
     edit(code_copy / "methods" / "muni.py")
     write_report("gaussian_mixture", smoke_results, tmp_path / "reports")
     text = (tmp_path / "reports" / "smoke" / "gaussian_mixture.md").read_text()
-    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| muni") or
+    main_table = text.split("\n## ")[0]
+    rows = {line.split("|")[1].strip(): line for line in main_table.splitlines() if line.startswith("| muni") or
             line.startswith("| shala")}
     assert set(rows) == {"muni ‡", "shala"}
     assert "## Records made by other code" in text
