@@ -193,14 +193,41 @@ def variant_findings(rows: list[Row], suite_cls) -> list[str]:
     for overrides, group in variants.items():
         if not plain or {row.method for row in group} < plain:
             continue
-        findings = suite_cls.findings([replace(row, overrides=[]) for row in group])
+        as_plain = [replace(row, overrides=[]) for row in group]
+        findings = suite_cls.findings(as_plain)
         low, high = min(len(row.records) for row in group), max(len(row.records) for row in group)
         seeds = f"{low}-{high} seeds" if low < high else f"{low} seed{'s' if low > 1 else ''}"
         settings = " ".join(f"`--set {o}`" for o in overrides)
         stale = f"; {STALE} made by other code" if any(row.stale for row in group) else ""
-        lines += [f"### The same findings with every method at {settings} ({seeds} per method{stale})", ""]
-        lines += [f"- {f}" for f in findings] + [""]
+        note = convergence_note(as_plain)
+        lines += [f"### The same findings with every method at {settings} ({seeds} per method{stale})", "",
+                  side_by_side([row for row in rows if not row.overrides], group, suite_cls.table), ""]
+        lines += ([note, ""] if note else []) + [f"- {f}" for f in findings] + [""]
     return lines
+
+
+def side_by_side(plain: list[Row], variant: list[Row], table: list[MetricSpec]) -> str:
+    """Means of each method at the table's own settings and at a variant: steps trained, convergence, metrics."""
+    by_method = {row.method: row for row in variant}
+    header = ["Method", "steps", "Conv."] + [f"{spec.label} {arrow(spec)}" for spec in table]
+    body = []
+    for row in plain:
+        other = by_method.get(row.method)
+        if other is None:
+            continue
+        cells = [row.method]
+        for part in (steps_text, convergence_mark):
+            cells.append(f"{part(row)} → {part(other)}")
+        for spec in table:
+            a, b = summarize(row.values(spec.key)), summarize(other.values(spec.key))
+            cells.append(DASH if a is None or b is None else f"{fmt(a[0])} → {fmt(b[0])}")
+        body.append(cells)
+    return "Table settings → this variant (means over seeds):\n\n" + markdown_table(header, body)
+
+
+def steps_text(row: Row) -> str:
+    steps = sorted({(r.get("train") or {}).get("steps") for r in row.records} - {None})
+    return "/".join(str(s) for s in steps) or "?"
 
 
 def main_table(rows: list[Row], table: list[MetricSpec], paper: dict, latex: bool) -> tuple[list[str], list[list[str]]]:

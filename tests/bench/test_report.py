@@ -11,7 +11,12 @@ def test_report_writes_tables_and_figures_from_records(smoke_results, tmp_path):
     assert names == ["gaussian_mixture.csv", "gaussian_mixture.md", "gaussian_mixture.png",
                      "gaussian_mixture.tex", "gaussian_mixture_pairs.png"]
     md = (tmp_path / "gaussian_mixture.md").read_text()
-    assert "| muni | 2 |" in md and "| shala | 1 |" in md
+    assert "| muni | 2 | n/a |" in md and "| shala | 1 | n/a |" in md  # seeds, convergence (20 steps: too few)
+    assert md.startswith("# gaussian_mixture") and "**Budget**: every method got the same number of steps: 20 " \
+        "steps of 128 samples per cell" in md.split("\n")[2]
+    floor = next(line for line in md.splitlines() if line.startswith("| real data (floor) |"))
+    assert floor.count("0.0000") == 3  # alignment and coherence of real tuples
+    assert "## Budget and convergence" in md and "## Was the ranking still moving?" in md
     assert "±" in md and "**" in md and "—" in md  # seed spread, best in bold, unsupported direction
     assert "0.0508" in md  # the paper's number beside ours
     assert "pytest smoke run" in md  # the command that made the records
@@ -76,5 +81,6 @@ def test_findings_are_checked_again_for_a_variant_every_method_ran():
     rows += [row(name, overrides, 0.3) for name in others for overrides in ([], ["train.steps=2400"])]
     text = "\n".join(variant_findings(rows, GaussianMixture))
     assert "### The same findings with every method at `--set train.steps=2400` (1 seed per method)" in text
+    assert "| muni | ? → ? | n/a → n/a | 0.5000 → 0.1000 |" in text  # the table's settings beside the variant
     assert "detach_self" not in text  # only muni ran that variant: not a comparison
     assert "MUNI has the best unconditional coherence: **reproduced** — ours: muni coherence 0.1" in text
