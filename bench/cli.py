@@ -141,7 +141,8 @@ def build_parser() -> Parser:
     lst = sub.add_parser("list", help="methods, suites, metrics and profiles",
                          description="List the registered methods (with the directions they support), suites "
                          "(with modalities and tasks), metrics (with direction) and profiles.")
-    lst.add_argument("what", nargs="?", default="all", choices=["all", "methods", "suites", "metrics", "profiles"])
+    lst.add_argument("what", nargs="?", default="all", choices=["all", "methods", "suites", "metrics", "profiles"],
+                     help="what to list (default: all)")
 
     rep = sub.add_parser("report", help="tables (md, tex, csv) and figures from result records",
                          description="Read the records under --results and write <suite>.md/.tex/.csv tables "

@@ -31,6 +31,34 @@ def test_shared_mse_known_answers():
     assert shared_mse(x, x + 2) == pytest.approx(4.0)
 
 
-def test_every_metric_declares_a_direction():
-    for name in METRICS.names():
-        assert isinstance(METRICS.get(name).higher_is_better, bool)
+def test_a_better_sample_scores_better_in_the_direction_each_metric_declares():
+    """Scoring the truth against a corrupted copy must move every metric the way it says is better."""
+    from metrics.frechet import frechet_distance
+    from metrics.verifier import agreement, label_accuracy
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2000, 8))
+    swd = SlicedWasserstein(8, 64, seed=0)
+    truth = torch.from_numpy(x).float()
+    labels = torch.from_numpy(rng.integers(0, 10, 2000))
+    noisy_labels = torch.where(torch.rand(2000) < 0.5, torch.randint(0, 10, (2000,)), labels)
+    images = torch.rand(200, 3, 8, 8)
+
+    class Flat(torch.nn.Module):
+        num_features = 192
+
+        def forward(self, batch):
+            return batch.flatten(1).float()
+
+    scores = {  # (score of the truth, score of a corrupted copy)
+        "sliced_wasserstein": (swd(x, rng.standard_normal((2000, 8))), swd(x, x + 1.0)),
+        "alignment_mse": (shared_mse(truth, truth), shared_mse(truth, truth + 0.5)),
+        "coherence_mse": (shared_mse(truth, truth), shared_mse(truth, truth.flip(0))),
+        "verifier_accuracy": (label_accuracy(labels, labels, 10), label_accuracy(noisy_labels, labels, 10)),
+        "verifier_coherence": (agreement([labels], [labels]), agreement([noisy_labels], [labels])),
+        "verifier_frechet": (frechet_distance(images, torch.rand(200, 3, 8, 8), Flat()),
+                             frechet_distance(images, (images + 0.5).clamp(0, 1), Flat())),
+    }
+    assert set(scores) == set(METRICS.names())  # a new metric joins this test
+    for name, (good, bad) in scores.items():
+        assert (good > bad) == METRICS.get(name).higher_is_better, name

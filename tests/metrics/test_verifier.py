@@ -3,7 +3,6 @@ import pytest
 import torch
 from torch import nn
 
-from metrics import METRICS
 from metrics.frechet import frechet_distance
 from metrics.verifier import agreement, label_accuracy
 
@@ -56,7 +55,3 @@ def test_frechet_distance_is_zero_for_identical_sets_and_grows_with_a_shift():
         frechet_distance(real, real, nn.Identity())
 
 
-def test_metrics_are_declared_with_their_direction():
-    assert METRICS.get("verifier_accuracy").higher_is_better
-    assert METRICS.get("verifier_coherence").higher_is_better
-    assert not METRICS.get("verifier_frechet").higher_is_better
