@@ -187,7 +187,24 @@ class PolyMnistQuadrantLabels(Suite):
         task([CROSS_TWO], caps.many_to_one, "cross_modal_2to1", lambda: cross_modal(2))
         for spec, label in ((VERIFIER_DIGIT, "digit"), (VERIFIER_QUADRANT, "quadrant")):
             metrics[spec.key] = mean_of(self.verifier_accuracy[label])
+        for key, floor in self.real_scores(test, n, verifier).items():
+            metrics[key].n, metrics[key].floor = n, floor
         return Evaluation(metrics, self.figure_samples(method, test, joint), timings)
+
+    def real_scores(self, test: dict[str, Tensor], n: int, verifier) -> dict[str, float]:
+        """What real tuples score on each task at the same n: the first n test tuples' images read by the
+        verifier (the best a generator can be credited with), and the Fréchet distance between n training and
+        n test images (the distance a perfect generator would still show)."""
+        read = {m: verifier.predict(test[m]) for m in IMAGES}
+        accuracy = {k: float(np.mean([(read[m][k] == test[k]).float().mean().item() for m in IMAGES])) for k in LABELS}
+        train = self.split("train", test["digit"].device, n)
+        return {DIGIT.key: accuracy["digit"], QUADRANT.key: accuracy["quadrant"],
+                BOTH.key: float(np.mean([agreement([read[m][k] for k in LABELS], [test[k] for k in LABELS])
+                                         for m in IMAGES])),
+                COHERENCE.key: agreement([read[m][k] for m in IMAGES for k in LABELS],
+                                         [test[k] for _ in IMAGES for k in LABELS]),
+                CROSS_ONE.key: accuracy["digit"], CROSS_TWO.key: accuracy["digit"],
+                FRECHET.key: float(np.mean([frechet_distance(train[m], test[m], verifier.features) for m in IMAGES]))}
 
     def figure_samples(self, method: Method, test: dict[str, Tensor], joint: dict[str, Tensor]
                        ) -> dict[str, np.ndarray]:

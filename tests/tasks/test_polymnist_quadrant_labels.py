@@ -10,6 +10,7 @@ from bench.config import resolve
 from bench.train import train
 from methods import METHODS
 from methods.backbone.modality import Batch
+from methods.base import Capabilities
 from tasks import SUITES
 from tasks.polymnist_quadrant_labels import data as pq
 from tasks.polymnist_quadrant_labels.verifier import VerifierTooWeak, check_gate
@@ -236,3 +237,55 @@ def test_findings_name_the_methods_above_chance_on_the_quadrant():
     quadrant = "single_label/quadrant_alignment"
     lines = findings_for({"muni": {quadrant: 0.26}, "mopoe": {quadrant: 0.95}})
     assert "above chance (> 0.30): mopoe; at chance: muni." in next(line for line in lines if "above chance" in line)
+
+
+class RealImages:
+    """An oracle generator: for every conditioning it returns real training tuples with the digit and quadrant
+    the condition implies (given labels, or the labels of the test tuple whose image was given), and real
+    training tuples as joint samples. Scored through the verifier it should reach what real images reach."""
+
+    capabilities = Capabilities()
+
+    def __init__(self, suite, n: int):
+        self.train = suite.split("train", "cpu")
+        test = suite.split("test", "cpu", n)
+        self.tuple_of = {pq.to_uint8(pq.to_float(test[m][i])).numpy().tobytes(): (int(test["digit"][i]),
+                                                                                   int(test["quadrant"][i]))
+                         for m in pq.IMAGES for i in range(n)}
+
+    def labels(self, batch, row: int) -> tuple[int, int]:
+        if "digit" in batch.data or "quadrant" in batch.data:
+            known = self.tuple_of.get(next((pq.to_uint8(batch.data[m][row]).numpy().tobytes()
+                                            for m in pq.IMAGES if m in batch.data), b""), (None, None))
+            return (int(batch.data["digit"][row]) if "digit" in batch.data else known[0],
+                    int(batch.data["quadrant"][row]) if "quadrant" in batch.data else known[1])
+        image = next(m for m in pq.IMAGES if m in batch.data)
+        return self.tuple_of[pq.to_uint8(batch.data[image][row]).numpy().tobytes()]
+
+    def donor(self, digit: int | None, quadrant: int | None, row: int) -> int:
+        match = torch.ones(len(self.train["digit"]), dtype=torch.bool)
+        if digit is not None:
+            match &= self.train["digit"] == digit
+        if quadrant is not None:
+            match &= self.train["quadrant"] == quadrant
+        candidates = match.nonzero().squeeze(1)
+        return int(candidates[row % len(candidates)])
+
+    def generate(self, batch, subset, targets):
+        rows = [self.donor(*self.labels(batch, r), r) for r in range(batch.size)]
+        return {t: pq.to_float(self.train[t][rows]) if t in pq.IMAGES else self.train[t][rows] for t in targets}
+
+    def sample_joint(self, n):
+        return {m: pq.to_float(x[:n]) if m in pq.IMAGES else x[:n] for m, x in self.train.items()}
+
+
+def test_real_images_score_what_the_verifier_reads_on_real_images(smoke_suite):
+    cfg = resolve(SUITE, "muni", 0, "smoke", ["eval.n_samples=64"]).eval
+    metrics = smoke_suite.evaluate(RealImages(smoke_suite, 64), cfg, "cpu").metrics
+    for key in ("single_label/digit_alignment", "single_label/quadrant_alignment", "multi_label/alignment",
+                "unconditional/coherence", "cross_modal/coherence_1to1"):
+        result = metrics[key]
+        assert result.n == 64 and result.floor is not None
+        noise = 3 * (result.floor * (1 - result.floor) / 64) ** 0.5 + 0.05  # binomial noise of two samples of 64
+        assert abs(result.value - result.floor) < noise, (key, result.value, result.floor)
+    assert metrics["single_label/quadrant_alignment"].value > 0.6  # far above chance (0.25): the pairing is right
