@@ -276,7 +276,8 @@ class Progress:
         self.steps = {cell.key: cell.cfg.train.steps for cell in cells}
         self.desc = desc
         self.overall = tqdm(total=sum(self.steps.values()), desc=self.label(), unit="step", position=0,
-                            disable=not self.enabled, dynamic_ncols=True, mininterval=1.0)
+                            disable=not self.enabled, dynamic_ncols=True, mininterval=1.0,
+                            smoothing=0)  # the rate over the whole run: evaluations between cells pause the steps
 
     def label(self) -> str:
         return f"{self.desc} {self.cells_done}/{len(self.steps)} cells"
