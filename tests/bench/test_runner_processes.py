@@ -30,14 +30,23 @@ def records(out: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((out / "gaussian_mixture").rglob("*.json"))]
 
 
-def test_ctrl_c_on_a_parallel_run_records_no_failures_and_the_rerun_resumes(tmp_path):
-    argv = ["--methods", "muni,mvae,mopoe", "--workers", "2", "--set", "train.steps=100",
+PARALLEL = ["--methods", "muni,mvae,mopoe", "--workers", "2", "--set", "train.steps=100",
             "--set", "train.checkpoint_every=10"]
-    proc = start(tmp_path, *argv)
+
+
+def start_training(out: Path) -> subprocess.Popen:
+    """Three cells on two workers, returned once both workers are training (their first checkpoints exist)."""
+    proc = start(out, *PARALLEL)
     deadline = time.time() + 120
-    while time.time() < deadline and not list((tmp_path / "checkpoints").rglob("*seed0-????????????.pt")):
-        time.sleep(0.1)  # both workers are training once checkpoints appear
+    while time.time() < deadline and not list((out / "checkpoints").rglob("*seed0-????????????.pt")):
+        time.sleep(0.1)
     assert proc.poll() is None, proc.communicate()
+    return proc
+
+
+def test_ctrl_c_on_a_parallel_run_records_no_failures_and_the_rerun_resumes(tmp_path):
+    argv = PARALLEL
+    proc = start_training(tmp_path)
     os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends to the whole group on Ctrl-C
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
@@ -75,12 +84,7 @@ def workers_of(pid: int) -> list[int]:
 
 
 def test_a_worker_killed_mid_cell_costs_no_cell(tmp_path):
-    argv = ["--methods", "muni,mvae,mopoe", "--workers", "2", "--set", "train.steps=100",
-            "--set", "train.checkpoint_every=10"]
-    proc = start(tmp_path, *argv)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list((tmp_path / "checkpoints").rglob("*seed0-????????????.pt")):
-        time.sleep(0.1)
+    proc = start_training(tmp_path)
     os.kill(workers_of(proc.pid)[0], signal.SIGKILL)  # as the kernel's out-of-memory killer would
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr
