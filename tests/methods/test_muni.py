@@ -75,11 +75,40 @@ def test_detach_marks_exactly_the_self_target():
 
 
 def test_exact_mode_enumerates_21_recon_and_4_prior_routes_with_3_to_2_weights():
-    routes = muni_routes(torch.ones(3, 2, dtype=torch.bool), MuniOptions(route_mode="exact"))
+    routes = muni_routes(torch.ones(3, 2, dtype=torch.bool), MuniOptions(route_mode="exact", target_weight="mean"))
     recon, prior = routes.recon_weight > 0, routes.prior_weight > 0
     assert int(recon.sum()) == 2 * 21 and int(prior.sum()) == 2 * 4
     torch.testing.assert_close(routes.recon_weight[recon].sum(), torch.tensor(2 * 0.6))
     torch.testing.assert_close(routes.prior_weight[prior].sum(), torch.tensor(2 * 0.4))
+
+
+@pytest.mark.parametrize("mode", ["mc", "exact"])
+def test_summed_targets_weigh_each_reconstruction_by_the_number_of_observed_modalities(mode):
+    # Eq. 12 sums over targets: against the average over targets, every reconstruction row of a sample
+    # that observes k modalities weighs k times as much, and the prior rows are unchanged
+    present = torch.ones(3, 64, dtype=torch.bool)
+    present[2, 32:] = False
+    def routes_for(target_weight: str) -> Routes:
+        torch.manual_seed(0)
+        return muni_routes(present, MuniOptions(route_mode=mode, target_weight=target_weight))
+    summed, averaged = routes_for("sum"), routes_for("mean")
+    observed = present.sum(0)[summed.sample].float()
+    torch.testing.assert_close(summed.recon_weight, averaged.recon_weight * observed)
+    torch.testing.assert_close(summed.prior_weight, averaged.prior_weight)
+    assert set(observed[summed.recon_weight > 0].tolist()) == {2.0, 3.0}
+
+
+def test_several_routes_per_sample_split_each_samples_weight_among_its_independent_draws():
+    torch.manual_seed(0)
+    n, draws = 200, 4
+    routes = muni_routes(torch.ones(3, n, dtype=torch.bool), MuniOptions(routes_per_sample=draws,
+                                                                        target_weight="mean"))
+    assert len(routes.sample) == draws * n
+    per_sample = torch.zeros(n).index_add_(0, routes.sample, routes.recon_weight + routes.prior_weight)
+    torch.testing.assert_close(per_sample, torch.ones(n))
+    assert (routes.sample.view(draws, n) == torch.arange(n)).all()
+    by_draw = routes.subset.view(draws, n, 3)
+    assert (by_draw != by_draw[0]).any()  # independent draws, not copies
 
 
 def test_pairs_only_data_still_trains_the_prior_on_the_observed_pair():
@@ -113,3 +142,7 @@ def test_mc_and_exact_modes_estimate_the_same_objective():
 def test_bad_options_are_rejected_with_the_allowed_values():
     with pytest.raises(ValueError, match="product, hellinger, mixture"):
         MuniOptions(aggregation="sum")
+    with pytest.raises(ValueError, match="sum, mean"):
+        MuniOptions(target_weight="max")
+    with pytest.raises(ValueError, match="routes_per_sample"):
+        MuniOptions(routes_per_sample=0)
