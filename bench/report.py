@@ -303,6 +303,11 @@ def settings_section(records: list[dict[str, Any]], suite_cls) -> str:
         lines += ["", "Differing between rows: " + ", ".join(f"`{k}`" for k in varying)]
     lines += ["", "## Deviations from the paper and choices it leaves open", ""]
     lines += [f"- {note}" for note in suite_cls.notes]
+    lines += ["", "Each method's own options in these records (`--set <method>.<option>=...`; the spec's "
+              "provenance tags in `methods/*.py`), beside the shared `flow.weight_clip` and "
+              "`flow.encoder_grad_scale` above:", ""]
+    lines += [f"- `{method}`: " + ", ".join(f"`{k}={v}`" for k, v in options.items())
+              for method, options in method_options(records).items() if options]
     lines += ["", "## Provenance", ""]
     lines += [f"- code commit {c}: {n} records" for c, n in commits.items()]
     lines += [f"- device {d}: {n} records" for d, n in devices.items()]
@@ -310,6 +315,14 @@ def settings_section(records: list[dict[str, Any]], suite_cls) -> str:
     wall = [r["wall_time"].get("total", 0.0) for r in records]
     lines += [f"- wall time per cell: median {np.median(wall):.0f} s, total {sum(wall) / 60:.1f} min"]
     return "\n".join(lines)
+
+
+def method_options(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Options per method (the first record's; variants with other options say so in their row label)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        out.setdefault(r["method"], r["config"].get("options") or {})
+    return out
 
 
 def other_profiles_section(all_records: list[dict[str, Any]], profile: str, table: list[MetricSpec]) -> str:

@@ -20,6 +20,9 @@ def test_report_writes_tables_and_figures_from_records(smoke_results, tmp_path):
     assert "±" in md and "**" in md and "—" in md  # seed spread, best in bold, unsupported direction
     assert "0.0508" in md  # the paper's number beside ours
     assert "pytest smoke run" in md  # the command that made the records
+    muni_options = next(line for line in md.splitlines() if line.startswith("- `muni`: "))
+    assert "`target_weight=sum`" in muni_options and "`routes_per_sample=1`" in muni_options  # open choices
+    assert "`stage1_fraction=0.5`" in next(line for line in md.splitlines() if line.startswith("- `shala`: "))
     tex = (tmp_path / "gaussian_mixture.tex").read_text()
     assert "\\toprule" in tex and "\\textbf" in tex
     csv = pd.read_csv(tmp_path / "gaussian_mixture.csv")
