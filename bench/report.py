@@ -15,7 +15,15 @@ import pandas as pd
 
 from bench.fingerprint import changed_files, code_fingerprint
 from bench.records import read_records
-from bench.report_budget import budget_line, budget_section, convergence_mark, convergence_note, floors, ranking_section
+from bench.report_budget import (
+    budget_line,
+    budget_section,
+    convergence_by_profile,
+    convergence_mark,
+    convergence_note,
+    floors,
+    ranking_section,
+)
 from bench.tables import markdown_table
 from methods import METHODS
 from tasks import SUITES
@@ -408,6 +416,7 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
         sections += [f"- {f}" for f in findings] + [""]
         sections += variant_findings(rows, suite_cls)
     sections += budget_section(rows) + ranking_section(rows, table)
+    sections += convergence_by_profile(all_records, table)
     sections += stale_section(records)
     failures = [(row.label, r) for row in rows for r in row.failed]
     if failures:

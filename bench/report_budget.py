@@ -180,3 +180,75 @@ def floors(rows, table) -> dict[str, float]:
                 if floor is not None:
                     found.setdefault(spec.key, []).append(floor)
     return {k: float(np.mean(v)) for k, v in found.items()}
+
+
+def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
+    """Every budget this suite has records for (profiles, and variants every method ran), side by side: what
+    one seed of all methods cost, how many cells' loss had settled, and how much the ranking still moved. It
+    answers from records which budget this problem needs before losses and rankings stop moving."""
+    groups: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for r in records:
+        if r.get("status") == "ok":
+            groups.setdefault((r["profile"], tuple(r.get("overrides") or ())), []).append(r)
+    header = ["profile", "settings", "budget", "methods", "cells", "Σ cell min (1 seed)", "converged",
+              "largest loss change, last fifth", "ranking τ 75%→100% (median)"]
+    body, settled, measured = [], [], 0
+    for (profile, overrides), group in sorted(groups.items()):
+        by_method: dict[str, list[dict[str, Any]]] = {}
+        for r in group:
+            by_method.setdefault(r["method"], []).append(r)
+        if len(by_method) < 2:
+            continue
+        minutes = sum(mean_of(rs, "wall_time", "total") or 0.0 for rs in by_method.values()) / 60
+        states = [converged(r) for r in group]
+        known = [s for s in states if s is not None]
+        changes = {m: mean_of(rs, "train", "convergence", "relative_change") for m, rs in by_method.items()}
+        changes = {m: c for m, c in changes.items() if c is not None}
+        worst = max(changes, key=lambda m: abs(changes[m])) if changes else None
+        tau = median_tau({m: checks_of(_Records(rs)) for m, rs in by_method.items()}, table)
+        stale = " ‡" if any(r.get("_changed") for r in group) else ""
+        body.append([f"`{profile}`{stale}", " ".join(f"`{o}`" for o in overrides) or "-", describe_budget(group[0]),
+                     str(len(by_method)), str(len(group)), f"{minutes:.0f}",
+                     f"{sum(known)}/{len(known)}" if known else "n/a",
+                     f"{changes[worst]:+.1%} ({worst})" if worst else "n/a",
+                     "n/a" if tau is None else f"{tau:.2f}"])
+        measured += bool(known) and len(known) == len(states)
+        if known and len(known) == len(states) and all(known):
+            settled.append(f"`{profile}`" + (f" with {' '.join(overrides)}" if overrides else "")
+                           + f" ({minutes:.0f} cell-minutes per seed)")
+    if len(body) < 2:
+        return []
+    if settled:
+        verdict = "Budgets at which every cell's training loss had settled: " + "; ".join(settled) + "."
+    elif measured:
+        verdict = "**At none of the budgets measured here had every method's training loss settled.**"
+    else:
+        verdict = "None of these records carries its loss trend (they predate it): run them again to answer this."
+    return ["## Which budget does this problem need?", "",
+            "Every budget with records of at least two methods: the sum over methods of one seed's cell time "
+            "(cells ran two at a time on the 2-core machine that made the cpu records, so a job took about half), "
+            f"the cells whose smoothed loss moved by less than {CONVERGED_BELOW:.0%} over the last fifth, the "
+            "method whose loss still moved most, and the median over metrics of Kendall's τ between the methods' "
+            "ranking at three quarters of training and at the end (1: unchanged). ‡: made by other code than this "
+            "checkout's.", "",
+            markdown_table(header, body), "", verdict, ""]
+
+
+class _Records:
+    def __init__(self, records: list[dict[str, Any]]):
+        self.records = records
+
+
+def median_tau(checks: dict[str, dict[float, dict[str, float]]], table) -> float | None:
+    checks = {m: c for m, c in checks.items() if len(c) >= 2}
+    taus = []
+    for spec in table:
+        orders = []
+        for pick in (-2, -1):
+            values = {m: c[sorted(c)[pick]].get(spec.key) for m, c in checks.items()}
+            values = {m: v for m, v in values.items() if v is not None}
+            orders.append(sorted(values, key=lambda m: values[m], reverse=spec.higher_is_better))
+        tau = rank_tau(*orders)
+        if tau is not None:
+            taus.append(tau)
+    return float(np.median(taus)) if taus else None

@@ -1,0 +1,35 @@
+from bench.report_budget import convergence_by_profile
+from tasks.base import MetricSpec
+
+TABLE = [MetricSpec("one_to_one/alignment_mse", "alignment", "one_to_one", higher_is_better=False)]
+
+
+def record(method: str, profile: str, change: float, ranks: tuple[float, float], minutes: float = 2.0,
+           overrides: tuple[str, ...] = ()) -> dict:
+    checks = [{"fraction": f, "metrics": {"one_to_one/alignment_mse": v}} for f, v in zip((0.75, 1.0), ranks)]
+    return {"status": "ok", "method": method, "profile": profile, "overrides": list(overrides), "seed": 0,
+            "config": {"train": {"budget": "steps", "steps": 100, "batch_size": 8}},
+            "wall_time": {"total": minutes * 60},
+            "train": {"convergence": {"relative_change": change, "converged": abs(change) < 0.01},
+                      "checks": checks}}
+
+
+def test_each_budget_says_whether_every_loss_settled_and_how_much_the_ranking_moved():
+    moving = [record("a", "cpu", -0.05, (1.0, 1.0)), record("b", "cpu", -0.002, (2.0, 0.5)),
+              record("c", "cpu", -0.003, (3.0, 3.0))]
+    settled = [record(m, "long", 0.001, (v, v), minutes=10) for m, v in (("a", 1.0), ("b", 2.0), ("c", 3.0))]
+    lines = "\n".join(convergence_by_profile(moving + settled, TABLE)).splitlines()
+    rows = {line.split(" | ")[0]: line for line in lines if line.startswith("| `")}
+    assert "| 2/3 | -5.0% (a) |" in rows["| `cpu`"] and rows["| `cpu`"].endswith("| 0.33 |")  # b overtook a
+    assert "| 30 | 3/3 |" in rows["| `long`"] and rows["| `long`"].endswith("| 1.00 |")
+    assert lines[-1] == "Budgets at which every cell's training loss had settled: `long` (30 cell-minutes per seed)."
+
+
+def test_no_budget_settled_and_one_method_alone_is_not_a_budget_comparison():
+    moving = [record("a", "cpu", -0.05, (1.0, 1.0)), record("b", "cpu", -0.002, (2.0, 0.5))]
+    alone = [record("a", "cpu", 0.0, (1.0, 1.0), overrides=("a.option=1",))]
+    other = [record("a", "paper", -0.02, (1.0, 1.0)), record("b", "paper", 0.0, (2.0, 2.0))]
+    lines = convergence_by_profile(moving + alone + other, TABLE)
+    assert not any("a.option" in line for line in lines)
+    assert "**At none of the budgets measured here" in lines[-2]
+    assert convergence_by_profile(moving, TABLE) == []  # one budget: nothing to set side by side
