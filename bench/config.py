@@ -20,7 +20,7 @@ from methods import METHODS
 from methods.backbone.config import FlowConfig, ModelConfig, at_least
 from tasks import SUITES, EvalConfig
 
-PROFILES = ("smoke", "cpu", "paper")
+PROFILES = ("smoke", "cpu", "cpu_long", "paper")  # bench/profiles/<name>.yaml
 
 
 @dataclass
@@ -210,7 +210,11 @@ def resolve(suite: str, method: str, seed: int, profile: str, overrides: list[st
     values: dict[str, dict[str, Any]] = {name: {} for name in ("data", *COMMON_SECTIONS, "options")}
     for section, fields in suite_cls.defaults.items():
         values[section].update(fields)
-    suite_profile = (load_profile(profile).get("suites") or {}).get(suite) or {}
+    profile_suites = load_profile(profile).get("suites") or {}
+    if suite not in profile_suites:
+        raise ConfigError(f"profile '{profile}' has no settings for suite '{suite}'; it has: "
+                          f"{', '.join(profile_suites) or 'none'}")
+    suite_profile = profile_suites[suite] or {}
     for section, fields in suite_profile.items():
         if section == "options":
             values["options"].update((fields or {}).get(method) or {})
