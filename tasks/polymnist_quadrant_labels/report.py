@@ -2,6 +2,8 @@
 conditional and joint samples, and the paper's findings (§6.2, App. E.1) checked against the records."""
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,39 +115,73 @@ def findings(rows: list[Row], specs: dict[str, MetricSpec]) -> list[str]:
                    f"{accuracy['quadrant']:.4f} (results are withheld below {gate}).")
     plain = [r for row in rows if not row.overrides for r in row.records] or records
     out.append(budget_line(plain[0]["config"]))
-    means = {row.method: {k: float(np.mean(v)) for k in specs if (v := row.values(k))}
-             for row in rows if not row.overrides}
+    stats = {row.method: {k: proportion(row, k) for k in specs if row.values(k)} for row in rows if not row.overrides}
     coh, both, quad = "unconditional/coherence", "multi_label/alignment", "single_label/quadrant_alignment"
 
     def claim(text: str, needed: list[str], key: str, holds) -> str:
-        missing = [m for m in needed if key not in means.get(m, {})]
+        missing = [m for m in needed if key not in stats.get(m, {})]
         if missing:
             return f"{text}: not checked (no results for {', '.join(missing)})."
-        values = {m: means[m][key] for m in needed}
-        best = max(values.values())
+        values = {m: stats[m][key] for m in needed}
+        best = max(v.mean for v in values.values())
         if best <= CHANCE[key] + CHANCE_MARGIN:
             return (f"{text}: not testable at this budget (every compared method within {CHANCE_MARGIN} of chance, "
                     f"{CHANCE[key]}; best {best:.3f}).")
-        return f"{text}: {'reproduced' if holds(values) else 'NOT reproduced'}."
+        return f"{text}: {VERDICT[holds(values)]}."
 
-    with_coh = [m for m in means if coh in means[m]]
+    with_coh = [m for m in stats if coh in stats[m]]
     out.append(claim("MUNI has the best unconditional coherence (paper: 0.4841, next ShaLa 0.4539)",
                      ["muni", *[m for m in with_coh if m != "muni"]], coh,
-                     lambda v: v["muni"] >= max(v.values())))
+                     lambda v: all_of(above(v["muni"], v[m]) for m in v if m != "muni")))
     out.append(claim("MUNI's multi-label alignment is far above MMVAE's and MMVAE+'s (paper: 0.93 vs 0.16, 0.17)",
                      ["muni", "mmvae", "mmvae_plus"], both,
-                     lambda v: v["muni"] > max(v["mmvae"], v["mmvae_plus"]) + 0.1))
+                     lambda v: all_of(above(v["muni"], v[m], 0.1) for m in ("mmvae", "mmvae_plus"))))
     out.append(claim("MVAE has the lowest unconditional coherence (paper: 0.0079)",
-                     ["mvae", *[m for m in with_coh if m != "mvae"]], coh, lambda v: v["mvae"] <= min(v.values())))
-    learned = {m: means[m][quad] > CHANCE[quad] + CHANCE_MARGIN for m in means if quad in means[m]}
+                     ["mvae", *[m for m in with_coh if m != "mvae"]], coh,
+                     lambda v: all_of(above(v[m], v["mvae"]) for m in v if m != "mvae")))
+    learned = {m: stats[m][quad].mean > CHANCE[quad] + CHANCE_MARGIN for m in stats if quad in stats[m]}
     if learned:
         out.append(f"Which methods place the digit in the conditioned quadrant above chance (> "
                    f"{CHANCE[quad] + CHANCE_MARGIN:.2f}): {', '.join(m for m, ok in learned.items() if ok) or 'none'}"
                    f"; at chance: {', '.join(m for m, ok in learned.items() if not ok) or 'none'}.")
-    with_quad = [m for m in means if quad in means[m] and m != "mvae"]
+    with_quad = [m for m in stats if quad in stats[m] and m != "mvae"]
     out.append(claim("Quadrant alignment is near perfect (≥ 0.99) for every method but MVAE (paper: ≥ 0.99 vs 0.68)",
-                     with_quad or ["muni"], quad, lambda v: min(v.values()) >= 0.99))
+                     with_quad or ["muni"], quad, lambda v: all_of(above(x, Proportion(0.99)) for x in v.values())))
     return out
+
+
+VERDICT = {True: "**reproduced**", False: "**NOT reproduced**",
+           None: "**undecided** (a difference within the seed spread and the accuracies' binomial noise)"}
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """A rate over seeds: its mean and the variance of that mean (seed spread plus binomial noise at n)."""
+    mean: float
+    var: float = 0.0
+
+
+def proportion(row: Row, key: str) -> Proportion:
+    values = row.values(key)
+    ns = [(r["metrics"].get(key) or {}).get("n") for r in row.records]
+    mean = float(np.mean(values))
+    seed_var = float(np.var(values, ddof=1)) / len(values) if len(values) > 1 else 0.0
+    binomial = [v * (1 - v) / n for v, n in zip(values, ns) if n and 0 <= v <= 1]
+    return Proportion(mean, seed_var + (float(np.mean(binomial)) / len(values) if binomial else 0.0))
+
+
+def above(a: Proportion, b: Proportion, margin: float = 0.0) -> bool | None:
+    """Is a > b + margin? True or False when the gap exceeds twice its standard error, None (a tie) when not."""
+    gap = a.mean - b.mean - margin
+    noise = 2 * math.sqrt(a.var + b.var)
+    if abs(gap) <= noise and noise > 0:
+        return None
+    return gap > 0
+
+
+def all_of(results) -> bool | None:
+    results = list(results)
+    return False if False in results else None if None in results else True
 
 
 def budget_line(config: dict) -> str:
