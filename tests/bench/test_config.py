@@ -41,5 +41,16 @@ def test_options_of_a_method_outside_the_run_are_refused():
 
 
 def test_unknown_profile_lists_the_available_ones():
-    with pytest.raises(ConfigError, match="unknown profile 'fast'; available: smoke, cpu, paper"):
+    with pytest.raises(ConfigError, match="unknown profile 'fast'; available: smoke, cpu, cpu_long, paper"):
         resolve("gaussian_mixture", "muni", 0, "fast")
+
+
+def test_every_profile_file_is_reachable_and_resolves_for_each_suite_it_sets():
+    from pathlib import Path
+
+    from bench.config import PROFILES, load_profile
+    files = {p.stem for p in (Path(__file__).parents[2] / "bench" / "profiles").glob("*.yaml")}
+    assert files == set(PROFILES)
+    for profile in PROFILES:
+        for suite in load_profile(profile)["suites"]:
+            assert resolve(suite, "muni", 0, profile).profile == profile
