@@ -120,7 +120,7 @@ def ranking_section(rows, table) -> list[str]:
     """The quick evaluations at each quarter of training: how the methods ranked, and how much the ranking
     still changed between three quarters and the end (Kendall's τ; 1 = the same order)."""
     plain = [row for row in rows if not row.overrides and row.records]
-    checks = {row.method: checks_of(row) for row in plain}
+    checks = {row.method: checks_of(row.records) for row in plain}
     checks = {m: c for m, c in checks.items() if c}
     if len(checks) < 2:
         return []
@@ -146,10 +146,10 @@ def ranking_section(rows, table) -> list[str]:
     return lines + [markdown_table(header, body), ""] if body else []
 
 
-def checks_of(row) -> dict[float, dict[str, float]]:
+def checks_of(records: list[dict[str, Any]]) -> dict[float, dict[str, float]]:
     """fraction of training -> metric -> mean over seeds of the quick evaluation's value."""
     found: dict[float, dict[str, list[float]]] = {}
-    for r in row.records:
+    for r in records:
         for check in (r.get("train") or {}).get("checks") or []:
             for key, value in check["metrics"].items():
                 if value is not None:
@@ -205,7 +205,7 @@ def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
         changes = {m: mean_of(rs, "train", "convergence", "relative_change") for m, rs in by_method.items()}
         changes = {m: c for m, c in changes.items() if c is not None}
         worst = max(changes, key=lambda m: abs(changes[m])) if changes else None
-        tau = median_tau({m: checks_of(_Records(rs)) for m, rs in by_method.items()}, table)
+        tau = median_tau({m: checks_of(rs) for m, rs in by_method.items()}, table)
         stale = " ‡" if any(r.get("_changed") for r in group) else ""
         body.append([f"`{profile}`{stale}", " ".join(f"`{o}`" for o in overrides) or "-", describe_budget(group[0]),
                      str(len(by_method)), str(len(group)), f"{minutes:.0f}",
@@ -232,11 +232,6 @@ def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
             "ranking at three quarters of training and at the end (1: unchanged). ‡: made by other code than this "
             "checkout's.", "",
             markdown_table(header, body), "", verdict, ""]
-
-
-class _Records:
-    def __init__(self, records: list[dict[str, Any]]):
-        self.records = records
 
 
 def median_tau(checks: dict[str, dict[float, dict[str, float]]], table) -> float | None:
