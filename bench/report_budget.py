@@ -212,8 +212,9 @@ def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
                      f"{sum(known)}/{len(known)}" if known else "n/a",
                      f"{changes[worst]:+.1%} ({worst})" if worst else "n/a",
                      "n/a" if tau is None else f"{tau:.2f}"])
-        measured += bool(known) and len(known) == len(states)
-        if known and len(known) == len(states) and all(known):
+        complete = bool(states) and None not in states
+        measured += complete
+        if complete and all(states):
             settled.append(f"`{profile}`" + (f" with {' '.join(overrides)}" if overrides else "")
                            + f" ({minutes:.0f} cell-minutes per seed)")
     if len(body) < 2:

@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tasks.verdicts import all_of, decide
+
 ONE, MANY = "one_to_one/alignment_mse", "many_to_one/alignment_mse"
 FID, COH = "unconditional/fidelity_swd", "unconditional/coherence_mse"
 KEYS = (ONE, MANY, FID, COH)
@@ -36,15 +38,7 @@ def less(t: Table, a: str, b: str, key: str, factor: float = 1.0) -> bool | None
     """Is t[a] < factor·t[b]? True or False when the gap exceeds the noise, None (a tie) when it does not."""
     x, y = t[a][key], t[b][key]
     gap = factor * y.mean - x.mean
-    noise = max(x.floor, y.floor, 2 * math.sqrt(x.se ** 2 + (factor * y.se) ** 2))
-    if abs(gap) <= noise and noise > 0:
-        return None
-    return gap > 0
-
-
-def all_of(results) -> bool | None:
-    results = list(results)
-    return False if False in results else None if None in results else True
+    return decide(gap, max(x.floor, y.floor, 2 * math.sqrt(x.se ** 2 + (factor * y.se) ** 2)))
 
 
 def best_method(t: Table, key: str) -> str:

@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 
 from bench.records import read_samples  # noqa: E402
 from tasks.polymnist_quadrant_labels.data import IMAGES  # noqa: E402
+from tasks.verdicts import all_of, decide  # noqa: E402
 
 if TYPE_CHECKING:
     from bench.report import Row
@@ -172,16 +173,7 @@ def proportion(row: Row, key: str) -> Proportion:
 
 def above(a: Proportion, b: Proportion, margin: float = 0.0) -> bool | None:
     """Is a > b + margin? True or False when the gap exceeds twice its standard error, None (a tie) when not."""
-    gap = a.mean - b.mean - margin
-    noise = 2 * math.sqrt(a.var + b.var)
-    if abs(gap) <= noise and noise > 0:
-        return None
-    return gap > 0
-
-
-def all_of(results) -> bool | None:
-    results = list(results)
-    return False if False in results else None if None in results else True
+    return decide(a.mean - b.mean - margin, 2 * math.sqrt(a.var + b.var))
 
 
 def budget_line(config: dict) -> str:
