@@ -16,6 +16,7 @@ import torch
 
 from bench.budget import budget_steps, consumption, probe
 from bench.train import EMA, LogFn, StepFn, TrainSummary, train
+from methods.backbone.modality import set_gaussian_output
 from methods.base import METHODS, Method
 from tasks.base import Evaluation, Progress, Suite
 
@@ -64,6 +65,7 @@ def quick_checks(suite: Suite, cfg: CellConfig, steps: int, device: torch.device
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             ema.module.eval()
+            set_gaussian_output(ema.module, cfg.eval.gaussian_output)
             evaluation = suite.evaluate(ema.module, quick, device)
             ema.module.train()
         return {"step": step, "fraction": at[step], "n": quick.n_samples, "seconds": time.perf_counter() - start,
@@ -88,6 +90,7 @@ def train_and_evaluate(cfg: CellConfig, suite: Suite, device: torch.device, *, l
     if on_trained:
         on_trained(summary)
     torch.manual_seed(cfg.seed + EVAL_SEED_OFFSET)
+    set_gaussian_output(ema.module, cfg.eval.gaussian_output)
     evaluation = suite.evaluate(ema.module, cfg.eval, device, progress)
     return CellResult(method, ema, summary, evaluation, sum(p.numel() for p in method.parameters()),
                       consumption(cfg.train, steps, measured, method))

@@ -310,7 +310,7 @@ def settings_section(records: list[dict[str, Any]], suite_cls) -> str:
     if varying:
         lines += ["", "Differing between rows: " + ", ".join(f"`{k}`" for k in varying)]
     lines += ["", "## Deviations from the paper and choices it leaves open", ""]
-    lines += [f"- {note}" for note in suite_cls.notes]
+    lines += [f"- {note}" for note in suite_cls.notes()]
     lines += ["", "Each method's own options in these records (`--set <method>.<option>=...`; the spec's "
               "provenance tags in `methods/*.py`), beside the shared `flow.weight_clip` and "
               "`flow.encoder_grad_scale` above:", ""]

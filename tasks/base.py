@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 from bench.cache import cache_root  # noqa: F401  (suites import it from here)
 from bench.registry import Registry
 from methods.backbone.config import at_least
-from methods.backbone.modality import Batch, ModalitySpec
+from methods.backbone.modality import GAUSSIAN_OUTPUTS, Batch, ModalitySpec
 from methods.base import Method
 
 Progress = Callable[[str], None]
@@ -26,9 +27,13 @@ class EvalConfig:
     projection_seed: int = 0  # the same projections for every method and seed
     figure_samples: int = 512  # jointly generated samples kept in the record for figures
     progress_samples: int = 500  # samples per task of the quick evaluations at each quarter of training; 0: none
+    gaussian_output: str = "samples"  # what Gaussian decoders (classic backbone) give: "samples" or their "means"
 
     def __post_init__(self):
         at_least(self, 1, "n_samples", "batch_size", "swd_projections")
+        if self.gaussian_output not in GAUSSIAN_OUTPUTS:
+            raise ValueError(f"unknown gaussian_output '{self.gaussian_output}'; available: "
+                             f"{', '.join(GAUSSIAN_OUTPUTS)}")
         at_least(self, 0, "projection_seed", "figure_samples", "progress_samples")
 
 
@@ -105,7 +110,6 @@ class Suite:
     defaults: ClassVar[dict[str, dict[str, Any]]] = {}  # section overrides applied before the profile
     table: ClassVar[list[MetricSpec]] = []  # the paper's table layout, in column order
     paper_table: ClassVar[str] = ""  # e.g. "Table 5 (App. D)"
-    notes: ClassVar[list[str]] = []  # choices the paper leaves open and deviations, printed in reports
 
     def __init__(self, data_config):
         self.data_config = data_config
@@ -140,6 +144,16 @@ class Suite:
     def describe(self) -> dict[str, Any]:
         """What `bench list` and records show about the data."""
         return {}
+
+    @classmethod
+    def notes(cls) -> list[str]:
+        """Choices the paper leaves open and deviations, printed in reports: the bullets of notes.md beside the
+        suite (prose, so editing it leaves the records' code fingerprint alone)."""
+        path = Path(__file__).parent / cls.name / "notes.md"
+        if not path.exists():
+            return []
+        bullets = re.split(r"^- ", path.read_text(), flags=re.MULTILINE)
+        return [" ".join(b.split()) for b in bullets if b.strip()]
 
     @classmethod
     def paper_reference(cls) -> dict[str, dict[str, float | None]]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from methods.backbone.flow import Timesteps
 
 BACKBONES = ("flow", "classic")
+DECODER_SCALES = ("optimal", "learned")
 
 
 def at_least(config, minimum: float, *names: str) -> None:
@@ -27,10 +28,13 @@ class ModelConfig:
     prior_width: int = 512
     prior_blocks: int = 4
     time_dim: int = 128
+    decoder_scale: str = "optimal"  # classic backbone's Gaussian σ: "optimal" (closed form per batch) or "learned"
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
             raise ValueError(f"unknown backbone '{self.backbone}'; available: {', '.join(BACKBONES)}")
+        if self.decoder_scale not in DECODER_SCALES:
+            raise ValueError(f"unknown decoder_scale '{self.decoder_scale}'; available: {', '.join(DECODER_SCALES)}")
         at_least(self, 1, "latent_dim", "private_dim", "encoder_width", "encoder_blocks", "decoder_width",
                  "decoder_blocks", "prior_width", "prior_blocks", "time_dim")
 

@@ -13,6 +13,7 @@ from methods.backbone.image import FlowUNet, ImageEncoder, ImageEncoderTrunk, Im
 from methods.backbone.nets import CountsExamples, ResidualMLP, VelocityMLP
 
 Kind = Literal["vector", "image", "categorical", "sequence"]
+MIN_VARIANCE = 1e-6  # floor of the closed-form decoder variance: a perfectly fitted coordinate would give log 0
 
 
 class DataError(ValueError):
@@ -127,22 +128,58 @@ class FlowDecoder(CountsExamples):
 
 
 class GaussianDecoder(CountsExamples):
-    """The classic likelihood: x ~ N(mean(cond), diag σ²) with a learned per-coordinate σ."""
+    """The classic likelihood: x ~ N(mean(cond), diag σ²) with a per-coordinate σ.
+
+    model.decoder_scale says how σ is fitted. "optimal" (default): σ² is set in closed form to the batch's mean
+    squared residual per coordinate, the maximiser of the likelihood for the current means (calibrated decoders,
+    Rybkin et al. 2021); by the envelope theorem the means then get the gradient of the likelihood at the
+    optimal σ. The last batch's σ² is kept in a buffer for sampling. "learned": log σ is a parameter that the
+    optimiser moves, which a short budget leaves far from its optimum. `output` is the evaluation convention
+    (eval.gaussian_output): "samples" draws mean + σ·ε, "means" returns the decoder mean."""
 
     def __init__(self, spec: ModalitySpec, cond_dim: int, cfg: ModelConfig):
         super().__init__()
         self.shape = spec.shape
+        self.scale = cfg.decoder_scale
+        self.output = "samples"
         self.mean = ResidualMLP(cond_dim, spec.size, cfg.decoder_width, cfg.decoder_blocks)
-        self.log_std = nn.Parameter(torch.zeros(spec.size))
+        if self.scale == "learned":
+            self.log_std = nn.Parameter(torch.zeros(spec.size))
+        else:
+            self.register_buffer("variance", torch.ones(spec.size))
 
     def loss(self, x: Tensor, cond: Tensor) -> Tensor:
         self.count(x)
-        z = (x.flatten(1) - self.mean(cond)) * torch.exp(-self.log_std)
-        return (0.5 * z.square() + self.log_std).sum(1)
+        residual = x.flatten(1) - self.mean(cond)
+        if self.scale == "learned":
+            z = residual * torch.exp(-self.log_std)
+            return (0.5 * z.square() + self.log_std).sum(1)
+        variance = residual.detach().square().mean(0).clamp_min(MIN_VARIANCE)
+        if self.training:
+            self.variance.copy_(variance)
+        return 0.5 * (residual.square() / variance + variance.log()).sum(1)
+
+    @property
+    def std(self) -> Tensor:
+        return self.log_std.exp() if self.scale == "learned" else self.variance.sqrt()
 
     def sample(self, cond: Tensor, steps: int) -> Tensor:
         mean = self.mean(cond)
-        return (mean + torch.randn_like(mean) * self.log_std.exp()).reshape(cond.shape[0], *self.shape)
+        if self.output == "samples":
+            mean = mean + torch.randn_like(mean) * self.std
+        return mean.reshape(cond.shape[0], *self.shape)
+
+
+GAUSSIAN_OUTPUTS = ("samples", "means")
+
+
+def set_gaussian_output(model: nn.Module, output: str) -> None:
+    """Make every Gaussian decoder in `model` return samples or its means when sampled (eval.gaussian_output)."""
+    if output not in GAUSSIAN_OUTPUTS:
+        raise ValueError(f"unknown Gaussian decoder output '{output}'; available: {', '.join(GAUSSIAN_OUTPUTS)}")
+    for module in model.modules():
+        if isinstance(module, GaussianDecoder):
+            module.output = output
 
 
 class CategoricalDecoder(CountsExamples):

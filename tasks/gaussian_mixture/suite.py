@@ -31,33 +31,6 @@ class GaussianMixture(Suite):
     defaults = {"model": {"latent_dim": 48, "private_dim": 24}}
     table = [ONE_TO_ONE, MANY_TO_ONE, FIDELITY, COHERENCE]
     paper_table = "Table 5 (App. D)"
-    notes = [
-        "Factor dimensions are not given in the paper: shared-by-all 12, pair-shared 12, private 24 (x_m is 60-d, "
-        "the shared content 12 + 3·12 = 48 equals the latent size). Absolute values depend on this choice, so "
-        "orderings and ratios are what we compare with the paper.",
-        "Mixture parameters per factor: 64 components, uniform weights, means ~ U[-3, 3], per-dimension stds ~ "
-        "U[0.1, 0.5]; every coordinate standardised with training statistics. Train 100k, test 10k tuples.",
-        "Evaluation uses the first `eval.n_samples` test tuples per task (the paper's count is not given). "
-        "Fidelity is SW2 on 128 fixed projections (seed 0), averaged over modalities.",
-        "β_enc (flow.encoder_grad_scale) is not given in the paper; it is the same for every method and also "
-        "weights the KL of the classic backbone, MMVAE+'s private KL and ShaLa's stage-1 KL.",
-        "Logit-normal timesteps (0, 1) clamped to [1e-3, 1-1e-3]; the ELBO weight w(τ) is clipped at 100.",
-        "Widths, depths, batch size, learning rate, step count and EMA decay come from the profile and are "
-        "identical for every method; velocity MLPs receive [emb(τ), z] in every block.",
-        "MMVAE and MMVAE+ use the K=1 stratified ELBO (IWAE/DReG need a tractable likelihood, which flow "
-        "decoders and the flow prior do not have); MoPoE's prior term averages over every subset latent.",
-        "ShaLa: half of the step budget trains the fused autoencoder against N(0, I), the other half the "
-        "unconditional and per-source conditional flow priors on the frozen encoder.",
-        "MUNI draws one route per sample (reconstruction : prior = 3 : 2, subsets uniform).",
-        "Budget and convergence: MUNI's Monte Carlo routes give its decoders about 0.6 reconstruction terms per "
-        "sample and step, against 3 for MoPoE and HELVAE and 8-9 for MVAE and MMVAE, so with the same number "
-        "of steps it is further from convergence. The cpu profile (1200 steps of 512) stops while every "
-        "method's training loss is still falling (MLflow curves); our GPU paper-profile records (1800 steps of "
-        "4096) saw 12 times more samples. Where a finding holds at one profile and not the other, read it as "
-        "budget-dependent (see 'The same methods at other profiles'). Every method was also run at twice the cpu "
-        "steps (`--set train.steps=2400`, seed 0); the cpu report checks the findings again on those rows. "
-        "`--set muni.route_mode=exact` sums every route instead.",
-    ]
 
     def __init__(self, data_config: gm.GaussianMixtureData):
         super().__init__(data_config)

@@ -46,43 +46,6 @@ class PolyMnistQuadrantLabels(Suite):
     defaults = {"model": {"latent_dim": 32, "private_dim": 32}, "flow": {"prior_steps": 50, "decoder_steps": 25}}
     table = [DIGIT, QUADRANT, BOTH, COHERENCE]
     paper_table = "Table 6 (App. E.1; Table 2 holds five of its rows)"
-    notes = [
-        "Digit source: data.source=sklearn_digits (the default: scikit-learn's 1797 8×8 digits, upsampled) needs no "
-        "download, but numbers on it are NOT comparable to the paper's; only data.source=mnist is the paper's data.",
-        "Backgrounds: the original PolyMNIST photos are not available offline; by default scikit-learn's china.jpg "
-        "and flower.jpg and matplotlib's grace_hopper.jpg, each resized so its shorter side is 8 canvases.",
-        "Digit inversion: binary (IDMVAE, mask > 16/255) for MNIST; for sklearn digits in proportion to the "
-        "digit's intensity, because binarised 8×8 digits cap any verifier near 0.93 accuracy (data.inversion).",
-        "Pairing: per digit class a random order of its images, image modality k reading it shifted by k·n/3, so "
-        "the three images of a tuple always show different handwriting (PolyMNIST permutes independently).",
-        "Training set size is not given by the paper: data.n_train tuples re-pair the source's training digits "
-        "with fresh permutations, crops and quadrants as often as needed.",
-        "Image networks (App. E.1): one ResNet encoder trunk shared by the images, with per-modality input "
-        "convolution, modality embedding and posterior head; one flow U-Net decoder shared by the images, told "
-        "which one to draw (a residual U-Net without attention stands in for NCSN++). For images, "
-        "model.*_width is the channel count at full resolution and model.*_blocks the blocks per resolution.",
-        "The image flow loss is summed over pixels (Eq. 55), so its weight against the label cross-entropy and "
-        "the prior term grows with the canvas. Generated images are clamped to the data range and quantised "
-        "to 8 bits before the verifier sees them.",
-        "Verifier: a small CNN (position-invariant digit summary, per-quadrant summary), trained on real "
-        "training images only; results are withheld when its held-out accuracy is below "
-        "data.verifier_min_accuracy on either head.",
-        "Extra metrics in the records (figure `_extras.png`): classic PolyMNIST cross-modal coherence (the "
-        "verifier's digit on images generated from one or two other images), and a Fréchet distance on the "
-        "verifier's 128 features per image modality (not Inception FID; it compares methods on this data only).",
-        "Budget and what it can show: the cpu profile trains about three passes over the data (the paper: 200 "
-        "epochs at 64×64). At that budget no method draws digits the verifier reads (digit alignment stays at "
-        "chance, 0.1), so its table only tells which methods learn to place the digit in the conditioned quadrant. "
-        "The findings call a claim untestable when every method is within 0.05 of chance.",
-        "Why MUNI lags at equal steps: its Monte Carlo routes (App. E.2: one route per tuple and step, "
-        "reconstruction:prior 3:2) give each decoder far fewer examples per step than objectives that sum over "
-        "subsets and targets. Reconstruction terms per tuple and step, all five decoders together (`python "
-        "scripts/reconstruction_terms.py polymnist_quadrant_labels smoke 20`): MUNI, MUNI-Hellinger and UL 0.6; "
-        "MoPoE, HELVAE and ShaLa 5; MVAE 12.8; MMVAE and MMVAE+ 25. Rows marked train.steps=4000 show MUNI and "
-        "MoPoE at four times the steps (not every method: that budget does not fit this machine). ShaLa "
-        "trains its autoencoder for half the steps (shala.stage1_fraction) and reaches an image from a label only "
-        "through its second-stage conditional prior.",
-    ]
 
     def __init__(self, data_config: pq.PolyMnistQuadrantLabelsData):
         super().__init__(data_config)

@@ -58,6 +58,8 @@ CATALOGUE = [
     (RUN + ["--set", "model.latent_dim=0"], "latent_dim must be at least 1, not 0"),
     (RUN + ["--set", "model.decoder_blocks=-2"], "decoder_blocks must be at least 1, not -2"),
     (RUN + ["--set", "model.backbone=transformer"], "unknown backbone 'transformer'; available: flow, classic"),
+    (RUN + ["--set", "model.decoder_scale=fixed"], "unknown decoder_scale 'fixed'; available: optimal, learned"),
+    (RUN + ["--set", "eval.gaussian_output=modes"], "unknown gaussian_output 'modes'; available: samples, means"),
     (RUN + ["--set", "flow.t_min=0"], "need 0 < t_min < t_max <= 1"),
     (RUN + ["--set", "flow.t_max=2"], "need 0 < t_min < t_max <= 1"),
     (RUN + ["--set", "flow.timestep_std=0"], "timestep_std must be positive"),

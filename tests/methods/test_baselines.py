@@ -6,7 +6,7 @@ from methods.mvae import Mvae
 from tests.methods.helpers import all_zero, any_nonzero, batch, build
 
 
-def capture_routes(method, monkeypatch):
+def capture_routes(method, monkeypatch, n: int = 5):
     seen = {}
     original = method.backbone.routed_loss
 
@@ -15,7 +15,7 @@ def capture_routes(method, monkeypatch):
         return original(b, routes, aggregate)
 
     monkeypatch.setattr(method.backbone, "routed_loss", spy)
-    method.loss(batch(5))
+    method.loss(batch(n))
     return seen["routes"], seen["aggregate"]
 
 
@@ -34,6 +34,20 @@ def test_mvae_terms_are_full_singletons_and_a_random_pair_each_reconstructing_on
     assert sizes == [1, 1, 1, 2, 3]
     assert (routes.prior_weight == 1).all()
     assert aggregate is Mvae.aggregate
+
+
+@pytest.mark.parametrize("draw, distinct", [("sample", 3), ("batch", 1)])
+def test_mvae_draws_its_random_subset_per_sample_or_once_per_batch(monkeypatch, draw, distinct):
+    torch.manual_seed(0)
+    routes, _ = capture_routes(build("mvae", Mvae.Options(subset_draw=draw)), monkeypatch, n=64)
+    random_rows = rows_as_sets(routes)[4 * 64:]  # after the full set and the three singletons
+    assert {len(subset) for subset, _ in random_rows} == {2}
+    assert len({subset for subset, _ in random_rows}) == distinct
+
+
+def test_mvae_rejects_an_unknown_subset_draw():
+    with pytest.raises(ValueError, match="unknown subset_draw 'epoch'; available: sample, batch"):
+        Mvae.Options(subset_draw="epoch")
 
 
 def test_mvae_adds_the_prior_expert_to_every_subset_and_mopoe_only_to_the_full_set():
