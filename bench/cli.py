@@ -6,8 +6,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from base.registry import UnknownNameError
 from bench.errors import ConfigError, UsageError
-from bench.registry import UnknownNameError
 
 EXAMPLES = """examples:
   python -m bench run --methods all --suite gaussian_mixture
@@ -299,7 +299,7 @@ def cmd_perf(args) -> int:
     writable_directory(args.out, "--out")
     writable_directory(args.results / "perf", "--results")
 
-    for path in run_perf(args):
+    for path in run_perf(args, methods):
         print(f"bench: wrote {path}")
     return 0
 

@@ -1,7 +1,10 @@
-"""Figures for `bench report` (matplotlib, PNG): per-metric bars with seed spread, and for vector suites a
-pair plot of real vs jointly generated samples on shared coordinates."""
+"""Figures for `bench report` and for each cell's MLflow run (matplotlib, PNG): per-metric bars with seed
+spread, and the figures a suite declares as data: a bar chart of its extra metrics, and its samples drawn the
+way its sample_figure says ("shared_coordinates": a pair plot of real vs jointly generated vectors on shared
+coordinates; "image_tuples": see bench/figures_images.py)."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,11 +14,53 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench import figures_images  # noqa: E402
 from bench.records import read_samples  # noqa: E402
 
 if TYPE_CHECKING:
-    from bench.report import Row
-    from tasks.base import MetricSpec
+    from base.results import Evaluation, MetricSpec, Row
+    from tasks.base import Suite
+
+
+def suite_figures(suite_cls: type[Suite], rows: list[Row], out: Path) -> list[Path]:
+    """The figures `suite_cls` declares, drawn from the report's rows."""
+    name, layout = suite_cls.name, suite_cls.sample_figure
+    paths = []
+    if suite_cls.extra_metrics:
+        paths.append(bar_chart(rows, suite_cls.extra_metrics, {}, out / f"{name}_extras.png",
+                               title=f"{name}: extra metrics"))
+    if layout.get("kind") == "shared_coordinates":
+        paths.append(pair_plot(rows, suite_cls.figure_coordinates, out / f"{name}_pairs.png"))
+    elif layout.get("kind") == "image_tuples":
+        panels = first_samples(rows)
+        paths += [figures_images.gallery(panels, layout, out / f"{name}_gallery.png"),
+                  figures_images.sample_grid(panels, layout, out / f"{name}_samples.png")]
+    return [p for p in paths if p is not None]
+
+
+def cell_figure(suite: Suite, method: str, evaluation: Evaluation, path: Path) -> Path | None:
+    """A figure of one cell's samples for its MLflow run, or None when the suite declares none."""
+    layout = suite.sample_figure
+    if not evaluation.samples:
+        return None
+    if layout.get("kind") == "shared_coordinates":
+        coords = suite.figure_coordinates(dataclasses.asdict(suite.data_config))
+        return shared_coordinate_grid([(method, evaluation.samples)], coords, path)
+    if layout.get("kind") == "image_tuples":
+        return figures_images.sample_grid([(method, evaluation.samples)], layout, path)
+    return None
+
+
+def first_samples(rows: list[Row]) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """(row label, samples of its first seed) for every plain row whose record kept samples."""
+    out = []
+    for row in rows:
+        record = row.records[0] if row.records and not row.overrides else None
+        if record and record.get("samples"):
+            samples = read_samples(Path(record["_path"]).parent / record["samples"])
+            if samples is not None:
+                out.append((row.label, samples))
+    return out
 
 
 def bar_chart(rows: list[Row], table: list[MetricSpec], paper: dict, path: Path, title: str) -> Path:

@@ -11,7 +11,7 @@ import ast
 import hashlib
 from pathlib import Path
 
-PACKAGES = ("bench", "methods", "metrics", "tasks")
+PACKAGES = ("base", "bench", "methods", "metrics", "tasks")
 ROOT = Path(__file__).resolve().parent.parent  # the directory holding the project's packages
 CELL_MODULES = ("bench.cell", "bench.train")  # what every cell runs, whatever its method and suite
 

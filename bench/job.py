@@ -118,11 +118,13 @@ def log_cell_artifacts(tracker: Tracker, suite, cfg: CellConfig, evaluation) -> 
     """The resolved config and a figure of the cell's samples, as MLflow artifacts (not kept in results/)."""
     if tracker.run_id is None:
         return
+    from bench.figures import cell_figure  # matplotlib: only when there is a run to log to
+
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "config.yaml"
         config.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         tracker.log_artifact(config)
-        figure = suite.cell_figure(cfg.method, evaluation, Path(folder) / "samples.png")
+        figure = cell_figure(suite, cfg.method, evaluation, Path(folder) / "samples.png")
         if figure is not None:
             tracker.log_artifact(figure)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from bench.cache import cache_root
+from base.cache import cache_root
 from bench.fingerprint import project_fingerprint
 
 

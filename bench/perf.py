@@ -211,13 +211,12 @@ def render(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_perf(args) -> list[Path]:
-    from bench.cli import pick_methods
+def run_perf(args, methods: list[str]) -> list[Path]:
+    """Measure `methods` (checked by the command line) with the settings in `args`; write the record and page."""
     from bench.config import resolve
     from bench.runner import pick_device
 
     device = pick_device(args.device)
-    methods = pick_methods(args.methods)
     results = []
     spawn = get_context("spawn")
     for name in methods:

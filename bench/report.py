@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from base.results import Row
 from bench.fingerprint import changed_files, code_fingerprint
 from bench.records import read_records
 from bench.report_budget import (
@@ -34,31 +35,6 @@ FLOOR_LABEL = "real data (floor)"
 
 
 STALE = "‡"
-
-
-@dataclass
-class Row:
-    method: str
-    config_hash: str
-    overrides: list[str]
-    records: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        return self.method + (f" [{', '.join(self.overrides)}]" if self.overrides else "")
-
-    @property
-    def stale(self) -> bool:
-        """Some of its records were made by code other than this checkout's (see mark_stale)."""
-        return any(r.get("_changed") for r in self.records)
-
-    def values(self, key: str) -> list[float] | None:
-        """Per-seed values of one metric; None when the method does not support it."""
-        found = [r["metrics"].get(key) for r in self.records]
-        if any(m is not None and m.get("status") == "unsupported" for m in found):
-            return None
-        return [m["value"] for m in found if m is not None and m.get("value") is not None]
 
 
 def common_overrides(records: list[dict[str, Any]]) -> list[str]:
@@ -375,7 +351,7 @@ def flatten(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_report(suite: str, results: Path, out: Path, profile: str | None = None) -> list[Path]:
-    from bench.figures import bar_chart
+    from bench.figures import bar_chart, suite_figures
 
     suite_cls = SUITES.get(suite)
     records = all_records = read_records(results, suite)
@@ -428,7 +404,7 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
         sections += [f"- {r['method']} seed {r['seed']}: {r.get('reason')} (at step {r.get('reached_step')})"
                      for r in stopped] + [""]
     written = [bar_chart(rows, table, paper, stem.with_suffix(".png"), title=f"{suite} ({profile})")]
-    written += suite_cls.report_figures(rows, results, out)
+    written += suite_figures(suite_cls, rows, out)
     figures = ", ".join(f"`{p.name}`" for p in written)
     sections += [per_direction_section(rows, table), other_profiles_section(all_records, profile, table),
                  settings_section(ok_records or records, suite_cls), "", f"Figures: {figures}."]

@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from bench.registry import Registry
+from base.registry import Registry
 from methods.backbone.aggregation import product
 from methods.backbone.config import FlowConfig, ModelConfig
 from methods.backbone.gaussian import DiagGaussian

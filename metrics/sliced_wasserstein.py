@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import ot
+import torch
 
 from metrics.base import declare
 
@@ -18,8 +19,8 @@ class SlicedWasserstein:
         self.projections = ot.sliced.get_random_projections(dim, n_projections, seed=seed)
 
     def __call__(self, generated, real) -> float:
-        x = np.asarray(generated, dtype=np.float64)
-        y = np.asarray(real, dtype=np.float64)
+        x = np.asarray(torch.as_tensor(generated).cpu(), dtype=np.float64)
+        y = np.asarray(torch.as_tensor(real).cpu(), dtype=np.float64)
         if x.shape[1] != self.projections.shape[0] or y.shape[1] != self.projections.shape[0]:
             raise ValueError(f"expected {self.projections.shape[0]}-dimensional samples, got {x.shape} and {y.shape}")
         return float(ot.sliced_wasserstein_distance(x, y, projections=self.projections, p=2))

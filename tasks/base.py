@@ -4,17 +4,22 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
+from torch import Tensor
 
-from bench.cache import cache_root  # noqa: F401  (suites import it from here)
-from bench.registry import Registry
+from base.cache import cache_root  # noqa: F401  (suites import it from here)
+from base.registry import Registry
+from base.results import Evaluation, MetricResult, MetricSpec  # noqa: F401  (suites import them from here)
 from methods.backbone.config import at_least
 from methods.backbone.modality import GAUSSIAN_OUTPUTS, Batch, ModalitySpec
 from methods.base import Method
+from tasks import evaluation
+from tasks.evaluation import Score, Task
 
 Progress = Callable[[str], None]
 
@@ -35,39 +40,6 @@ class EvalConfig:
             raise ValueError(f"unknown gaussian_output '{self.gaussian_output}'; available: "
                              f"{', '.join(GAUSSIAN_OUTPUTS)}")
         at_least(self, 0, "projection_seed", "figure_samples", "progress_samples")
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    key: str  # e.g. "one_to_one/alignment_mse"
-    label: str  # column header, e.g. "1→1 Align."
-    direction: str  # one_to_one | many_to_one | unconditional
-    higher_is_better: bool
-
-
-@dataclass
-class MetricResult:
-    value: float | None  # None when the method does not support the direction
-    higher_is_better: bool
-    per_direction: dict[str, float] = field(default_factory=dict)
-    n: int | None = None  # samples the value was computed on
-    floor: float | None = None  # what the real data scores at the same n: a difference below it is noise
-
-    @property
-    def supported(self) -> bool:
-        return self.value is not None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "higher_is_better": self.higher_is_better,
-                "status": "ok" if self.supported else "unsupported", "per_direction": self.per_direction,
-                "n": self.n, "floor": self.floor}
-
-
-@dataclass
-class Evaluation:
-    metrics: dict[str, MetricResult]
-    samples: dict[str, Any] = field(default_factory=dict)  # small arrays for figures
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per task
 
 
 class ShuffledBatches:
@@ -110,6 +82,8 @@ class Suite:
     defaults: ClassVar[dict[str, dict[str, Any]]] = {}  # section overrides applied before the profile
     table: ClassVar[list[MetricSpec]] = []  # the paper's table layout, in column order
     paper_table: ClassVar[str] = ""  # e.g. "Table 5 (App. D)"
+    extra_metrics: ClassVar[list[MetricSpec]] = []  # recorded beside the paper's table, drawn as one more chart
+    sample_figure: ClassVar[dict[str, Any]] = {}  # how bench draws the samples a record keeps (bench/figures.py)
 
     def __init__(self, data_config):
         self.data_config = data_config
@@ -123,18 +97,52 @@ class Suite:
         """How many training tuples a data config yields (a batch may not be larger)."""
         return data_config.n_train
 
-    def evaluate(self, method: Method, eval_config, device: torch.device | str,
+    # --- evaluation: the suite declares, tasks/evaluation.py runs ------------------------------------------
+    def evaluate(self, method: Method, eval_config: EvalConfig, device: torch.device | str,
                  progress: Progress | None = None) -> Evaluation:
+        """The task matrix on the first eval.n_samples test tuples (see tasks/evaluation.py)."""
+        self.eval_config, self.device = eval_config, device
+        n = min(eval_config.n_samples, self.test_size())
+        return evaluation.evaluate(self, method, n, eval_config.batch_size, progress)
+
+    def test_size(self) -> int:
+        return self.data_config.n_test
+
+    def tasks(self) -> list[Task]:
+        """The task matrix, in the order it is generated (the order fixes the random draws)."""
         raise NotImplementedError
 
-    @classmethod
-    def report_figures(cls, rows: list, results: Path, out: Path) -> list[Path]:
-        """Suite-specific figures for `bench report` (rows are bench.report.Row); none by default."""
-        return []
+    def scores(self, task: Task) -> list[Score]:
+        raise NotImplementedError
 
-    def cell_figure(self, method: str, evaluation: Evaluation, path: Path) -> Path | None:
-        """A figure of one cell's samples, logged to its MLflow run; none by default."""
-        return None
+    def test_rows(self, n: int) -> dict[str, Tensor]:
+        """The first n test tuples, every modality and label, on self.device."""
+        raise NotImplementedError
+
+    def reference_rows(self, n: int) -> dict[str, Tensor]:
+        """n real tuples the test set never saw: the oracle's unconditional samples."""
+        raise NotImplementedError
+
+    def batch(self, rows: dict[str, Tensor]) -> Batch:
+        """What a method conditions on, from test rows."""
+        return Batch(rows)
+
+    def prepare(self, chunk: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Generated or real rows as the scores read them (e.g. with a verifier's predictions added)."""
+        return chunk
+
+    def evaluated_specs(self) -> list[MetricSpec]:
+        """Every metric the tasks fill, in record order."""
+        return [*self.table, *self.extra_metrics]
+
+    def fixed_metrics(self) -> dict[str, MetricResult]:
+        """Metrics that do not depend on the method (e.g. the verifier's own accuracy); none by default."""
+        return {}
+
+    def figure_samples(self, method: Method, rows: dict[str, Tensor], joint: dict[str, Tensor]
+                       ) -> dict[str, np.ndarray]:
+        """Small arrays kept in the record for figures; none by default."""
+        return {}
 
     @classmethod
     def findings(cls, rows: list) -> list[str]:

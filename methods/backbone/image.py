@@ -66,7 +66,8 @@ class ImageEncoderTrunk(nn.Module):
         self.width = width
 
     def forward(self, h: Tensor, index: int) -> Tensor:
-        c = self.modality.weight[index].expand(h.shape[0], -1)
+        # a lookup, not weight[index]: a view of a parameter taken under no_grad breaks torch's FLOP counter
+        c = self.modality(torch.full((h.shape[0],), index, dtype=torch.long, device=h.device))
         for i, blocks in enumerate(self.levels):
             for block in blocks:
                 h = block(h, c)
@@ -116,7 +117,7 @@ class FlowUNet(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, x: Tensor, t: Tensor, z: Tensor, index: int) -> Tensor:
-        c = nn.functional.silu(self.time(t) + self.latent(z) + self.modality.weight[index])
+        c = nn.functional.silu(self.time(t) + self.latent(z) + self.modality(torch.tensor(index, device=z.device)))
         h, skips = self.inp(x), []
         for i, blocks in enumerate(self.down):
             for block in blocks:

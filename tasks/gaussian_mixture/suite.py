@@ -1,18 +1,17 @@
 """The Gaussian-mixture suite: data, task matrix and metrics of paper App. D / Table 5 (spec 4.4)."""
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import time
 
 import numpy as np
 import torch
 
-from methods.backbone.modality import Batch, ModalitySpec
-from methods.base import Method
+from methods.backbone.modality import ModalitySpec
 from metrics.alignment import shared_mse
+from metrics.base import Pooled
 from metrics.sliced_wasserstein import SlicedWasserstein
-from tasks.base import SUITES, EvalConfig, Evaluation, MetricResult, MetricSpec, ShuffledBatches, Suite, cache_root
+from tasks.base import SUITES, MetricSpec, ShuffledBatches, Suite, cache_root
+from tasks.evaluation import Reader, Score, Task
 from tasks.gaussian_mixture import data as gm
 from tasks.gaussian_mixture.data import shared_index as shared
 
@@ -31,6 +30,7 @@ class GaussianMixture(Suite):
     defaults = {"model": {"latent_dim": 48, "private_dim": 24}}
     table = [ONE_TO_ONE, MANY_TO_ONE, FIDELITY, COHERENCE]
     paper_table = "Table 5 (App. D)"
+    sample_figure = {"kind": "shared_coordinates"}
 
     def __init__(self, data_config: gm.GaussianMixtureData):
         super().__init__(data_config)
@@ -51,105 +51,59 @@ class GaussianMixture(Suite):
     def train_batches(self, batch_size, device):
         return ShuffledBatches(self.split("train", device), batch_size)
 
-    def evaluate(self, method: Method, eval_config: EvalConfig, device, progress=None) -> Evaluation:
-        """The task matrix on the first n test tuples. Each value keeps n and its floor: what real data scores at
-        the same n (alignment and coherence of real tuples are exactly 0; for fidelity, the sliced Wasserstein
-        distance between n training and n test tuples)."""
-        cfg = self.data_config
-        n = min(eval_config.n_samples, cfg.n_test)
-        test = {m: x[:n] for m, x in self.split("test", device).items()}
-        caps = method.capabilities
-        metrics, timings, samples = {}, {}, {}
-        say = progress or (lambda _: None)
+    def test_rows(self, n):
+        return {m: x[:n] for m, x in self.split("test", self.device).items()}
 
-        def result(per: dict[str, float] | None, floor: float) -> MetricResult:
-            if per is None:
-                return MetricResult(None, False, n=n)
-            return MetricResult(float(np.mean(list(per.values()))), False, per, n=n, floor=floor)
+    def reference_rows(self, n):
+        return {m: x[:n] for m, x in self.split("train", self.device).items()}  # n tuples the test set never saw
 
-        def generate(subset: list[str], targets: list[str]) -> dict[str, torch.Tensor]:
-            parts = []
-            for start in range(0, n, eval_config.batch_size):
-                batch = Batch({m: test[m][start:start + eval_config.batch_size] for m in subset})
-                parts.append(method.generate(batch, subset, targets))
-            return {t: torch.cat([p[t] for p in parts]) for t in targets}
+    def tasks(self) -> list[Task]:
+        """Each modality to the other two; each pair to the third; all three from the prior."""
+        one = [Task("one_to_one", (s,), tuple(t for t in self.names if t != s)) for s in self.names]
+        many = [Task("many_to_one", tuple(s for s in self.names if s != t), (t,)) for t in self.names]
+        return [*one, *many, Task("unconditional", (), tuple(self.names))]
 
-        def sliced_wasserstein(generated: dict[str, torch.Tensor]) -> dict[str, float]:
-            out = {}
-            for m in self.names:
-                swd = SlicedWasserstein(test[m].shape[1], eval_config.swd_projections, eval_config.projection_seed)
-                out[m] = swd(generated[m].cpu().numpy(), test[m].cpu().numpy())
-            return out
+    def scores(self, task: Task) -> list[Score]:
+        """Alignment: a generated target against its source on their shared coordinates. Fidelity: SW2 of each
+        generated modality against the test set. Coherence: two generated modalities on their shared
+        coordinates. Real tuples score alignment and coherence 0, and fidelity at the SW2 of n unseen tuples."""
+        ev = self.eval_config
+        if len(task.sources) == 1:
+            (s,) = task.sources
+            return [Score(ONE_TO_ONE, f"{s}->{t}", lambda: Pooled(shared_mse), self.aligned(t, s))
+                    for t in task.targets]
+        if task.sources:
+            (t,) = task.targets
+            return [Score(MANY_TO_ONE, f"{'+'.join(task.sources)}->{t} vs {s}", lambda: Pooled(shared_mse),
+                          self.aligned(t, s)) for s in task.sources]
+        fidelity = [Score(FIDELITY, m, lambda m=m: Pooled(SlicedWasserstein(
+                              self.specs[self.names.index(m)].size, ev.swd_projections, ev.projection_seed)),
+                          lambda made, rows, m=m: (made[m], rows[m])) for m in self.names]
+        coherence = [Score(COHERENCE, f"{a}~{b}", lambda: Pooled(shared_mse), self.coherent(a, b))
+                     for a, b in itertools.combinations(self.names, 2)]
+        return fidelity + coherence
 
-        start = time.perf_counter()
-        per = None
-        if caps.one_to_one:
-            say("one-to-one")
-            per = {}
-            for source in self.names:
-                targets = [t for t in self.names if t != source]
-                out = generate([source], targets)
-                for t in targets:
-                    i_s, i_t = shared(cfg, source, t)
-                    per[f"{source}->{t}"] = shared_mse(out[t][:, i_t], test[source][:, i_s])
-        metrics[ONE_TO_ONE.key] = result(per, 0.0)
-        timings["one_to_one"] = time.perf_counter() - start
+    def aligned(self, target: str, source: str) -> Reader:
+        i_source, i_target = shared(self.data_config, source, target)
+        return lambda made, rows: (made[target][:, i_target], rows[source][:, i_source])
 
-        start = time.perf_counter()
-        per = None
-        if caps.many_to_one:
-            say("many-to-one")
-            per = {}
-            for target in self.names:
-                sources = [s for s in self.names if s != target]
-                out = generate(sources, [target])[target]
-                for s in sources:
-                    i_s, i_t = shared(cfg, s, target)
-                    per[f"{'+'.join(sources)}->{target} vs {s}"] = shared_mse(out[:, i_t], test[s][:, i_s])
-        metrics[MANY_TO_ONE.key] = result(per, 0.0)
-        timings["many_to_one"] = time.perf_counter() - start
+    def coherent(self, a: str, b: str) -> Reader:
+        i_a, i_b = shared(self.data_config, a, b)
+        return lambda made, rows: (made[a][:, i_a], made[b][:, i_b])
 
-        start = time.perf_counter()
-        fid = coh = None
-        if caps.unconditional:
-            say("unconditional")
-            parts = [method.sample_joint(min(eval_config.batch_size, n - s))
-                     for s in range(0, n, eval_config.batch_size)]
-            joint = {m: torch.cat([p[m] for p in parts]) for m in self.names}
-            fid = sliced_wasserstein(joint)
-            coh = {}
-            for a, b in itertools.combinations(self.names, 2):
-                i_a, i_b = shared(cfg, a, b)
-                coh[f"{a}~{b}"] = shared_mse(joint[a][:, i_a], joint[b][:, i_b])
-            keep = eval_config.figure_samples
-            samples = {f"joint/{m}": joint[m][:keep].cpu().numpy().astype(np.float16) for m in self.names}
-            samples.update({f"real/{m}": test[m][:keep].cpu().numpy().astype(np.float16) for m in self.names})
-        real = {m: x[:n] for m, x in self.split("train", device).items()}  # n real tuples the test set never saw
-        metrics[FIDELITY.key] = result(fid, float(np.mean(list(sliced_wasserstein(real).values()))))
-        metrics[COHERENCE.key] = result(coh, 0.0)
-        timings["unconditional"] = time.perf_counter() - start
-        return Evaluation(metrics, samples, timings)
+    def figure_samples(self, method, rows, joint):
+        keep = self.eval_config.figure_samples
+        if not joint:
+            return {}
+        samples = {f"joint/{m}": joint[m][:keep].cpu().numpy().astype(np.float16) for m in self.names}
+        samples.update({f"real/{m}": rows[m][:keep].cpu().numpy().astype(np.float16) for m in self.names})
+        return samples
 
     @classmethod
     def findings(cls, rows):
         from tasks.gaussian_mixture.findings import check_rows
 
         return check_rows(rows, cls.paper_reference())
-
-    @classmethod
-    def report_figures(cls, rows, results, out):
-        from bench.figures import pair_plot
-
-        path = pair_plot(rows, cls.figure_coordinates, out / f"{cls.name}_pairs.png")
-        return [path] if path else []
-
-    def cell_figure(self, method, evaluation, path):
-        from bench.figures import shared_coordinate_grid
-
-        if not evaluation.samples:
-            return None
-        coords = self.figure_coordinates(dataclasses.asdict(self.data_config))
-        return shared_coordinate_grid([(method, evaluation.samples)], coords, path)
 
     @classmethod
     def figure_coordinates(cls, data_config: dict) -> dict[str, tuple[str, int, str, int]]:

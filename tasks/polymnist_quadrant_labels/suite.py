@@ -3,8 +3,6 @@ App. E.1 (Tables 2 and 6; spec 5.3)."""
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -12,9 +10,11 @@ from torch import Tensor
 
 from methods.backbone.modality import Batch, ModalitySpec
 from methods.base import Method
+from metrics.base import Pooled
 from metrics.frechet import frechet_distance
 from metrics.verifier import agreement, label_accuracy
-from tasks.base import SUITES, EvalConfig, Evaluation, MetricResult, MetricSpec, ShuffledBatches, Suite, cache_root
+from tasks.base import SUITES, MetricResult, MetricSpec, ShuffledBatches, Suite, cache_root
+from tasks.evaluation import Reader, Score, Task
 from tasks.polymnist_quadrant_labels import data as pq
 from tasks.polymnist_quadrant_labels.data import IMAGES, LABELS, to_float, to_uint8
 from tasks.polymnist_quadrant_labels.verifier import check_gate, load_verifier
@@ -29,12 +29,28 @@ CROSS_TWO = MetricSpec("cross_modal/coherence_2to1", "2 images→image Coh.", "m
 FRECHET = MetricSpec("unconditional/verifier_frechet", "Verifier-FD", "unconditional", False)
 VERIFIER_DIGIT = MetricSpec("verifier/digit_accuracy", "Verifier digit acc.", "data", True)
 VERIFIER_QUADRANT = MetricSpec("verifier/quadrant_accuracy", "Verifier quad. acc.", "data", True)
-EXTRAS = [CROSS_ONE, CROSS_TWO, FRECHET]  # drawn in the report's extra figure
+QUADRANT_SHORT = ("TR", "TL", "BL", "BR")  # quadrant labels 0-3 (spec 5.2), printed under sample figures
 FIGURE_TUPLES = 10  # tuples per method in the sample figure: digits 0-9
 
 
-def mean_of(per_direction: dict[str, float], higher_is_better: bool = True) -> MetricResult:
-    return MetricResult(float(np.mean(list(per_direction.values()))), higher_is_better, dict(per_direction))
+def stack(rows: dict[str, Tensor], keys) -> Tensor:
+    """(B, L): the named columns side by side."""
+    return torch.stack([rows[k] for k in keys], dim=1)
+
+
+def columns(predicted: list[str], labels: list[str] | tuple[str, ...], generated: bool = False) -> Reader:
+    """Reads (the verifier's predictions, the labels they should equal) as (B, L) columns; the labels come from
+    the test rows, or from the generated rows for co-generation."""
+    return lambda made, rows: (stack(made, predicted), stack(made if generated else rows, labels))
+
+
+def accuracy(num_classes: int):
+    return lambda: Pooled(lambda predicted, target: label_accuracy(predicted[:, 0], target[:, 0], num_classes))
+
+
+def agreeing(predicted: Tensor, target: Tensor) -> float:
+    """agreement() of (B, L) predictions and targets, column by column."""
+    return agreement(list(predicted.T), list(target.T))
 
 
 @SUITES.register("polymnist_quadrant_labels")
@@ -46,6 +62,9 @@ class PolyMnistQuadrantLabels(Suite):
     defaults = {"model": {"latent_dim": 32, "private_dim": 32}, "flow": {"prior_steps": 50, "decoder_steps": 25}}
     table = [DIGIT, QUADRANT, BOTH, COHERENCE]
     paper_table = "Table 6 (App. E.1; Table 2 holds five of its rows)"
+    extra_metrics = [CROSS_ONE, CROSS_TWO, FRECHET]
+    sample_figure = {"kind": "image_tuples", "title": "PolyMNIST-Quadrant-Labels", "images": IMAGES,
+                     "labels": {"digit": None, "quadrant": QUADRANT_SHORT}}
 
     def __init__(self, data_config: pq.PolyMnistQuadrantLabelsData):
         super().__init__(data_config)
@@ -77,132 +96,85 @@ class PolyMnistQuadrantLabels(Suite):
         return ShuffledBatches(self.split("train", device), batch_size,
                                lambda rows: Batch({m: to_float(x) if m in IMAGES else x for m, x in rows.items()}))
 
-    def evaluate(self, method: Method, eval_config: EvalConfig, device, progress=None) -> Evaluation:
-        n = min(eval_config.n_samples, self.data_config.n_test)
-        test = self.split("test", device, n)
-        verifier = self.verifier.to(device)
-        caps = method.capabilities
-        chunk = eval_config.batch_size
-        metrics: dict[str, MetricResult] = {}
-        timings: dict[str, float] = {}
-        say = progress or (lambda _: None)
+    def test_rows(self, n):
+        return self.split("test", self.device, n)
 
-        def batch(subset: list[str], rows: slice) -> Batch:
-            return Batch({m: to_float(test[m][rows]) if m in IMAGES else test[m][rows] for m in subset})
+    def reference_rows(self, n):
+        return self.split("train", self.device, n)  # n tuples the test set never saw
 
-        def verified(subset: list[str], targets: list[str]) -> dict[str, dict[str, Tensor]]:
-            """target -> {label: verifier predictions} for images generated from the test tuples' `subset`."""
-            parts: dict[str, list[dict[str, Tensor]]] = {t: [] for t in targets}
-            for start in range(0, n, chunk):
-                out = method.generate(batch(subset, slice(start, start + chunk)), subset, targets)
-                for t in targets:
-                    parts[t].append(verifier.predict(to_uint8(out[t])))
-            return {t: {k: torch.cat([p[k] for p in ps]) for k in LABELS} for t, ps in parts.items()}
+    def batch(self, rows):
+        return Batch({m: to_float(x) if m in IMAGES else x for m, x in rows.items()})
 
-        def task(specs: list[MetricSpec], supported: bool, name: str, run: Callable[[], list[MetricResult]]):
-            start = time.perf_counter()
-            if supported:
-                say(name)
-            results = run() if supported else [MetricResult(None, s.higher_is_better) for s in specs]
-            metrics.update({s.key: r for s, r in zip(specs, results)})
-            timings[name] = time.perf_counter() - start
+    def tasks(self) -> list[Task]:
+        """Each label to the three images, both labels to the three images, everything from the prior, and
+        (beside the paper's table) each image or pair of images to the others."""
+        images = tuple(IMAGES)
+        crossed = [Task(f"cross_modal_{size}to1", subset, tuple(m for m in images if m not in subset))
+                   for size in (1, 2) for subset in itertools.combinations(images, size)]
+        single = [Task("single_label", (label,), images) for label in LABELS]
+        return [*single, Task("multi_label", tuple(LABELS), images), Task("unconditional", (), tuple(self.names)),
+                *crossed]
 
-        def single_label() -> list[MetricResult]:
-            results = []
-            for label, k in LABELS.items():
-                predicted = verified([label], list(IMAGES))
-                results.append(mean_of({f"{label}->{m}": label_accuracy(predicted[m][label], test[label], k)
-                                        for m in IMAGES}))
-            return results
+    def prepare(self, chunk):
+        """Images as 8-bit (as if saved), with the verifier's digit and quadrant for each: "m1:digit", ..."""
+        view = dict(chunk)
+        verifier = self.verifier.to(self.device)
+        for m in IMAGES:
+            if m in chunk:
+                view[m] = chunk[m] if chunk[m].dtype == torch.uint8 else to_uint8(chunk[m])
+                view.update({f"{m}:{label}": p for label, p in verifier.predict(view[m]).items()})
+        return view
 
-        def multi_label() -> list[MetricResult]:
-            predicted = verified(list(LABELS), list(IMAGES))
-            return [mean_of({f"digit+quadrant->{m}": agreement([predicted[m][k] for k in LABELS],
-                                                               [test[k] for k in LABELS]) for m in IMAGES})]
+    def scores(self, task: Task) -> list[Score]:
+        """Alignment: the verifier recovers the conditioned label(s) from each generated image. Coherence: every
+        generated image's digit and quadrant equal the generated labels (per image and label beside it). Real
+        tuples score the verifier's accuracy on real images, and a Fréchet distance of n unseen images."""
+        both = tuple(LABELS)
+        if task.group == "single_label":
+            (label,) = task.sources
+            spec = DIGIT if label == "digit" else QUADRANT
+            return [Score(spec, f"{label}->{m}", accuracy(LABELS[label]), columns([f"{m}:{label}"], [label]))
+                    for m in task.targets]
+        if task.group == "multi_label":
+            return [Score(BOTH, f"{'+'.join(both)}->{m}", lambda: Pooled(agreeing),
+                          columns([f"{m}:{k}" for k in both], both)) for m in task.targets]
+        if task.sources:
+            spec = CROSS_ONE if len(task.sources) == 1 else CROSS_TWO
+            return [Score(spec, f"{'+'.join(task.sources)}->{t}", accuracy(10), columns([f"{t}:digit"], ["digit"]))
+                    for t in task.targets]
+        pairs = [(m, k) for m in IMAGES for k in both]
+        everything = Score(COHERENCE, "all", lambda: Pooled(agreeing),
+                           columns([f"{m}:{k}" for m, k in pairs], [k for _, k in pairs], generated=True))
+        each = [Score(COHERENCE, f"{m}~{k}", lambda: Pooled(agreeing), columns([f"{m}:{k}"], [k], generated=True),
+                      counts=False) for m, k in pairs]
+        features = self.verifier.to(self.device).features
+        distance = lambda: Pooled(lambda made, real: frechet_distance(real, made, features))  # noqa: E731
+        frechet = [Score(FRECHET, m, distance, lambda made, rows, m=m: (made[m], rows[m])) for m in IMAGES]
+        return [everything, *each, *frechet]
 
-        def cross_modal(size: int) -> list[MetricResult]:
-            per = {}
-            for subset in itertools.combinations(IMAGES, size):
-                targets = [m for m in IMAGES if m not in subset]
-                predicted = verified(list(subset), targets)
-                for t in targets:
-                    per[f"{'+'.join(subset)}->{t}"] = label_accuracy(predicted[t]["digit"], test["digit"], 10)
-            return [mean_of(per)]
+    def fixed_metrics(self):
+        return {spec.key: MetricResult(float(np.mean(list(self.verifier_accuracy[label].values()))), True,
+                                       dict(self.verifier_accuracy[label]))
+                for spec, label in ((VERIFIER_DIGIT, "digit"), (VERIFIER_QUADRANT, "quadrant"))}
 
-        joint: dict[str, Tensor] = {}
-
-        def unconditional() -> list[MetricResult]:
-            parts = [method.sample_joint(min(chunk, n - s)) for s in range(0, n, chunk)]
-            joint.update({m: torch.cat([p[m] for p in parts]) for m in self.names})
-            joint.update({m: to_uint8(joint[m]) for m in IMAGES})
-            predicted = {m: verifier.predict(joint[m]) for m in IMAGES}
-            # every image's digit and quadrant must equal the generated labels (so the images also agree)
-            everything = agreement([predicted[m][k] for m in IMAGES for k in LABELS],
-                                   [joint[k] for _ in IMAGES for k in LABELS])
-            each = {f"{m}~{k}": agreement([predicted[m][k]], [joint[k]]) for m in IMAGES for k in LABELS}
-            frechet = {m: frechet_distance(test[m], joint[m], verifier.features) for m in IMAGES}
-            return [MetricResult(everything, True, each), mean_of(frechet, higher_is_better=False)]
-
-        task([DIGIT, QUADRANT], caps.one_to_one, "single_label", single_label)
-        task([BOTH], caps.many_to_one, "multi_label", multi_label)
-        task([COHERENCE, FRECHET], caps.unconditional, "unconditional", unconditional)
-        task([CROSS_ONE], caps.one_to_one, "cross_modal_1to1", lambda: cross_modal(1))
-        task([CROSS_TWO], caps.many_to_one, "cross_modal_2to1", lambda: cross_modal(2))
-        for spec, label in ((VERIFIER_DIGIT, "digit"), (VERIFIER_QUADRANT, "quadrant")):
-            metrics[spec.key] = mean_of(self.verifier_accuracy[label])
-        for key, floor in self.real_scores(test, n, verifier).items():
-            metrics[key].n, metrics[key].floor = n, floor
-        return Evaluation(metrics, self.figure_samples(method, test, joint), timings)
-
-    def real_scores(self, test: dict[str, Tensor], n: int, verifier) -> dict[str, float]:
-        """What real tuples score on each task at the same n: the first n test tuples' images read by the
-        verifier (the best a generator can be credited with), and the Fréchet distance between n training and
-        n test images (the distance a perfect generator would still show)."""
-        read = {m: verifier.predict(test[m]) for m in IMAGES}
-        accuracy = {k: float(np.mean([(read[m][k] == test[k]).float().mean().item() for m in IMAGES])) for k in LABELS}
-        train = self.split("train", test["digit"].device, n)
-        return {DIGIT.key: accuracy["digit"], QUADRANT.key: accuracy["quadrant"],
-                BOTH.key: float(np.mean([agreement([read[m][k] for k in LABELS], [test[k] for k in LABELS])
-                                         for m in IMAGES])),
-                COHERENCE.key: agreement([read[m][k] for m in IMAGES for k in LABELS],
-                                         [test[k] for _ in IMAGES for k in LABELS]),
-                CROSS_ONE.key: accuracy["digit"], CROSS_TWO.key: accuracy["digit"],
-                FRECHET.key: float(np.mean([frechet_distance(train[m], test[m], verifier.features) for m in IMAGES]))}
-
-    def figure_samples(self, method: Method, test: dict[str, Tensor], joint: dict[str, Tensor]
+    def figure_samples(self, method: Method, rows: dict[str, Tensor], joint: dict[str, Tensor]
                        ) -> dict[str, np.ndarray]:
         """A few real tuples, images conditioned on digits 0-9 (and quadrants, where the method can take both
         labels), and joint samples, as small uint8 arrays for the report's figures."""
         k = FIGURE_TUPLES
-        samples = {f"real/{m}": test[m][:k].cpu().numpy() for m in self.names}
-        device = test["digit"].device
+        samples = {f"real/{m}": rows[m][:k].cpu().numpy() for m in self.names}
+        device = rows["digit"].device
         labels = {"digit": torch.arange(k, device=device) % 10, "quadrant": torch.arange(k, device=device) % 4}
         subset = list(LABELS) if method.capabilities.many_to_one else ["digit"]
         if method.capabilities.one_to_one:
             out = method.generate(Batch({s: labels[s] for s in subset}), subset, list(IMAGES))
             samples.update({f"conditional/{m}": to_uint8(out[m]).cpu().numpy() for m in IMAGES})
             samples.update({f"conditional/{s}": labels[s].cpu().numpy() for s in subset})
-        samples.update({f"joint/{m}": joint[m][:k].cpu().numpy() for m in joint})
+        samples.update({f"joint/{m}": (to_uint8(x) if m in IMAGES else x)[:k].cpu().numpy() for m, x in joint.items()})
         return samples
 
     @classmethod
-    def report_figures(cls, rows, results, out):
-        from bench.figures import bar_chart
-        from tasks.polymnist_quadrant_labels.report import first_samples, gallery, sample_grid
-
-        panels = first_samples(rows)
-        paths = [bar_chart(rows, EXTRAS, {}, out / f"{cls.name}_extras.png", title=f"{cls.name}: extra metrics")]
-        paths += [p for p in (gallery(panels, out / f"{cls.name}_gallery.png"),
-                              sample_grid(panels, out / f"{cls.name}_samples.png")) if p]
-        return paths
-
-    def cell_figure(self, method, evaluation, path):
-        from tasks.polymnist_quadrant_labels.report import sample_grid
-
-        return sample_grid([(method, evaluation.samples)], path)
-
-    @classmethod
     def findings(cls, rows):
-        from tasks.polymnist_quadrant_labels.report import findings
+        from tasks.polymnist_quadrant_labels.findings import findings
 
         return findings(rows, {s.key: s for s in cls.table})

@@ -1,5 +1,6 @@
 import pandas as pd
 
+from base.results import Row
 from bench.report import write_report
 
 
@@ -56,7 +57,7 @@ def test_report_sets_other_profiles_beside_this_one(smoke_results, tmp_path):
 
 
 def test_rows_set_apart_by_overrides_do_not_compete_for_bold():
-    from bench.report import Row, best_rows
+    from bench.report import best_rows
     from tasks.base import MetricSpec
 
     spec = MetricSpec("m/acc", "Acc.", "one_to_one", True)
@@ -70,7 +71,7 @@ def test_rows_set_apart_by_overrides_do_not_compete_for_bold():
 
 
 def test_findings_are_checked_again_for_a_variant_every_method_ran():
-    from bench.report import Row, variant_findings
+    from bench.report import variant_findings
     from methods import METHODS
     from tasks.gaussian_mixture.suite import GaussianMixture
 

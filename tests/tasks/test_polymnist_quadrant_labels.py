@@ -206,8 +206,8 @@ def test_paper_reference_is_table_6_with_a_dash_for_shala_multi_label():
 
 
 def findings_for(values: dict[str, dict[str, float]], n: int | None = None) -> list[str]:
-    from bench.report import Row
-    from tasks.polymnist_quadrant_labels.report import findings
+    from base.results import Row
+    from tasks.polymnist_quadrant_labels.findings import findings
     from tasks.polymnist_quadrant_labels.suite import PolyMnistQuadrantLabels
 
     config = {"data": {"source": "sklearn_digits", "n_train": 20000, "canvas": 16, "verifier_min_accuracy": 0.97},

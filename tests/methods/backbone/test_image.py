@@ -54,3 +54,17 @@ def test_image_modalities_must_agree_in_shape_and_need_the_flow_backbone():
     classic = ModelConfig(backbone="classic", encoder_width=8, decoder_width=8)
     with pytest.raises(NotImplementedError, match="model.backbone=classic has no image decoder"):
         build_decoders(SPECS, 6, classic, FLOW)
+
+
+def test_flop_counting_works_when_the_image_networks_run_without_gradients():
+    """A frozen encoder (ShaLa's second stage) runs under no_grad inside the budget probe's FLOP counter."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    encoders = build_encoders(SPECS, 12, CFG)
+    decoders = build_decoders(SPECS, 6, CFG, FLOW)
+    x = torch.randn(2, 3, 16, 16)
+    with FlopCounterMode(display=False) as counter:
+        with torch.no_grad():
+            encoders["m1"](x)
+            decoders["m2"].loss(x, torch.randn(2, 6))
+    assert counter.get_total_flops() > 0

@@ -1,103 +1,23 @@
-"""Report pieces of the PolyMNIST-Quadrant-Labels suite: a gallery of real tuples, a grid of each method's
-conditional and joint samples, and the paper's findings (§6.2, App. E.1) checked against the records."""
+"""The paper's findings on PolyMNIST-Quadrant-Labels (§6.2, App. E.1), checked against the records with the
+seed spread and the accuracies' binomial noise."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from bench.records import read_samples  # noqa: E402
-from tasks.polymnist_quadrant_labels.data import IMAGES  # noqa: E402
-from tasks.verdicts import all_of, decide  # noqa: E402
+from tasks.verdicts import all_of, decide
 
 if TYPE_CHECKING:
-    from bench.report import Row
-    from tasks.base import MetricSpec
+    from base.results import MetricSpec, Row
 
-QUADRANT_SHORT = ("TR", "TL", "BL", "BR")  # quadrant labels 0-3 (spec 5.2)
 # what a generator that ignores its condition scores; a claim is only checked when some method clears it
 CHANCE = {"single_label/digit_alignment": 0.1, "single_label/quadrant_alignment": 0.25,
           "multi_label/alignment": 0.025, "unconditional/coherence": 0.0}
 CHANCE_MARGIN = 0.05
 PAPER_EPOCHS = 200  # App. E.1, Table E.2
-
-
-def first_samples(rows: list[Row]) -> list[tuple[str, dict[str, np.ndarray]]]:
-    """(row label, samples of its first seed) for every plain row whose record kept samples."""
-    out = []
-    for row in rows:
-        record = row.records[0] if row.records and not row.overrides else None
-        if record and record.get("samples"):
-            samples = read_samples(Path(record["_path"]).parent / record["samples"])
-            if samples is not None:
-                out.append((row.label, samples))
-    return out
-
-
-def mosaic(samples: dict[str, np.ndarray], prefix: str) -> np.ndarray:
-    """(3·H, k·W, 3): the tuples side by side, each one's images m1, m2, m3 stacked top to bottom."""
-    columns = [np.concatenate([samples[f"{prefix}/{m}"][i].transpose(1, 2, 0) for m in IMAGES], axis=0)
-               for i in range(len(samples[f"{prefix}/{IMAGES[0]}"]))]
-    return np.concatenate(columns, axis=1)
-
-
-def label_text(samples: dict[str, np.ndarray], prefix: str, i: int) -> str:
-    parts = []
-    if f"{prefix}/digit" in samples:
-        parts.append(str(int(samples[f"{prefix}/digit"][i])))
-    if f"{prefix}/quadrant" in samples:
-        parts.append(QUADRANT_SHORT[int(samples[f"{prefix}/quadrant"][i])])
-    return " ".join(parts)
-
-
-def show(ax, samples: dict[str, np.ndarray], prefix: str, title: str) -> None:
-    image = mosaic(samples, prefix)
-    k, side = len(samples[f"{prefix}/{IMAGES[0]}"]), image.shape[0] // len(IMAGES)
-    ax.imshow(image, interpolation="nearest")
-    ax.set_xticks(np.arange(k) * side + side / 2, [label_text(samples, prefix, i) for i in range(k)], fontsize=7)
-    ax.set_yticks(np.arange(len(IMAGES)) * side + side / 2, IMAGES, fontsize=7)
-    ax.tick_params(length=0)
-    ax.set_title(title, fontsize=8)
-
-
-def gallery(panels: list[tuple[str, dict[str, np.ndarray]]], path: Path) -> Path | None:
-    """Real test tuples: each column one tuple (digit, quadrant), rows the three image modalities."""
-    if not panels:
-        return None
-    fig, ax = plt.subplots(figsize=(8, 3))
-    show(ax, panels[0][1], "real", "PolyMNIST-Quadrant-Labels: real test tuples (digit, quadrant)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
-
-
-def sample_grid(panels: list[tuple[str, dict[str, np.ndarray]]], path: Path) -> Path | None:
-    """Per method (label, samples): images conditioned on digits 0-9 (with quadrants cycling, where the method
-    takes both labels), and unconditional joint samples with their generated labels."""
-    found = [(label, s) for label, s in panels if f"joint/{IMAGES[0]}" in s]
-    if not found:
-        return None
-    fig, axes = plt.subplots(len(found), 2, figsize=(13, 1.9 * len(found) + 0.4), squeeze=False)
-    for (label, samples), (left, right) in zip(found, axes):
-        if f"conditional/{IMAGES[0]}" in samples:
-            given = "digit+quadrant" if "conditional/quadrant" in samples else "digit"
-            show(left, samples, "conditional", f"{label}: {given} → images")
-        else:
-            left.axis("off")
-        show(right, samples, "joint", f"{label}: unconditional (generated digit, quadrant)")
-    fig.suptitle("Conditional and unconditional samples (first seed; labels under each column)", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def findings(rows: list[Row], specs: dict[str, MetricSpec]) -> list[str]:
