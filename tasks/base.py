@@ -82,6 +82,7 @@ class Suite:
     defaults: ClassVar[dict[str, dict[str, Any]]] = {}  # section overrides applied before the profile
     table: ClassVar[list[MetricSpec]] = []  # the paper's table layout, in column order
     paper_table: ClassVar[str] = ""  # e.g. "Table 5 (App. D)"
+    partial_tuples: ClassVar[bool] = False  # True: training samples miss modalities (e.g. pairwise data only)
     extra_metrics: ClassVar[list[MetricSpec]] = []  # recorded beside the paper's table, drawn as one more chart
     sample_figure: ClassVar[dict[str, Any]] = {}  # how bench draws the samples a record keeps (bench/figures.py)
 
@@ -115,12 +116,13 @@ class Suite:
     def scores(self, task: Task) -> list[Score]:
         raise NotImplementedError
 
-    def test_rows(self, n: int) -> dict[str, Tensor]:
-        """The first n test tuples, every modality and label, on self.device."""
+    def test_rows(self, n: int, task: Task | None = None) -> dict[str, Tensor]:
+        """The first n test tuples a task conditions on and compares with (every modality and label), on
+        self.device; a suite with several test sets picks the task's."""
         raise NotImplementedError
 
-    def reference_rows(self, n: int) -> dict[str, Tensor]:
-        """n real tuples the test set never saw: the oracle's unconditional samples."""
+    def reference_rows(self, n: int, task: Task | None = None) -> dict[str, Tensor]:
+        """n real tuples the test set never saw: the oracle's samples for co-generation."""
         raise NotImplementedError
 
     def batch(self, rows: dict[str, Tensor]) -> Batch:
@@ -139,9 +141,9 @@ class Suite:
         """Metrics that do not depend on the method (e.g. the verifier's own accuracy); none by default."""
         return {}
 
-    def figure_samples(self, method: Method, rows: dict[str, Tensor], joint: dict[str, Tensor]
-                       ) -> dict[str, np.ndarray]:
-        """Small arrays kept in the record for figures; none by default."""
+    def figure_samples(self, method: Method, joint: dict[str, Tensor]) -> dict[str, np.ndarray]:
+        """Small arrays kept in the record for figures, given the first chunk of co-generated samples (empty when
+        the method cannot co-generate); none by default."""
         return {}
 
     @classmethod

@@ -45,8 +45,8 @@ def chunks(n: int, size: int) -> list[slice]:
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
-def run_task(task: Task, scores: list[Score], produce: Callable[[slice], Chunk], rows: Chunk,
-             size: int, prepare: Callable[[Chunk], Chunk]) -> tuple[list[float], Chunk]:
+def run_task(scores: list[Score], produce: Callable[[slice], Chunk], rows: Chunk, size: int,
+             prepare: Callable[[Chunk], Chunk]) -> tuple[list[float], Chunk]:
     """Every score's value on the chunks `produce` makes, and the first chunk (kept for figures)."""
     metrics = [s.metric() for s in scores]
     first: Chunk = {}
@@ -61,47 +61,49 @@ def run_task(task: Task, scores: list[Score], produce: Callable[[slice], Chunk],
 
 
 def evaluate(suite: Suite, method: Method, n: int, size: int, progress: Progress | None = None) -> Evaluation:
-    """The suite's task matrix on its first n test tuples, each value with its oracle floor."""
-    rows, unseen = suite.test_rows(n), suite.reference_rows(n)
-    values: dict[str, dict[str, float]] = defaultdict(dict)
+    """The suite's task matrix on (at most) n test tuples per task, each value with its oracle floor."""
+    values: dict[str, dict[str, float]] = defaultdict(dict)  # column -> direction -> value
     counted: dict[str, dict[str, float]] = defaultdict(dict)
     floors: dict[str, dict[str, float]] = defaultdict(dict)
+    sizes: dict[str, int] = {}
     unsupported: set[str] = set()
     timings: dict[str, float] = defaultdict(float)
     joint: Chunk = {}
     say = progress or (lambda _: None)
     for task in suite.tasks():
         scores = suite.scores(task)
-        start = time.perf_counter()
         if not method.capabilities.supports(len(task.sources)):
             unsupported.update(s.spec.key for s in scores)
-            timings[task.group] += time.perf_counter() - start
             continue
         say(task.group)
+        start = time.perf_counter()
+        rows = suite.test_rows(n, task)
         if task.sources:
-            produce = lambda part, t=task: method.generate(  # noqa: E731
+            produce = lambda part, t=task, rows=rows: method.generate(  # noqa: E731
                 suite.batch({m: rows[m][part] for m in t.sources}), list(t.sources), list(t.targets))
-            oracle = lambda part: {m: x[part] for m, x in rows.items()}  # noqa: E731
+            real = rows  # the oracle's conditional samples are the test tuples' own targets
         else:
             produce = lambda part: method.sample_joint(part.stop - part.start)  # noqa: E731
-            oracle = lambda part: {m: x[part] for m, x in unseen.items()}  # noqa: E731
-        got, first = run_task(task, scores, produce, rows, size, suite.prepare)
-        if not task.sources:
-            joint = first
-        real, _ = run_task(task, scores, oracle, rows, size, suite.prepare)
-        for score, value, floor in zip(scores, got, real):
-            values[score.spec.key][score.part] = value
+            real = suite.reference_rows(n, task)
+        got, first = run_task(scores, produce, rows, size, suite.prepare)
+        floor, _ = run_task(scores, lambda part, real=real: {m: x[part] for m, x in real.items()}, rows, size,
+                            suite.prepare)
+        joint = joint if task.sources else first
+        for score, value, oracle in zip(scores, got, floor):
+            key = score.spec.key
+            sizes[key] = min(sizes.get(key, n), len(next(iter(rows.values()))))
+            values[key][score.part] = value
             if score.counts:
-                counted[score.spec.key][score.part] = value
-                floors[score.spec.key][score.part] = floor
+                counted[key][score.part], floors[key][score.part] = value, oracle
         timings[task.group] += time.perf_counter() - start
     metrics = {}
     for spec in suite.evaluated_specs():
-        if spec.key in unsupported or spec.key not in values:
-            metrics[spec.key] = MetricResult(None, spec.higher_is_better, n=n)
-            continue
-        metrics[spec.key] = MetricResult(float(np.mean(list(counted[spec.key].values()))), spec.higher_is_better,
-                                         dict(values[spec.key]), n=n,
-                                         floor=float(np.mean(list(floors[spec.key].values()))))
+        key = spec.key
+        if key in unsupported or key not in values:
+            metrics[key] = MetricResult(None, spec.higher_is_better, n=n)
+        else:
+            metrics[key] = MetricResult(float(np.mean(list(counted[key].values()))), spec.higher_is_better,
+                                        dict(values[key]), n=sizes[key],
+                                        floor=float(np.mean(list(floors[key].values()))))
     metrics.update(suite.fixed_metrics())
-    return Evaluation(metrics, suite.figure_samples(method, rows, joint), dict(timings))
+    return Evaluation(metrics, suite.figure_samples(method, joint), dict(timings))

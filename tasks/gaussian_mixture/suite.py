@@ -51,10 +51,10 @@ class GaussianMixture(Suite):
     def train_batches(self, batch_size, device):
         return ShuffledBatches(self.split("train", device), batch_size)
 
-    def test_rows(self, n):
+    def test_rows(self, n, task=None):
         return {m: x[:n] for m, x in self.split("test", self.device).items()}
 
-    def reference_rows(self, n):
+    def reference_rows(self, n, task=None):
         return {m: x[:n] for m, x in self.split("train", self.device).items()}  # n tuples the test set never saw
 
     def tasks(self) -> list[Task]:
@@ -91,10 +91,11 @@ class GaussianMixture(Suite):
         i_a, i_b = shared(self.data_config, a, b)
         return lambda made, rows: (made[a][:, i_a], made[b][:, i_b])
 
-    def figure_samples(self, method, rows, joint):
+    def figure_samples(self, method, joint):
         keep = self.eval_config.figure_samples
         if not joint:
             return {}
+        rows = self.test_rows(keep)
         samples = {f"joint/{m}": joint[m][:keep].cpu().numpy().astype(np.float16) for m in self.names}
         samples.update({f"real/{m}": rows[m][:keep].cpu().numpy().astype(np.float16) for m in self.names})
         return samples

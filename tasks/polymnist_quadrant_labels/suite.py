@@ -96,10 +96,10 @@ class PolyMnistQuadrantLabels(Suite):
         return ShuffledBatches(self.split("train", device), batch_size,
                                lambda rows: Batch({m: to_float(x) if m in IMAGES else x for m, x in rows.items()}))
 
-    def test_rows(self, n):
+    def test_rows(self, n, task=None):
         return self.split("test", self.device, n)
 
-    def reference_rows(self, n):
+    def reference_rows(self, n, task=None):
         return self.split("train", self.device, n)  # n tuples the test set never saw
 
     def batch(self, rows):
@@ -157,12 +157,12 @@ class PolyMnistQuadrantLabels(Suite):
                                        dict(self.verifier_accuracy[label]))
                 for spec, label in ((VERIFIER_DIGIT, "digit"), (VERIFIER_QUADRANT, "quadrant"))}
 
-    def figure_samples(self, method: Method, rows: dict[str, Tensor], joint: dict[str, Tensor]
-                       ) -> dict[str, np.ndarray]:
+    def figure_samples(self, method: Method, joint: dict[str, Tensor]) -> dict[str, np.ndarray]:
         """A few real tuples, images conditioned on digits 0-9 (and quadrants, where the method can take both
         labels), and joint samples, as small uint8 arrays for the report's figures."""
         k = FIGURE_TUPLES
-        samples = {f"real/{m}": rows[m][:k].cpu().numpy() for m in self.names}
+        rows = self.test_rows(k)
+        samples = {f"real/{m}": rows[m].cpu().numpy() for m in self.names}
         device = rows["digit"].device
         labels = {"digit": torch.arange(k, device=device) % 10, "quadrant": torch.arange(k, device=device) % 4}
         subset = list(LABELS) if method.capabilities.many_to_one else ["digit"]
