@@ -191,6 +191,35 @@ def pick_methods(text: str) -> list[str]:
     return drop_repeats(names, "--methods")
 
 
+def trainable_on(suite: str, methods: list[str], everything: bool) -> tuple[list[str], dict[str, str]]:
+    """The methods that can train on the suite's data: not those that need complete tuples where training samples
+    miss modalities (the paper leaves MVAE and HELVAE out of §6.3 for this reason), nor those limited to modality
+    kinds the suite lacks (FlowBind: vectors). `--methods all` leaves them out and says so; naming one is a usage
+    error. A suite or method that declares no modality_kinds takes any. Returns the methods kept and, for each
+    left out, why (printed once every input has been checked)."""
+    from methods import METHODS
+    from tasks import SUITES
+
+    suite_cls = SUITES.get(suite)
+    reasons = {}
+    for m in methods:
+        kinds = getattr(METHODS.get(m), "modality_kinds", None)
+        has = getattr(suite_cls, "modality_kinds", None)
+        if suite_cls.partial_tuples and METHODS.get(m).needs_full_tuples:
+            reasons[m] = f"it trains on complete tuples only, and {suite} trains on pairs"
+        elif kinds and has and not set(has) <= set(kinds):
+            reasons[m] = f"it handles {', '.join(kinds)} modalities only, and {suite} has {', '.join(has)}"
+    if reasons and not everything:
+        m = next(iter(reasons))
+        raise UsageError(f"{m} cannot train on {suite}: {reasons[m]}; leave it out (--methods all does)")
+    return [m for m in methods if m not in reasons], reasons
+
+
+def say_left_out(reasons: dict[str, str]) -> None:
+    for m, why in reasons.items():
+        print(f"bench: leaving out {m}: {why}", file=sys.stderr)
+
+
 def check_profile(name: str) -> None:
     from bench.config import PROFILES
 
@@ -206,7 +235,7 @@ def cmd_run(args) -> int:
 
     SUITES.get(args.suite)
     check_profile(args.profile)
-    methods = pick_methods(args.methods)
+    methods, left_out = trainable_on(args.suite, pick_methods(args.methods), everything=args.methods.strip() == "all")
     validate_overrides(args.overrides, args.suite, methods)
     if args.tracking_uri is not None and not args.tracking_uri.strip():
         raise UsageError("--tracking-uri is empty; give a URI such as sqlite:///results/mlflow.db or "
@@ -222,6 +251,7 @@ def cmd_run(args) -> int:
                          record_interrupted=args.record_interrupted, require_tracking=args.require_tracking)
     plan(request)  # resolve and check every cell before anything is written or trained
     writable_directory(args.out, "--out")
+    say_left_out(left_out)
     try:
         result = run(request)
     except TrackingUnavailable as err:
@@ -288,7 +318,7 @@ def cmd_perf(args) -> int:
 
     SUITES.get(args.suite)
     check_profile(args.profile)
-    methods = pick_methods(args.methods)
+    methods, left_out = trainable_on(args.suite, pick_methods(args.methods), everything=args.methods.strip() == "all")
     validate_overrides(args.overrides, args.suite, methods)
     for name in methods:  # every measured config resolves, before any process starts
         resolve(args.suite, name, 0, args.profile, list(args.overrides))
@@ -298,6 +328,7 @@ def cmd_perf(args) -> int:
         raise UsageError(str(err)) from None
     writable_directory(args.out, "--out")
     writable_directory(args.results / "perf", "--results")
+    say_left_out(left_out)
 
     for path in run_perf(args, methods):
         print(f"bench: wrote {path}")

@@ -3,7 +3,7 @@
 Registration order is the order of the paper's tables."""
 # isort: off
 from methods import muni, muni_hellinger, mvae, mmvae, mopoe, helvae, mmvae_plus, shala  # noqa: F401
-from methods import unified_latents  # noqa: F401
+from methods import unified_latents, flowbind  # noqa: F401
 # isort: on
 from methods.base import METHODS, Capabilities, ConditioningError, Method, Stage
 

@@ -33,6 +33,7 @@ def test_shared_mse_known_answers():
 
 def test_a_better_sample_scores_better_in_the_direction_each_metric_declares():
     """Scoring the truth against a corrupted copy must move every metric the way it says is better."""
+    from metrics import embedding
     from metrics.frechet import frechet_distance
     from metrics.verifier import agreement, label_accuracy
 
@@ -58,6 +59,20 @@ def test_a_better_sample_scores_better_in_the_direction_each_metric_declares():
         "verifier_coherence": (agreement([labels], [labels]), agreement([noisy_labels], [labels])),
         "verifier_frechet": (frechet_distance(images, torch.rand(200, 3, 8, 8), Flat()),
                              frechet_distance(images, (images + 0.5).clamp(0, 1), Flat())),
+    }
+    shuffled = truth[torch.randperm(2000)]
+    judge = embedding.LinearJudge(truth[:1000], 2 * truth[:1000])
+    draws = torch.from_numpy(rng.standard_normal((2000, 8))).float()
+    repeated = truth[:500].repeat_interleave(4, 0)  # a deterministic generator: four equal draws per source
+    scores |= {
+        "reference_cosine": (embedding.reference_cosine(truth, truth), embedding.reference_cosine(shuffled, truth)),
+        "reference_win_rate": (embedding.reference_win_rate(truth, truth),
+                               embedding.reference_win_rate(shuffled, truth)),
+        "recall_at_k": (embedding.recall_at_k(truth, truth), embedding.recall_at_k(shuffled, truth)),
+        "embedding_frechet": (embedding.frechet_distance(draws, truth), embedding.frechet_distance(truth + 1, truth)),
+        "diversity": (embedding.diversity(draws, truth, 4), embedding.diversity(repeated, repeated, 4)),
+        "judge_win_rate": (judge.win_rate(truth[1000:], 2 * truth[1000:]),
+                           judge.win_rate(truth[1000:], shuffled[1000:])),
     }
     assert set(scores) == set(METRICS.names())  # a new metric joins this test
     for name, (good, bad) in scores.items():

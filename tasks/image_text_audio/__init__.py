@@ -1,0 +1,3 @@
+from tasks.image_text_audio.suite import ImageTextAudio
+
+__all__ = ["ImageTextAudio"]

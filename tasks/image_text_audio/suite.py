@@ -1,0 +1,247 @@
+"""The image–text–audio suite at the embedding level (paper §6.3; Tables 3, 4, 8, 9; spec image_text_audio §7):
+methods train on three pairwise sets where no sample has all three modalities, and are evaluated one-to-one (six
+directions, on the pairwise test sets), many-to-one (two sources to the third, on the triplets) and by
+unconditional co-generation. Metrics are computed in embedding space and named for what they are; they are not
+the paper's CLIP, CLAP or AIS scores."""
+from __future__ import annotations
+
+import itertools
+from functools import partial
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from methods.backbone.modality import Batch, ModalitySpec
+from metrics.alignment import shared_mse
+from metrics.base import Pooled
+from metrics.embedding import (
+    LinearJudge,
+    diversity,
+    frechet_distance,
+    recall_at_k,
+    reference_cosine,
+    reference_win_rate,
+)
+from tasks.base import SUITES, MetricSpec, ShuffledBatches, Suite, cache_root
+from tasks.evaluation import Reader, Score, Task
+from tasks.image_text_audio import data as ita
+from tasks.image_text_audio.data import MODALITIES, PAIRS, TRIPLETS
+
+SHORT = {"text": "T", "image": "I", "audio": "A"}
+DIVERSITY_SOURCES = 100  # sources per direction drawn several times for the diversity score
+DIVERSITY_DRAWS = 4
+
+
+def pair_of(a: str, b: str) -> str:
+    return next(p for p, members in PAIRS.items() if set(members) == {a, b})
+
+
+def many_to_one_spec(target: str, source: str) -> MetricSpec:
+    sources = "+".join(SHORT[m] for m in MODALITIES if m != target)
+    return MetricSpec(f"many_to_one/judge_win/{target} vs {source}", f"({sources})→{SHORT[target]} vs {SHORT[source]}",
+                      "many_to_one", True)
+
+
+def unconditional_spec(a: str, b: str) -> MetricSpec:
+    return MetricSpec(f"unconditional/judge_win/{a}-{b}", f"Uncond. {SHORT[a]}–{SHORT[b]}", "unconditional", True)
+
+
+# the paper's Tables 3 and 4, cell by cell (their CLIP/CLAP/AIS columns; ours are judge win-rates)
+TABLE = [many_to_one_spec(t, s) for t in ("text", "image", "audio") for s in MODALITIES if s != t]
+TABLE += [unconditional_spec(a, b) for a, b in (("text", "image"), ("text", "audio"), ("audio", "image"))]
+ONE_COSINE = MetricSpec("one_to_one/reference_cosine", "1→1 cos", "one_to_one", True)
+ONE_WIN = MetricSpec("one_to_one/reference_win", "1→1 ref. win %", "one_to_one", True)
+ONE_RECALL = MetricSpec("one_to_one/recall_at_5", "1→1 R@5 %", "one_to_one", True)
+ONE_FRECHET = MetricSpec("one_to_one/frechet", "1→1 FD", "one_to_one", False)
+ONE_JUDGE = MetricSpec("one_to_one/judge_win", "1→1 judge win %", "one_to_one", True)
+ONE_DIVERSITY = MetricSpec("one_to_one/diversity", "1→1 diversity", "one_to_one", True)
+MANY_COSINE = MetricSpec("many_to_one/reference_cosine", "2→1 cos", "many_to_one", True)
+UNCOND_FRECHET = MetricSpec("unconditional/frechet", "Uncond. FD", "unconditional", False)
+FACTOR_ONE = MetricSpec("synthetic/one_to_one_factor_mse", "1→1 factor MSE", "one_to_one", False)
+FACTOR_MANY = MetricSpec("synthetic/many_to_one_factor_mse", "2→1 factor MSE", "many_to_one", False)
+FACTOR_UNCOND = MetricSpec("synthetic/coherence_factor_mse", "Uncond. factor MSE", "unconditional", False)
+EXTRAS = [ONE_COSINE, ONE_WIN, ONE_RECALL, ONE_FRECHET, ONE_JUDGE, ONE_DIVERSITY, MANY_COSINE, UNCOND_FRECHET]
+SYNTHETIC = [FACTOR_ONE, FACTOR_MANY, FACTOR_UNCOND]
+
+
+@SUITES.register("image_text_audio")
+class ImageTextAudio(Suite):
+    summary = "Text, image and audio embeddings trained on pairs only; 1→1, 2→1 and co-generation (§6.3)"
+    modality_summary = ("text, image, audio: embedding vectors (synthetic by default: 768, 768, 512-d; or a user's "
+                        "encoder outputs); training samples carry one pair (text–image, text–audio or image–audio)")
+    modality_kinds = ("vector",)  # what its modality specs are made of (bench/cli.py checks methods)
+    DataConfig = ita.ImageTextAudioData
+    defaults = {"model": {"latent_dim": 64, "private_dim": 32}}
+    partial_tuples = True
+    table = TABLE
+    extra_metrics = EXTRAS + SYNTHETIC  # the synthetic factor errors only where the data is synthetic
+    paper_table = "Tables 3 and 4 (§6.3); one-to-one as in Tables 8 and 9 (App. E)"
+
+    def __init__(self, data_config: ita.ImageTextAudioData):
+        super().__init__(data_config)
+        arrays = ita.load(data_config, cache_root())
+        self.synthetic = data_config.source == "synthetic"
+        self.sets: dict[str, dict[str, np.ndarray]] = {}
+        for key, value in arrays.items():
+            name, _, field = key.partition("/")
+            self.sets.setdefault(name, {})[field] = value
+        self.train, self.judge_rows = {}, {}
+        for p in PAIRS:  # the last judge_fraction of each training set is never trained on
+            rows = self.sets[f"train_{p}"]
+            n = len(rows[PAIRS[p][0]])
+            cut = n - ita.judge_rows(data_config, n)
+            self.train[p] = {k: v[:cut] for k, v in rows.items()}
+            self.judge_rows[p] = {k: v[cut:] for k, v in rows.items()}
+        self.stats = {}
+        for m in MODALITIES:
+            seen = np.concatenate([self.train[p][m] for p, members in PAIRS.items() if m in members])
+            self.stats[m] = (seen.mean(0), seen.std(0) + 1e-6)
+        self.names = list(MODALITIES)
+        self.specs = [ModalitySpec(m, "vector", (self.stats[m][0].shape[0],)) for m in MODALITIES]
+        self.judges: dict[tuple[str, str], LinearJudge] = {}
+
+    def describe(self):
+        sizes = {p: len(self.train[p][PAIRS[p][0]]) for p in PAIRS}
+        return {"modalities": {s.name: f"vector {s.shape[0]}-d" for s in self.specs},
+                "source": self.data_config.source, "train_pairs": sizes,
+                "judge_pairs": {p: len(self.judge_rows[p][PAIRS[p][0]]) for p in PAIRS},
+                "test_pairs": {p: len(self.sets[f"test_{p}"][PAIRS[p][0]]) for p in PAIRS},
+                "test_triplets": len(self.sets[f"test_{TRIPLETS}"]["text"])}
+
+    @classmethod
+    def training_rows(cls, data_config) -> int:
+        return ita.training_rows(data_config)
+
+    def evaluated_specs(self):
+        return [*self.table, *EXTRAS, *(SYNTHETIC if self.synthetic else [])]
+
+    # --- data -----------------------------------------------------------------------------------------
+    def standardise(self, m: str, x: np.ndarray) -> np.ndarray:
+        mean, std = self.stats[m]
+        return ((x - mean) / std).astype(np.float32)
+
+    def raw(self, m: str, x: Tensor) -> Tensor:
+        mean, std = self.stats[m]
+        return x.double() * torch.as_tensor(std, device=x.device) + torch.as_tensor(mean, device=x.device)
+
+    def tensors(self, rows: dict[str, np.ndarray], n: int | None = None, device=None) -> dict[str, Tensor]:
+        """Standardised modalities (and, for synthetic data, the factors) of a set's first n rows."""
+        out = {}
+        for k, v in rows.items():
+            x = self.standardise(k, v[:n]) if k in MODALITIES else v[:n]
+            out[k] = torch.from_numpy(np.ascontiguousarray(x)).to(device or self.device)
+        return out
+
+    def train_batches(self, batch_size, device):
+        """One table of every training pair: the absent modality is zeros and marked absent, so batches mix
+        pair types in proportion to their sizes (as FlowBind's loader does)."""
+        columns: dict[str, list[np.ndarray]] = {k: [] for m in MODALITIES for k in (m, f"present/{m}")}
+        for p, rows in self.train.items():
+            n = len(rows[PAIRS[p][0]])
+            for m in MODALITIES:
+                here = m in PAIRS[p]
+                columns[m].append(self.standardise(m, rows[m]) if here else
+                                  np.zeros((n, self.stats[m][0].shape[0]), np.float32))
+                columns[f"present/{m}"].append(np.full(n, here))
+        table = {k: torch.from_numpy(np.concatenate(v)).to(device) for k, v in columns.items()}
+        return ShuffledBatches(table, batch_size, lambda rows: Batch(
+            {m: rows[m] for m in MODALITIES}, {m: rows[f"present/{m}"] for m in MODALITIES}))
+
+    # --- evaluation -----------------------------------------------------------------------------------
+    def test_size(self) -> int:
+        return min(len(v[next(iter(v))]) for k, v in self.sets.items() if k.startswith("test_"))
+
+    def test_rows(self, n, task=None):
+        if task is not None and task.group == "diversity":  # each of the first sources DIVERSITY_DRAWS times
+            (a,), (b,) = task.sources, task.targets
+            rows = self.tensors(self.sets[f"test_{pair_of(a, b)}"], min(n, DIVERSITY_SOURCES))
+            return {k: v.repeat_interleave(DIVERSITY_DRAWS, 0) for k, v in rows.items()}
+        if task is not None and len(task.sources) == 1:
+            return self.tensors(self.sets[f"test_{pair_of(task.sources[0], task.targets[0])}"], n)
+        triplets = self.sets[f"test_{TRIPLETS}"]
+        half = len(triplets["text"]) // 2  # the second half is the oracle's co-generation (reference_rows)
+        return self.tensors(triplets, min(n, half))
+
+    def reference_rows(self, n, task=None):
+        triplets = self.sets[f"test_{TRIPLETS}"]
+        half = len(triplets["text"]) // 2
+        return self.tensors({k: v[half:] for k, v in triplets.items()}, min(n, half))
+
+    def tasks(self) -> list[Task]:
+        directions = list(itertools.permutations(MODALITIES, 2))
+        one = [Task("one_to_one", (a,), (b,)) for a, b in directions]
+        many = [Task("many_to_one", tuple(m for m in MODALITIES if m != t), (t,)) for t in MODALITIES]
+        spread = [Task("diversity", (a,), (b,)) for a, b in directions]
+        return [*one, *many, Task("unconditional", (), tuple(MODALITIES)), *spread]
+
+    def scores(self, task: Task) -> list[Score]:
+        """In the target's space (raw encoder coordinates): cosine, win-rate and recall@5 against the reference,
+        and a Fréchet distance to the real set. Across spaces: the frozen judges. On synthetic data, the mean
+        squared error of the shared factors recovered from the generated vectors (exact, up to noise)."""
+        if task.group == "diversity":
+            (a,), (b,) = task.sources, task.targets
+            return [Score(ONE_DIVERSITY, f"{a}->{b}", lambda: Pooled(partial(diversity, samples=DIVERSITY_DRAWS)),
+                          self.in_space(b))]
+        if len(task.sources) == 1:
+            (a,), (b,) = task.sources, task.targets
+            part = f"{a}->{b}"
+            out = [Score(ONE_COSINE, part, lambda: Pooled(reference_cosine), self.in_space(b)),
+                   Score(ONE_WIN, part, lambda: Pooled(reference_win_rate), self.in_space(b)),
+                   Score(ONE_RECALL, part, lambda: Pooled(recall_at_k), self.in_space(b)),
+                   Score(ONE_FRECHET, part, lambda: Pooled(frechet_distance), self.in_space(b)),
+                   Score(ONE_JUDGE, part, self.judged(a, b), lambda made, rows: (rows[a], made[b]))]
+            return out + ([Score(FACTOR_ONE, part, lambda: Pooled(shared_mse), self.factors(b, a))]
+                          if self.synthetic else [])
+        if task.sources:
+            (t,) = task.targets
+            out = [Score(many_to_one_spec(t, s), f"{'+'.join(task.sources)}->{t} vs {s}", self.judged(s, t),
+                         lambda made, rows, s=s: (rows[s], made[t])) for s in task.sources]
+            out.append(Score(MANY_COSINE, f"{'+'.join(task.sources)}->{t}", lambda: Pooled(reference_cosine),
+                             self.in_space(t)))
+            return out + ([Score(FACTOR_MANY, f"{'+'.join(task.sources)}->{t} vs {s}", lambda: Pooled(shared_mse),
+                                 self.factors(t, s)) for s in task.sources] if self.synthetic else [])
+        pairs = [tuple(s.key.split("/")[-1].split("-")) for s in TABLE if s.direction == "unconditional"]
+        out = [Score(unconditional_spec(a, b), f"{a}~{b}", self.judged(a, b),
+                     lambda made, rows, a=a, b=b: (made[a], made[b])) for a, b in pairs]
+        out += [Score(UNCOND_FRECHET, m, lambda: Pooled(frechet_distance), self.in_space(m)) for m in MODALITIES]
+        return out + ([Score(FACTOR_UNCOND, f"{a}~{b}", lambda: Pooled(shared_mse), self.factors(a, b, joint=True))
+                       for a, b in pairs] if self.synthetic else [])
+
+    def in_space(self, m: str) -> Reader:
+        """(generated m, reference m), both in m's raw encoder coordinates."""
+        return lambda made, rows: (self.raw(m, made[m]), self.raw(m, rows[m]))
+
+    def judged(self, a: str, b: str):
+        """A fresh metric: the win-rate of (a, b) pairs under the frozen judge from a to b."""
+        judge = self.judge(a, b)
+        return lambda: Pooled(judge.win_rate)
+
+    def judge(self, a: str, b: str) -> LinearJudge:
+        """Ridge regression from a to b (standardised), fitted on the held-out judge pairs, once per suite."""
+        if (a, b) not in self.judges:
+            rows = self.judge_rows[pair_of(a, b)]
+            self.judges[(a, b)] = LinearJudge(torch.from_numpy(self.standardise(a, rows[a])),
+                                              torch.from_numpy(self.standardise(b, rows[b])))
+        return self.judges[(a, b)]
+
+    def factors(self, generated: str, other: str, joint: bool = False) -> Reader:
+        """(the factors `generated` shares with `other`, recovered from the generated vectors by least squares,
+        the same factors of `other`: recovered from generated `other` too for co-generation, else its true ones)."""
+        shared = ita.shared_factors(generated, other)
+
+        def recovered(m: str, x: Tensor) -> Tensor:
+            names = ita.modality_factors(m)
+            solve = torch.linalg.pinv(torch.as_tensor(self.sets["map"][m], dtype=torch.float64, device=x.device))
+            f = self.raw(m, x) @ solve
+            bounds = np.cumsum([0] + [self.data_config.factor_dim(k) for k in names])
+            return torch.cat([f[:, bounds[names.index(k)]:bounds[names.index(k) + 1]] for k in shared], dim=1)
+
+        def read(made, rows):
+            truth = recovered(other, made[other]) if joint else torch.cat(
+                [rows[f"factor_{k}"].double() for k in shared], dim=1)
+            return recovered(generated, made[generated]), truth
+        return read
+
+    def figure_samples(self, method, joint):
+        return {}
