@@ -385,6 +385,11 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
              + (f"; {STALE} = made by other code (see 'Records made by other code')." if any(
                  row.stale for row in rows) else "."))
     sections = [title, "", budget_line(rows), "", intro, "", markdown_table(header, body), ""]
+    extras = [spec for spec in suite_cls.extra_metrics if any(spec.key in r["metrics"] for r in ok_records)]
+    if extras:
+        sections += ["## Beside the paper's table", "",
+                     "Further metrics every record of this suite keeps, laid out like the table above.", "",
+                     markdown_table(*main_table(rows, extras, {}, latex=False)), ""]
     findings = suite_cls.findings(rows)
     if findings:
         note = convergence_note(rows)
