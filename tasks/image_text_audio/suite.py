@@ -245,3 +245,9 @@ class ImageTextAudio(Suite):
 
     def figure_samples(self, method, joint):
         return {}
+
+    @classmethod
+    def findings(cls, rows):
+        from tasks.image_text_audio.findings import check_rows
+
+        return check_rows(rows, cls.table)

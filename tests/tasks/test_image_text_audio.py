@@ -128,3 +128,25 @@ def test_malformed_files_are_one_line_before_training(change, message, tmp_path,
 def test_a_resolved_config_names_the_files_source(tmp_path):
     cfg = resolve("image_text_audio", "muni", 0, "smoke", [])
     assert cfg.data.source == "synthetic" and cfg.model.latent_dim == 16
+
+
+def test_every_finding_holds_on_the_papers_own_numbers():
+    from base.results import Row
+    from tasks.image_text_audio.findings import check_rows
+
+    paper = ImageTextAudio.paper_reference()
+    rows = [Row(m, m, [], [{"metrics": {k: {"value": v} for k, v in values.items() if v is not None}}])
+            for m, values in paper.items()]
+    checked = check_rows(rows, ImageTextAudio.table)
+    assert len(checked) == 3 and all("**reproduced**" in line for line in checked), checked
+
+
+def test_a_finding_fails_when_the_numbers_say_otherwise():
+    from base.results import Row
+    from tasks.image_text_audio.findings import check_rows
+
+    paper = ImageTextAudio.paper_reference()
+    paper["flowbind"] = {k: (v + 50 if v is not None else None) for k, v in paper["flowbind"].items()}
+    rows = [Row(m, m, [], [{"metrics": {k: {"value": v} for k, v in values.items() if v is not None}}])
+            for m, values in paper.items()]
+    assert "**not reproduced**" in check_rows(rows, ImageTextAudio.table)[0]
