@@ -230,7 +230,10 @@ def resolve(suite: str, method: str, seed: int, profile: str, overrides: list[st
     classes = {"data": suite_cls.DataConfig, **COMMON_SECTIONS}
     built = {name: build_section(name, cls, values[name]) for name, cls in classes.items()}
     options = build_section(method, method_cls.Options, values["options"])
-    rows = suite_cls.training_rows(built["data"])
+    try:
+        rows = suite_cls.training_rows(built["data"])  # may read a user's data files: their problems are usage errors
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if built["train"].batch_size > rows:
         raise ConfigError(f"train.batch_size ({built['train'].batch_size}) is larger than the training set "
                           f"({rows} tuples, data.n_train); lower train.batch_size or raise data.n_train")

@@ -28,7 +28,7 @@ PAIRS = {"ti": ("text", "image"), "ta": ("text", "audio"), "ia": ("image", "audi
 TRIPLETS = "tia"
 PAPER_PAIR_SIZES = {"ti": 272_000, "ta": 91_000, "ia": 184_000}  # LAION-COCO + Flickr30k, AudioCaps, VGGSound
 FACTORS = ("all", "ti", "ta", "ia", "text", "image", "audio")  # shared by all, pair-shared, private
-SOURCES = ("synthetic", "files")
+SOURCES = ("synthetic", "files", "flowbind")
 VERSION = 1  # bump when generation changes, so cached data made by older code is not reused
 
 
@@ -38,8 +38,8 @@ class EmbeddingFileError(ValueError):
 
 @dataclass
 class ImageTextAudioData:
-    source: str = "synthetic"  # synthetic | files
-    root: str = ""  # source=files: the directory with meta.json and the .npz files
+    source: str = "synthetic"  # synthetic | files | flowbind (FlowBind's released feats/ layout)
+    root: str = ""  # source=files: the directory with meta.json and the .npz files; flowbind: the one holding feats/
     text_dim: int = 768  # synthetic: EmbeddingGemma's width
     image_dim: int = 768  # synthetic: CLIP ViT-L/14's width
     audio_dim: int = 512  # synthetic: LAION-CLAP's width
@@ -57,12 +57,14 @@ class ImageTextAudioData:
     def __post_init__(self):
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {', '.join(SOURCES)}, not '{self.source}'")
-        if self.source == "files":
+        if self.source != "synthetic":
             if not self.root:
-                raise ValueError("source=files needs data.root, the directory holding meta.json and the .npz files")
+                raise ValueError(f"source={self.source} needs data.root, the directory holding "
+                                 + ("meta.json and the .npz files" if self.source == "files" else "feats/"))
             if not Path(self.root).expanduser().is_dir():
                 raise ValueError(f"data.root {self.root} is not a directory")
-            inspect_files(Path(self.root).expanduser())
+            if self.source == "files":
+                inspect_files(Path(self.root).expanduser())
         for name in ("text_dim", "image_dim", "audio_dim", "d_all", "d_pair", "d_priv", "components",
                      "n_train", "n_test", "n_triplets"):
             if getattr(self, name) < 1:
@@ -149,9 +151,11 @@ def generate(cfg: ImageTextAudioData) -> dict[str, np.ndarray]:
 
 
 def load(cfg: ImageTextAudioData, cache_dir: Path) -> dict[str, np.ndarray]:
-    """The arrays of the configured source: generated (cached by a hash of the config) or read from files."""
+    """The arrays of source synthetic (generated, cached by a hash of the config) or files (read and checked);
+    source flowbind is read by flowbind_layout.py."""
     if cfg.source == "files":
         return read_files(Path(cfg.root).expanduser())
+
     path = cache_dir / "image_text_audio" / f"{cfg.key()}.npz"
     if path.exists():
         with np.load(path) as f:
@@ -243,7 +247,7 @@ def read_files(root: Path) -> dict[str, np.ndarray]:
 
 
 def training_rows(cfg: ImageTextAudioData) -> int:
-    """Training pairs of all types together, after the judges' share is held out."""
+    """Training pairs of all types together, after the judges' share is held out (sources synthetic, files)."""
     if cfg.source == "synthetic":
         sizes = pair_sizes(cfg.n_train)
     else:

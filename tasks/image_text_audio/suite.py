@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ from tasks.base import SUITES, MetricSpec, ShuffledBatches, Suite, cache_root
 from tasks.evaluation import Reader, Score, Task
 from tasks.image_text_audio import data as ita
 from tasks.image_text_audio.data import MODALITIES, PAIRS, TRIPLETS
+from tasks.image_text_audio.flowbind_layout import pair_files, read_flowbind
 
 SHORT = {"text": "T", "image": "I", "audio": "A"}
 DIVERSITY_SOURCES = 100  # sources per direction drawn several times for the diversity score
@@ -80,7 +82,8 @@ class ImageTextAudio(Suite):
 
     def __init__(self, data_config: ita.ImageTextAudioData):
         super().__init__(data_config)
-        arrays = ita.load(data_config, cache_root())
+        arrays = read_flowbind(Path(data_config.root).expanduser(), data_config.n_test) \
+            if data_config.source == "flowbind" else ita.load(data_config, cache_root())
         self.synthetic = data_config.source == "synthetic"
         self.sets: dict[str, dict[str, np.ndarray]] = {}
         for key, value in arrays.items():
@@ -111,7 +114,12 @@ class ImageTextAudio(Suite):
 
     @classmethod
     def training_rows(cls, data_config) -> int:
-        return ita.training_rows(data_config)
+        """Checks the user's files (headers only) before any cell starts, as a side effect."""
+        if data_config.source != "flowbind":
+            return ita.training_rows(data_config)
+        files = pair_files(Path(data_config.root).expanduser())
+        return sum(len(f) - data_config.n_test - ita.judge_rows(data_config, len(f) - data_config.n_test)
+                   for f in files.values())
 
     def evaluated_specs(self):
         return [*self.table, *EXTRAS, *(SYNTHETIC if self.synthetic else [])]

@@ -150,3 +150,33 @@ def test_a_finding_fails_when_the_numbers_say_otherwise():
     rows = [Row(m, m, [], [{"metrics": {k: {"value": v} for k, v in values.items() if v is not None}}])
             for m, values in paper.items()]
     assert "**not reproduced**" in check_rows(rows, ImageTextAudio.table)[0]
+
+
+def write_flowbind_layout(root, arrays):
+    """FlowBind's layout from the synthetic arrays: one file per pair under feats/<dataset>/, triplets beside."""
+    datasets = {"ti": "laion", "ta": "audiocaps", "ia": "vggsound"}
+    for p, members in ita.PAIRS.items():
+        folder = root / "feats" / datasets[p]
+        folder.mkdir(parents=True)
+        for order, split in enumerate(("train", "test")):  # numbered so the test pairs sort last
+            for i in range(len(arrays[f"{split}_{p}/{members[0]}"])):
+                np.savez(folder / f"{order}{i:05d}.npz", **{m: arrays[f"{split}_{p}/{m}"][i] for m in members})
+    np.savez(root / "test_tia.npz", **{m: arrays[f"test_tia/{m}"] for m in ita.MODALITIES})
+
+
+def test_flowbinds_feature_layout_reads_into_the_same_suite(tmp_path):
+    from tasks.image_text_audio.flowbind_layout import read_flowbind
+
+    arrays = ita.generate(ita.ImageTextAudioData(**{**SMALL, "n_train": 300, "n_test": 20}))
+    write_flowbind_layout(tmp_path, arrays)
+    read = read_flowbind(tmp_path, n_test=20)
+    for p, members in ita.PAIRS.items():
+        for m in members:
+            assert np.array_equal(read[f"test_{p}/{m}"], arrays[f"test_{p}/{m}"])
+            assert np.array_equal(read[f"train_{p}/{m}"], arrays[f"train_{p}/{m}"])
+    cfg = ita.ImageTextAudioData(**{**SMALL, "source": "flowbind", "root": str(tmp_path), "n_test": 20})
+    suite = ImageTextAudio(cfg)
+    assert suite.describe()["test_pairs"] == {"ti": 20, "ta": 20, "ia": 20}
+    (tmp_path / "test_tia.npz").unlink()
+    with pytest.raises(ita.EmbeddingFileError, match="FlowBind's layout has no triplets"):
+        ImageTextAudio.training_rows(cfg)
