@@ -226,11 +226,30 @@ def main_table(rows: list[Row], table: list[MetricSpec], paper: dict, latex: boo
         for spec in table:
             cells += [cell_text(row, spec, i in best[spec.key], latex), paper_text(paper, row, spec, latex)]
         body.append(cells)
+    for name, values in reference_values(rows).items():
+        body.append([f"reference: {name}", "", ""] + [
+            cell for spec in table
+            for cell in (fmt(values[spec.key]) if values.get(spec.key) is not None else DASH, "")])
     floor = floors(rows, table)
     if floor:
         body.append([FLOOR_LABEL, "", ""] + [cell for spec in table
                                             for cell in (fmt(floor[spec.key]) if spec.key in floor else "", "")])
     return header, body
+
+
+def reference_values(rows: list[Row]) -> dict[str, dict[str, float | None]]:
+    """Reference rows a suite scores beside the methods ("reference:<name>/<key>" in its records; they do not
+    depend on the method or seed), read from the first record that has them."""
+    for row in rows:
+        for record in row.records:
+            found: dict[str, dict[str, float | None]] = defaultdict(dict)
+            for key, result in record["metrics"].items():
+                if key.startswith("reference:"):
+                    name, _, metric = key.removeprefix("reference:").partition("/")
+                    found[name][metric] = result.get("value")
+            if found:
+                return dict(found)
+    return {}
 
 
 def latex_table(header: list[str], body: list[list[str]], caption: str) -> str:

@@ -5,6 +5,8 @@ for one source. Across spaces: a frozen linear judge, fitted once on real pairs,
 between its prediction of one side and the other side, and pairs are judged by the same win-rate."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from scipy import linalg
@@ -61,7 +63,9 @@ def frechet_distance(preds: Tensor, target: Tensor) -> float:
     x, y = preds.double().cpu().numpy(), target.double().cpu().numpy()
     mu_x, mu_y = x.mean(0), y.mean(0)
     cov_x, cov_y = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
-    root = linalg.sqrtm(cov_x @ cov_y)
+    with warnings.catch_warnings():  # a constant or deterministic generator has a singular covariance: expected
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        root = linalg.sqrtm(cov_x @ cov_y)
     root = root.real if np.iscomplexobj(root) else root
     return float(((mu_x - mu_y) ** 2).sum() + np.trace(cov_x + cov_y - 2.0 * root))
 

@@ -24,11 +24,13 @@ from metrics.embedding import (
     reference_cosine,
     reference_win_rate,
 )
+from tasks import evaluation
 from tasks.base import SUITES, MetricSpec, ShuffledBatches, Suite, cache_root
 from tasks.evaluation import Reader, Score, Task
 from tasks.image_text_audio import data as ita
 from tasks.image_text_audio.data import MODALITIES, PAIRS, TRIPLETS
 from tasks.image_text_audio.flowbind_layout import pair_files, read_flowbind
+from tasks.image_text_audio.references import REFERENCES
 
 SHORT = {"text": "T", "image": "I", "audio": "A"}
 DIVERSITY_SOURCES = 100  # sources per direction drawn several times for the diversity score
@@ -103,6 +105,8 @@ class ImageTextAudio(Suite):
         self.names = list(MODALITIES)
         self.specs = [ModalitySpec(m, "vector", (self.stats[m][0].shape[0],)) for m in MODALITIES]
         self.judges: dict[tuple[str, str], LinearJudge] = {}
+        self.reference_metrics: dict[tuple[int, int], dict] = {}
+        self.scoring_references = False
 
     def describe(self):
         sizes = {p: len(self.train[p][PAIRS[p][0]]) for p in PAIRS}
@@ -250,6 +254,26 @@ class ImageTextAudio(Suite):
                 [rows[f"factor_{k}"].double() for k in shared], dim=1)
             return recovered(generated, made[generated]), truth
         return read
+
+    def fixed_metrics(self):
+        """The reference rows (references.py), scored once per suite and sample size by the same engine:
+        "reference:<name>/<metric key>" in every record."""
+        if self.scoring_references:
+            return {}
+        n = min(self.eval_config.n_samples, self.test_size())
+        key = (n, self.eval_config.batch_size)
+        if key not in self.reference_metrics:
+            pairs = {(a, b): (torch.from_numpy(self.standardise(a, self.train[pair_of(a, b)][a])),
+                              torch.from_numpy(self.standardise(b, self.train[pair_of(a, b)][b])))
+                     for a, b in itertools.permutations(MODALITIES, 2)}
+            self.scoring_references = True
+            try:
+                self.reference_metrics[key] = {
+                    f"reference:{name}/{k}": result for name, make in REFERENCES.items()
+                    for k, result in evaluation.evaluate(self, make(pairs), n, key[1]).metrics.items()}
+            finally:
+                self.scoring_references = False
+        return self.reference_metrics[key]
 
     def figure_samples(self, method, joint):
         return {}
