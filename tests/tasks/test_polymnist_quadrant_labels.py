@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.cli import trainable_on
 from bench.config import resolve
 from bench.train import train
 from methods import METHODS
@@ -159,8 +160,7 @@ def smoke_suite():
     return SUITES.get(SUITE)(resolve(SUITE, "muni", 0, "smoke").data)
 
 
-@pytest.mark.parametrize("name", [m for m in METHODS.names()
-                                  if "image" in (getattr(METHODS.get(m), "modality_kinds", None) or ("image",))])
+@pytest.mark.parametrize("name", trainable_on(SUITE, METHODS.names(), everything=True)[0])
 def test_every_method_trains_and_evaluates_its_directions(name, smoke_suite):
     cfg = resolve(SUITE, name, 0, "smoke", ["train.steps=4", "eval.n_samples=16", "eval.batch_size=16",
                                             "flow.decoder_steps=2", "flow.prior_steps=2"])
