@@ -5,11 +5,8 @@ for one source. Across spaces: a frozen linear judge, fitted once on real pairs,
 between its prediction of one side and the other side, and pairs are judged by the same win-rate."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
-from scipy import linalg
 from sklearn.linear_model import Ridge
 from torch import Tensor
 from torch.nn.functional import normalize
@@ -32,42 +29,70 @@ def similarities(preds: Tensor, target: Tensor) -> Tensor:
     return normalize(preds.double(), dim=1) @ normalize(target.double(), dim=1).T
 
 
+def cosine_rows(preds: Tensor, target: Tensor) -> Tensor:
+    """Per row: the cosine between a generated vector and its reference."""
+    return torch.nn.functional.cosine_similarity(preds.double(), target.double(), dim=1)
+
+
 def reference_cosine(preds: Tensor, target: Tensor) -> float:
-    return float(torch.nn.functional.cosine_similarity(preds.double(), target.double(), dim=1).mean())
+    return float(cosine_rows(preds, target).mean())
 
 
-def win_rate(scores: Tensor) -> float:
-    """From (n, n) scores with the matching pairs on the diagonal: the mean over rows of the % of off-diagonal
-    entries below the diagonal one (ties count half)."""
+def win_rows(scores: Tensor) -> Tensor:
+    """From (n, n) scores with the matching pairs on the diagonal: per row, the % of off-diagonal entries below
+    the diagonal one (ties count half)."""
     n = scores.shape[0]
     if n < 2:
         raise ValueError("a win-rate needs at least two pairs")
     own = scores.diagonal()[:, None]
     wins = (scores < own).double().sum(1) + 0.5 * ((scores == own).double().sum(1) - 1)
-    return float(100.0 * (wins / (n - 1)).mean())
+    return 100.0 * wins / (n - 1)
+
+
+def win_rate(scores: Tensor) -> float:
+    """The mean over rows of win_rows (chance 50)."""
+    return float(win_rows(scores).mean())
+
+
+def reference_win_rows(preds: Tensor, target: Tensor) -> Tensor:
+    return win_rows(similarities(preds, target))
 
 
 def reference_win_rate(preds: Tensor, target: Tensor) -> float:
-    return win_rate(similarities(preds, target))
+    return float(reference_win_rows(preds, target).mean())
+
+
+def recall_rows(preds: Tensor, target: Tensor, k: int = 5) -> Tensor:
+    """Per row: 100 when its own reference ranks among the k most similar references, else 0."""
+    scores = similarities(preds, target)
+    rank = (scores > scores.diagonal()[:, None]).sum(1)
+    return 100.0 * (rank < k).double()
 
 
 def recall_at_k(preds: Tensor, target: Tensor, k: int = 5) -> float:
     """% of rows whose own reference ranks among the k most similar references."""
-    scores = similarities(preds, target)
-    rank = (scores > scores.diagonal()[:, None]).sum(1)
-    return float(100.0 * (rank < k).double().mean())
+    return float(recall_rows(preds, target, k).mean())
+
+
+def squared_error_rows(preds: Tensor, target: Tensor) -> Tensor:
+    """Per row: the mean over coordinates of (preds - target)² (row-aligned, same shape)."""
+    if preds.shape != target.shape:
+        raise ValueError(f"rows disagree in shape: {tuple(preds.shape)} vs {tuple(target.shape)}")
+    return ((preds.double() - target.double()) ** 2).mean(1)
 
 
 def frechet_distance(preds: Tensor, target: Tensor) -> float:
-    """||μ₁ - μ₂||² + Tr(Σ₁ + Σ₂ - 2(Σ₁Σ₂)^½) of Gaussians fitted to the two sets (float64)."""
+    """||μ₁ - μ₂||² + Tr(Σ₁ + Σ₂ - 2(Σ₁Σ₂)^½) of Gaussians fitted to the two sets (float64). Tr((Σ₁Σ₂)^½) is the
+    sum of the square roots of the eigenvalues of Σ₁^½ Σ₂ Σ₁^½, which is symmetric: two symmetric eigensolves
+    instead of a general matrix square root (same value, several times faster at 768 dimensions)."""
     x, y = preds.double().cpu().numpy(), target.double().cpu().numpy()
     mu_x, mu_y = x.mean(0), y.mean(0)
     cov_x, cov_y = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
-    with warnings.catch_warnings():  # a constant or deterministic generator has a singular covariance: expected
-        warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        root = linalg.sqrtm(cov_x @ cov_y)
-    root = root.real if np.iscomplexobj(root) else root
-    return float(((mu_x - mu_y) ** 2).sum() + np.trace(cov_x + cov_y - 2.0 * root))
+    values, vectors = np.linalg.eigh(cov_x)
+    root_x = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    middle = np.linalg.eigvalsh(root_x @ cov_y @ root_x)
+    trace_root = float(np.sqrt(np.clip(middle, 0.0, None)).sum())
+    return float(((mu_x - mu_y) ** 2).sum() + np.trace(cov_x) + np.trace(cov_y) - 2.0 * trace_root)
 
 
 def diversity(preds: Tensor, target: Tensor, samples: int) -> float:
@@ -92,6 +117,9 @@ class LinearJudge:
     def predict(self, a: Tensor) -> Tensor:
         return torch.from_numpy(self.model.predict(a.double().cpu().numpy()))
 
+    def win_rows(self, a: Tensor, b: Tensor) -> Tensor:
+        """Per pair: its win-rate against the other b's (chance 50)."""
+        return win_rows(similarities(self.predict(a), b.cpu()))
+
     def win_rate(self, a: Tensor, b: Tensor) -> float:
-        """Win-rate of the given pairing against the other b's (chance 50)."""
-        return win_rate(similarities(self.predict(a), b.cpu()))
+        return float(self.win_rows(a, b).mean())

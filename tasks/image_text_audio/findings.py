@@ -1,6 +1,7 @@
 """The paper's findings on image–text–audio (§6.3, Tables 3 and 4), checked on our judge win-rates. Each
-comparison is decided with its noise: twice the standard error of the difference over seeds, and at least the
-sampling noise of a win-rate over n pairs (100/sqrt(12 n): the spread of a uniform per-pair win fraction). A
+comparison is decided with its noise: twice the standard error of the difference, from the spread over seeds and
+the sampling noise of the test rows (the record's bootstrap interval, or where it has none 100/sqrt(12 n): the
+spread of a uniform per-pair win fraction). A
 finding is reproduced when every comparison holds, not reproduced when one fails, undecided when one is a tie.
 The paper's numbers are other metrics (CLIP, CLAP, AIS on media); each check also holds on them."""
 from __future__ import annotations
@@ -30,10 +31,19 @@ def stat(row: Row, key: str) -> Stat | None:
     values = row.values(key)
     if not values:
         return None
-    ns = [(r["metrics"].get(key) or {}).get("n") or 0 for r in row.records]
     seed_se = float(np.std(values, ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    sampling = 100.0 / math.sqrt(12 * min(ns)) / math.sqrt(len(values)) if min(ns) > 0 else 0.0
+    sampling = max(sampling_error(r["metrics"], key) for r in row.records) / math.sqrt(len(values))
     return Stat(float(np.mean(values)), math.hypot(seed_se, sampling))
+
+
+def sampling_error(metrics: dict, key: str) -> float:
+    """The standard error of one record's value over its test rows: from its 95% bootstrap interval (half-width
+    over 1.96), else the bound for a win-rate over n pairs."""
+    low, high = metrics.get(f"ci95_low:{key}"), metrics.get(f"ci95_high:{key}")
+    if low and high and low.get("value") is not None and high.get("value") is not None:
+        return (high["value"] - low["value"]) / (2 * 1.96)
+    n = (metrics.get(key) or {}).get("n") or 0
+    return 100.0 / math.sqrt(12 * n) if n > 0 else 0.0
 
 
 def above(a: Stat, b: Stat) -> bool | None:

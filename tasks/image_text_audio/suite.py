@@ -5,6 +5,7 @@ unconditional co-generation. Metrics are computed in embedding space and named f
 the paper's CLIP, CLAP or AIS scores."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from functools import partial
 from pathlib import Path
@@ -14,18 +15,19 @@ import torch
 from torch import Tensor
 
 from methods.backbone.modality import Batch, ModalitySpec
-from metrics.alignment import shared_mse
 from metrics.base import Pooled
+from metrics.bootstrap import RowMean, interval
 from metrics.embedding import (
     LinearJudge,
+    cosine_rows,
     diversity,
     frechet_distance,
-    recall_at_k,
-    reference_cosine,
-    reference_win_rate,
+    recall_rows,
+    reference_win_rows,
+    squared_error_rows,
 )
 from tasks import evaluation
-from tasks.base import SUITES, MetricSpec, ShuffledBatches, Suite, cache_root
+from tasks.base import SUITES, MetricResult, MetricSpec, ShuffledBatches, Suite, cache_root
 from tasks.evaluation import Reader, Score, Task
 from tasks.image_text_audio import data as ita
 from tasks.image_text_audio.data import MODALITIES, PAIRS, TRIPLETS
@@ -111,6 +113,7 @@ class ImageTextAudio(Suite):
             if self.synthetic else {}
         self.reference_metrics: dict[tuple[int, int], dict] = {}
         self.scoring_references = False
+        self.made: dict[tuple[str, str], list] = {}  # (column, direction) -> the metrics the engine made
 
     def describe(self):
         sizes = {p: len(self.train[p][PAIRS[p][0]]) for p in PAIRS}
@@ -202,27 +205,64 @@ class ImageTextAudio(Suite):
         if len(task.sources) == 1:
             (a,), (b,) = task.sources, task.targets
             part = f"{a}->{b}"
-            out = [Score(ONE_COSINE, part, lambda: Pooled(reference_cosine), self.in_space(b)),
-                   Score(ONE_WIN, part, lambda: Pooled(reference_win_rate), self.in_space(b)),
-                   Score(ONE_RECALL, part, lambda: Pooled(recall_at_k), self.in_space(b)),
+            out = [Score(ONE_COSINE, part, lambda: RowMean(cosine_rows), self.in_space(b)),
+                   Score(ONE_WIN, part, lambda: RowMean(reference_win_rows), self.in_space(b)),
+                   Score(ONE_RECALL, part, lambda: RowMean(recall_rows), self.in_space(b)),
                    Score(ONE_FRECHET, part, lambda: Pooled(frechet_distance), self.in_space(b)),
                    Score(ONE_JUDGE, part, self.judged(a, b), lambda made, rows: (rows[a], made[b]))]
-            return out + ([Score(FACTOR_ONE, part, lambda: Pooled(shared_mse), self.factors(b, a))]
-                          if self.synthetic else [])
+            return self.kept(out + ([Score(FACTOR_ONE, part, lambda: RowMean(squared_error_rows),
+                                           self.factors(b, a))] if self.synthetic else []))
         if task.sources:
             (t,) = task.targets
             out = [Score(many_to_one_spec(t, s), f"{'+'.join(task.sources)}->{t} vs {s}", self.judged(s, t),
                          lambda made, rows, s=s: (rows[s], made[t])) for s in task.sources]
-            out.append(Score(MANY_COSINE, f"{'+'.join(task.sources)}->{t}", lambda: Pooled(reference_cosine),
+            out.append(Score(MANY_COSINE, f"{'+'.join(task.sources)}->{t}", lambda: RowMean(cosine_rows),
                              self.in_space(t)))
-            return out + ([Score(FACTOR_MANY, f"{'+'.join(task.sources)}->{t} vs {s}", lambda: Pooled(shared_mse),
-                                 self.factors(t, s)) for s in task.sources] if self.synthetic else [])
+            return self.kept(out + ([Score(FACTOR_MANY, f"{'+'.join(task.sources)}->{t} vs {s}",
+                                           lambda: RowMean(squared_error_rows), self.factors(t, s))
+                                     for s in task.sources] if self.synthetic else []))
         pairs = UNCONDITIONAL_PAIRS
         out = [Score(unconditional_spec(a, b), f"{a}~{b}", self.judged(a, b),
                      lambda made, rows, a=a, b=b: (made[a], made[b])) for a, b in pairs]
         out += [Score(UNCOND_FRECHET, m, lambda: Pooled(frechet_distance), self.in_space(m)) for m in MODALITIES]
-        return out + ([Score(FACTOR_UNCOND, f"{a}~{b}", lambda: Pooled(shared_mse), self.factors(a, b, joint=True))
-                       for a, b in pairs] if self.synthetic else [])
+        return self.kept(out + ([Score(FACTOR_UNCOND, f"{a}~{b}", lambda: RowMean(squared_error_rows),
+                                       self.factors(a, b, joint=True)) for a, b in pairs] if self.synthetic else []))
+
+    def kept(self, scores: list[Score]) -> list[Score]:
+        """The same scores, each keeping the metrics the engine makes from it (the method's first, then the
+        oracle's), so that `intervals` can resample the method's rows once the engine is done."""
+        def keeping(score: Score):
+            def fresh():
+                metric = score.metric()
+                if not self.scoring_references:
+                    self.made.setdefault((score.spec.key, score.part), []).append(metric)
+                return metric
+            return fresh
+        return [dataclasses.replace(score, metric=keeping(score)) for score in scores]
+
+    def evaluate(self, method, eval_config, device, progress=None):
+        """The engine's evaluation, and a 95% bootstrap interval over the test rows for every column that is a
+        mean of per-row scores: "ci95_low:<key>" and "ci95_high:<key>" (per direction too)."""
+        self.made = {}
+        result = super().evaluate(method, eval_config, device, progress)
+        result.metrics.update(self.intervals(result.metrics))
+        return result
+
+    def intervals(self, metrics: dict[str, MetricResult]) -> dict[str, MetricResult]:
+        by_column: dict[str, dict[str, RowMean]] = {}
+        for (key, part), made in self.made.items():
+            if isinstance(made[0], RowMean):  # made[0] scored the method, made[1] the oracle (tasks/evaluation.py)
+                by_column.setdefault(key, {})[part] = made[0]
+        out = {}
+        for key, parts in by_column.items():
+            replicates = {part: metric.replicates() for part, metric in parts.items()}
+            bounds = {part: interval([r]) for part, r in replicates.items()}
+            low, high = interval(list(replicates.values()))
+            for side, value, index in (("low", low, 0), ("high", high, 1)):
+                out[f"ci95_{side}:{key}"] = MetricResult(
+                    value, metrics[key].higher_is_better, {part: b[index] for part, b in bounds.items()},
+                    n=metrics[key].n)
+        return out
 
     def in_space(self, m: str) -> Reader:
         """(generated m, reference m), both in m's raw encoder coordinates."""
@@ -231,7 +271,7 @@ class ImageTextAudio(Suite):
     def judged(self, a: str, b: str):
         """A fresh metric: the win-rate of (a, b) pairs under the frozen judge from a to b."""
         judge = self.judge(a, b)
-        return lambda: Pooled(judge.win_rate)
+        return lambda: RowMean(judge.win_rows)
 
     def judge(self, a: str, b: str) -> LinearJudge:
         """Ridge regression from a to b (standardised), fitted on the held-out judge pairs, once per suite."""

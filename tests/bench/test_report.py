@@ -88,3 +88,18 @@ def test_findings_are_checked_again_for_a_variant_every_method_ran():
     assert "| muni | ? → ? | n/a → n/a | 0.5000 → 0.1000 |" in text  # the table's settings beside the variant
     assert "detach_self" not in text  # only muni ran that variant: not a comparison
     assert "MUNI has the best unconditional coherence: **reproduced** — ours: muni coherence 0.1" in text
+
+
+def test_a_one_seed_cell_shows_its_bootstrap_interval_and_rows_inside_it_tie_for_bold():
+    from bench.report import best_rows, cell_text
+    from tasks.base import MetricSpec
+
+    spec = MetricSpec("m/acc", "Acc.", "one_to_one", True)
+
+    def row(method: str, value: float, low: float, high: float) -> Row:
+        return Row(method, method, [], [{"metrics": {"m/acc": {"value": value}, "ci95_low:m/acc": {"value": low},
+                                                     "ci95_high:m/acc": {"value": high}}}])
+
+    rows = [row("muni", 0.80, 0.75, 0.85), row("mopoe", 0.78, 0.70, 0.86), row("mmvae", 0.60, 0.55, 0.65)]
+    assert cell_text(rows[0], spec, bold=False, latex=False) == "0.8000 [0.7500, 0.8500]"
+    assert best_rows(rows, spec) == {0, 1}

@@ -32,6 +32,18 @@ def test_frechet_distance_is_zero_for_one_set_and_the_squared_shift_for_a_moved_
     assert frechet_distance(x + 0.5, x) == pytest.approx(8 * 0.25, rel=1e-3)
 
 
+def test_frechet_distance_equals_the_textbook_matrix_square_root_form():
+    import numpy as np
+    from scipy import linalg
+
+    a, b = vectors(500, 12), vectors(500, 12) @ torch.randn(12, 12, generator=torch.Generator().manual_seed(5))
+    cov_a, cov_b = np.cov(a.double().numpy(), rowvar=False), np.cov(b.double().numpy(), rowvar=False)
+    mean_gap = float(((a.double().mean(0) - b.double().mean(0)) ** 2).sum())
+    textbook = mean_gap + np.trace(cov_a + cov_b - 2 * linalg.sqrtm(cov_a @ cov_b).real)
+    assert frechet_distance(a, b) == pytest.approx(textbook, rel=1e-8)
+    assert frechet_distance(a[:, :1].repeat(1, 12), b) > 0  # a singular covariance (a collapsed generator)
+
+
 def test_diversity_is_zero_for_a_deterministic_generator_and_one_for_independent_real_draws():
     targets = vectors(400, 16).repeat_interleave(4, 0)
     assert diversity(targets, targets, samples=4) == 0.0

@@ -77,10 +77,19 @@ def test_the_oracle_floors_are_perfect_in_space_and_the_judges_recognise_real_pa
     assert metrics["one_to_one/reference_cosine"]["floor"] == pytest.approx(1.0)
     assert metrics["one_to_one/reference_win"]["floor"] == 100.0
     assert metrics["one_to_one/frechet"]["floor"] == pytest.approx(0.0, abs=1e-6)
-    assert all(metrics[k]["floor"] > 65.0 for k in metrics if "judge_win" in k and not k.startswith("reference:"))
+    assert all(metrics[k]["floor"] > 65.0 for k in metrics if "judge_win" in k and ":" not in k)
     assert metrics["synthetic/one_to_one_factor_mse"]["floor"] < 0.1
     assert metrics["one_to_one/diversity"]["value"] > 0.1  # a sampling method varies its draws
     assert smoke_records["flowbind"]["metrics"]["one_to_one/diversity"]["value"] == 0.0  # FlowBind cannot
+
+
+def test_row_mean_columns_keep_a_bootstrap_interval_around_their_value(smoke_records):
+    metrics = smoke_records["muni"]["metrics"]
+    for key in ("one_to_one/reference_cosine", "many_to_one/judge_win/text vs image", "synthetic/one_to_one_factor_mse"):
+        low, high = metrics[f"ci95_low:{key}"], metrics[f"ci95_high:{key}"]
+        assert low["value"] < metrics[key]["value"] < high["value"]
+        assert set(low["per_direction"]) == set(metrics[key]["per_direction"])
+    assert "ci95_low:one_to_one/frechet" not in metrics  # a distance between sets is not a mean over rows
 
 
 def write_files(root, arrays, changes=None):
