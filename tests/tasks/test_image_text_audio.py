@@ -85,7 +85,8 @@ def test_the_oracle_floors_are_perfect_in_space_and_the_judges_recognise_real_pa
 
 def test_row_mean_columns_keep_a_bootstrap_interval_around_their_value(smoke_records):
     metrics = smoke_records["muni"]["metrics"]
-    for key in ("one_to_one/reference_cosine", "many_to_one/judge_win/text vs image", "synthetic/one_to_one_factor_mse"):
+    keys = ("one_to_one/reference_cosine", "many_to_one/judge_win/text vs image", "synthetic/one_to_one_factor_mse")
+    for key in keys:
         low, high = metrics[f"ci95_low:{key}"], metrics[f"ci95_high:{key}"]
         assert low["value"] < metrics[key]["value"] < high["value"]
         assert set(low["per_direction"]) == set(metrics[key]["per_direction"])
