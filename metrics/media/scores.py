@@ -1,6 +1,6 @@
 """The paper's media metrics (spec image_text_audio §4), each on judge embeddings of decoded media:
 
-- CLIPScore (text–image): torchmetrics' CLIPScore, max(mean over pairs of 100·cos, 0), on the CLIP judge.
+- CLIPScore (text–image): torchmetrics' CLIPScore formula, max(mean over pairs of 100·cos, 0), on CLIP.
 - CLAPScore (text–audio): mean over pairs of 100·cos between CLAP audio and text embeddings (no clamp).
 - AIS (audio–image): the win-rate ×100 of each audio's similarity to its paired image against its similarity to
   every other image of the set (the image side is shuffled; pool n - 1; chance 50), on Wav2CLIP audio and CLIP
@@ -31,13 +31,12 @@ FAD = declare("fad", False, "Fréchet distance of audio-encoder embeddings, real
 KID = declare("kid", False, "kernel distance (torchmetrics KID) on the same features as the Fréchet distance")
 
 
-def clip_score(judge: nn.Module, images: Tensor, captions: list[str]) -> dict:
-    """`images` uint8 (N, 3, H, W), one caption each; `judge` a metrics.media.judges.ClipJudge."""
-    from torchmetrics.multimodal.clip_score import CLIPScore
-
-    metric = CLIPScore(model_name_or_path=lambda: (judge.model, judge.processor))
-    metric.update(list(images), list(captions))
-    return {"value": float(metric.compute()), "n": len(captions), "judge": judge.name,
+def clip_score(image: Tensor, text: Tensor) -> dict:
+    """From paired CLIP image and text embeddings (N, D): torchmetrics' CLIPScore formula (the test checks it
+    against torchmetrics' CLIPScore on pixels and captions), so that a source known only by its CLIP embedding
+    (an image-to-text task's source image) is scored as its pixels would be."""
+    cos = torch.nn.functional.cosine_similarity(image.double(), text.double(), dim=1)
+    return {"value": max(float(100.0 * cos.mean()), 0.0), "n": len(image),
             "definition": "torchmetrics CLIPScore: max(mean 100·cos, 0)"}
 
 

@@ -71,24 +71,29 @@ def judges(tmp_path_factory):
     return ClipJudge(tiny_clip(root)), ClapJudge(tiny_clap(root), rate=16000), root
 
 
-def test_clip_score_is_torchmetrics_clamp_of_the_mean_100_cos_of_the_judges_embeddings(judges):
+def test_clip_score_on_embeddings_equals_torchmetrics_clip_score_on_pixels_and_captions(judges):
+    from torchmetrics.multimodal.clip_score import CLIPScore
+
     from metrics.media.scores import clip_score
 
     clip, _, _ = judges
     images = torch.randint(0, 256, (4, 3, 40, 48), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
     captions = ["a dog", "two cats on a sofa", "a red car", "birds over the sea"]
 
-    def mean_cos() -> float:
-        return 100 * float(torch.nn.functional.cosine_similarity(clip(images), clip.texts(captions)).mean())
+    def both() -> tuple[float, float]:
+        reference = CLIPScore(model_name_or_path=lambda: (clip.model, clip.processor))
+        reference.update(list(images), captions)
+        return clip_score(clip(images), clip.texts(captions))["value"], float(reference.compute())
 
     projection = clip.model.text_projection.weight
-    sign = 1.0 if mean_cos() > 0 else -1.0
     with torch.no_grad():
-        projection *= sign  # flipping the text projection flips every cosine: one sign of each case
-        assert mean_cos() > 0 and clip_score(clip, images, captions)["value"] == pytest.approx(mean_cos(), rel=1e-4)
-        projection *= -1.0
-        assert mean_cos() < 0 and clip_score(clip, images, captions)["value"] == 0.0  # torchmetrics clamps the mean
-        projection *= -sign
+        ours, theirs = both()
+        if ours == 0.0:
+            projection *= -1.0  # flipping the text projection flips every cosine: a case where the clamp is idle
+            ours, theirs = both()
+            projection *= -1.0
+    assert ours > 0 and ours == pytest.approx(theirs, rel=1e-4)
+    assert clip_score(torch.eye(3), -torch.eye(3))["value"] == 0.0  # the clamp of the mean (torchmetrics)
 
 
 def test_judges_load_back_from_disk_with_real_tokenizers_and_embed_each_modality(judges):
