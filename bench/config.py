@@ -55,6 +55,22 @@ class TrainConfig:
             raise ValueError(f"budget {self.budget} needs a positive budget_amount (train.budget_amount=...)")
 
 
+@dataclass
+class MediaConfig:
+    """The media stage of suites that have one (image_text_audio): decoded media scored by the paper's metrics."""
+
+    weights: str = ""  # a YAML file of local model paths (tasks/image_text_audio/media.py: WEIGHTS); "": no stage
+    samples: int = 64  # items per task, at most
+    batch_size: int = 8  # items per decoder call
+    time_limit_s: float = 0.0  # > 0: a short warm-up sizes the items per task so that the stage takes about this
+
+    def __post_init__(self):
+        at_least(self, 4, "samples")
+        at_least(self, 1, "batch_size")
+        if not self.time_limit_s >= 0:
+            raise ValueError(f"time_limit_s must be at least 0, not {self.time_limit_s}")
+
+
 BUDGETS = ("steps", "samples", "flops", "seconds")
 # operational settings: they change logging, resumability and progress checks, not the numbers: not hashed
 NOT_HASHED = {"train": ("log_every", "checkpoint_every"), "eval": ("figure_samples", "progress_samples")}
@@ -63,7 +79,7 @@ NOT_HASHED = {"train": ("log_every", "checkpoint_every"), "eval": ("figure_sampl
 OMITTED_AT_DEFAULT = {"train": {"budget": "steps", "budget_amount": 0.0}}
 
 COMMON_SECTIONS: dict[str, type] = {"model": ModelConfig, "flow": FlowConfig, "train": TrainConfig,
-                                    "eval": EvalConfig}
+                                    "eval": EvalConfig, "media": MediaConfig}
 
 
 @dataclass
@@ -80,6 +96,7 @@ class CellConfig:
     train: TrainConfig
     eval: EvalConfig
     options: Any
+    media: MediaConfig = field(default_factory=MediaConfig)
     overrides: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,6 +112,8 @@ class CellConfig:
         for section, names in NOT_HASHED.items():
             for name in names:
                 d[section].pop(name)
+        if not d["media"]["weights"]:
+            d.pop("media")  # no media stage: its settings change nothing
         for section, defaults in OMITTED_AT_DEFAULT.items():
             for name, default in defaults.items():
                 if d[section][name] == default:
@@ -230,6 +249,16 @@ def resolve(suite: str, method: str, seed: int, profile: str, overrides: list[st
     classes = {"data": suite_cls.DataConfig, **COMMON_SECTIONS}
     built = {name: build_section(name, cls, values[name]) for name, cls in classes.items()}
     options = build_section(method, method_cls.Options, values["options"])
+    if built["media"].weights:
+        check = getattr(suite_cls, "check_media", None)  # a ClassVar of Suite at the next regeneration of records
+        if check is None:
+            media_suites = [name for name in SUITES.names() if getattr(SUITES.get(name), "check_media", None)]
+            raise ConfigError(f"--set media.weights: suite '{suite}' has no media stage; suites with one: "
+                              f"{', '.join(media_suites)}")
+        try:
+            check(built["media"].weights)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     try:
         rows = suite_cls.training_rows(built["data"])  # may read a user's data files: their problems are usage errors
     except ValueError as err:

@@ -129,6 +129,17 @@ def log_cell_artifacts(tracker: Tracker, suite, cfg: CellConfig, evaluation) -> 
             tracker.log_artifact(figure)
 
 
+MEDIA_SEED_OFFSET = 2_000_003  # the media stage draws from its own seed, as evaluation does
+
+
+def media_metrics(cfg, suite, model, device: torch.device, say: Callable[[str], None]) -> dict[str, Any]:
+    """The suite's media stage (decoded media scored by the paper's metrics) on the trained model."""
+    torch.manual_seed(cfg.seed + MEDIA_SEED_OFFSET)
+    model.eval()
+    media = cfg.media
+    return suite.media(model, media.weights, media.samples, media.batch_size, media.time_limit_s, device, say)
+
+
 def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: dict[str, Any],
                on_step: ProgressFn | None, should_stop: Callable[[], bool] | None) -> CellOutcome:
     cfg, stem, out = cell.cfg, cell.stem, settings.out
@@ -183,6 +194,10 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
                                     on_trained=trained, on_budget=budgeted)
         wall["eval"] = time.perf_counter() - marks["eval"]
         evaluation = result.evaluation
+        if cfg.media.weights:
+            started = time.perf_counter()
+            evaluation.metrics.update(media_metrics(cfg, suite, result.ema.module, device, check_stop))
+            wall["media"] = time.perf_counter() - started
         record["parameters"] = result.parameters
         record["budget"] = result.budget | {"wall_seconds": wall["train"]}
         wall["eval_tasks"] = evaluation.timings

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -58,6 +59,11 @@ class TrackingSetup:
     uri: str | None  # None: this run is untracked
     shown: str  # the store as records and the console name it
     error: str | None = None  # why the run is untracked
+
+
+def metric_name(key: str) -> str:
+    """A record's metric key as MLflow accepts it (alphanumerics, _ - . space : / only; others become _)."""
+    return re.sub(r"[^\w\-. :/]", "_", key)
 
 
 def with_retries(fn, *args, attempts: int = 6, **kwargs):
@@ -186,7 +192,7 @@ class Tracker:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self._pending.extend(Metric(k, float(v), now, step) for k, v in values.items())
+        self._pending.extend(Metric(metric_name(k), float(v), now, step) for k, v in values.items())
         if len(self._pending) >= 200:
             self.flush()
 

@@ -34,6 +34,13 @@ def checked_tokenizer(tokenizer: Any, root: Path) -> Any:
     return tokenizer
 
 
+def text_length(tokenizer: Any, positions: int) -> int:
+    """The longest token sequence a text tower takes: the tokenizer's own limit when it has one, else the model's
+    position table (RoBERTa-style towers reserve two positions for the padding offset)."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    return limit if limit and limit < 100_000 else positions
+
+
 def pooled(output: Any) -> Tensor:
     """transformers 5 returns model outputs from get_*_features where 4.x returned the projected tensor."""
     return getattr(output, "pooler_output", output)
@@ -67,7 +74,8 @@ class ClipJudge(nn.Module):
 
     @torch.no_grad()
     def texts(self, captions: list[str]) -> Tensor:
-        tokens = self.processor(text=captions, return_tensors="pt", padding=True, truncation=True)
+        length = text_length(self.processor.tokenizer, self.model.config.text_config.max_position_embeddings)
+        tokens = self.processor(text=captions, return_tensors="pt", padding=True, truncation=True, max_length=length)
         return self.model.get_text_features(**{k: v.to(self.device) for k, v in tokens.items()}).float()
 
     @property
@@ -105,7 +113,9 @@ class ClapJudge(nn.Module):
 
     @torch.no_grad()
     def texts(self, captions: list[str]) -> Tensor:
-        tokens = self.processor.tokenizer(captions, return_tensors="pt", padding=True, truncation=True)
+        length = text_length(self.processor.tokenizer, self.model.config.text_config.max_position_embeddings - 2)
+        tokens = self.processor.tokenizer(captions, return_tensors="pt", padding=True, truncation=True,
+                                          max_length=length)
         return pooled(self.model.get_text_features(**{k: v.to(self.device) for k, v in tokens.items()})).float()
 
     @property

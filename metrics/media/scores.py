@@ -66,7 +66,7 @@ def feature_distances(real: Tensor, generated: Tensor, name: str, encoder: str, 
     kid.update(real.float(), real=True)
     kid.update(generated.float(), real=False)
     kid_mean, kid_std = kid.compute()
-    return {"value": frechet_distance(generated, real), "n": n, "encoder": encoder,
+    return {"value": frechet_distance(generated, real), "n": n, "metric": name, "encoder": encoder,
             "comparable": n >= reference_n, "reference_n": reference_n,
             "kid": float(kid_mean), "kid_std": float(kid_std), "kid_subset": min(kid_subset, n)}
 

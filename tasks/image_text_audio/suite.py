@@ -30,6 +30,7 @@ from tasks import evaluation
 from tasks.base import SUITES, MetricResult, MetricSpec, ShuffledBatches, Suite, cache_root
 from tasks.evaluation import Reader, Score, Task
 from tasks.image_text_audio import data as ita
+from tasks.image_text_audio import media
 from tasks.image_text_audio.data import MODALITIES, PAIRS, TRIPLETS
 from tasks.image_text_audio.flowbind_layout import pair_files, read_flowbind
 from tasks.image_text_audio.references import REFERENCES
@@ -320,6 +321,52 @@ class ImageTextAudio(Suite):
 
     def figure_samples(self, method, joint):
         return {}
+
+    # --- the media stage (media.py): decoded images, audio and captions scored by the paper's metrics ---------
+    @staticmethod
+    def check_media(weights: str) -> None:
+        media.read_weights(weights)
+
+    def media(self, method, weights: str, samples: int, batch_size: int, time_limit: float, device, say):
+        return media.run(self, method, weights, samples, batch_size, time_limit, device, say)
+
+    def media_tasks(self) -> list[tuple[tuple[str, ...], tuple[str, ...], list]]:
+        """Per task (sources, targets, cells); a cell is (record key, higher is better, score(stage, decoded)).
+        The pair cells of many-to-one and co-generation carry the keys of the paper's table cells."""
+        out = []
+        for a, b in itertools.permutations(MODALITIES, 2):
+            part = f"one_to_one/{a} to {b}"  # MLflow metric names take no '>' or '+'
+            out.append(((a,), (b,), [
+                (media.media_key(media.PAIR_METRIC[frozenset((a, b))], part), True,
+                 lambda stage, made, a=a, b=b: stage.pair(a, b, made, {b})),
+                (media.media_key(media.FIDELITY[b], part), b == "text",
+                 lambda stage, made, b=b: stage.fidelity(b, made))]))
+        for t in MODALITIES:
+            sources = tuple(m for m in MODALITIES if m != t)
+            cells = [(media.cell_key(many_to_one_spec(t, s).key), True,
+                      lambda stage, made, s=s, t=t: stage.pair(s, t, made, {t})) for s in sources]
+            cells.append((media.media_key(media.FIDELITY[t], f"many_to_one/{' '.join(sources)} to {t}"), t == "text",
+                          lambda stage, made, t=t: stage.fidelity(t, made)))
+            out.append((sources, (t,), cells))
+        cells = [(media.cell_key(unconditional_spec(a, b).key), True,
+                  lambda stage, made, a=a, b=b: stage.pair(a, b, made, {a, b})) for a, b in UNCONDITIONAL_PAIRS]
+        cells += [(media.media_key(media.FIDELITY[m], f"unconditional/{m}"), False,
+                   lambda stage, made, m=m: stage.fidelity(m, made)) for m in ("image", "audio")]  # no references
+        return out + [((), tuple(MODALITIES), cells)]
+
+    def media_fields(self, task: Task, n: int) -> dict[str, np.ndarray]:
+        """The optional fields of the user's test files (media.FIELDS: captions, judge embeddings of the sources,
+        real-set features) for the rows test_rows (or, for co-generation, reference_rows) gives."""
+        if self.data_config.source != "files":
+            return {}
+        stem = f"test_{pair_of(task.sources[0], task.targets[0])}" if len(task.sources) == 1 else f"test_{TRIPLETS}"
+        with np.load(Path(self.data_config.root).expanduser() / f"{stem}.npz") as f:
+            fields = {k: f[k] for k in media.FIELDS if k in f.files}
+        if len(task.sources) == 1:
+            return {k: v[:n] for k, v in fields.items()}
+        half = len(self.sets[f"test_{TRIPLETS}"]["text"]) // 2
+        start = half if not task.sources else 0
+        return {k: v[start:start + min(n, half)] for k, v in fields.items()}
 
     @classmethod
     def findings(cls, rows):

@@ -35,7 +35,8 @@ CATALOGUE = [
     (["list", "gadgets"], "invalid choice: 'gadgets'"),
     # --set keys and types
     (RUN + ["--set", "train.stepz=3"], "did you mean train.steps?"),
-    (RUN + ["--set", "trian.steps=3"], "unknown section 'trian'; available: data, model, flow, train, eval, muni"),
+    (RUN + ["--set", "trian.steps=3"],
+     "unknown section 'trian'; available: data, model, flow, train, eval, media, muni"),
     (RUN + ["--set", "train.steps"], "--set expects section.field=value"),
     (RUN + ["--set", "train.steps=abc"], "train.steps expects an integer, got 'abc'"),
     (RUN + ["--set", "model.encoder_width=1.5"], "model.encoder_width expects an integer, got '1.5'"),

@@ -25,7 +25,7 @@ def test_config_hash_ignores_seed_and_labels_but_not_settings():
     ("train.steps=abc", "train.steps expects an integer, got 'abc'"),
     ("flow.encoder_grad_scale=lots", "flow.encoder_grad_scale expects a number, got 'lots'"),
     ("muni.detach_self=maybe", "muni.detach_self expects true or false, got 'maybe'"),
-    ("trian.steps=3", "unknown section 'trian'; available: data, model, flow, train, eval, muni"),
+    ("trian.steps=3", "unknown section 'trian'; available: data, model, flow, train, eval, media, muni"),
     ("train.steps", "--set expects section.field=value"),
     ("muni.route_mode=sometimes", "route_mode must be one of mc, exact"),
 ])

@@ -74,6 +74,23 @@ def test_a_better_sample_scores_better_in_the_direction_each_metric_declares():
         "judge_win_rate": (judge.win_rate(truth[1000:], 2 * truth[1000:]),
                            judge.win_rate(truth[1000:], shuffled[1000:])),
     }
+    from metrics.media import captions
+    from metrics.media import scores as media
+
+    def distance(real, made, key="value"):
+        return media.feature_distances(real, made, "fd", "test", 100)[key]
+
+    references = [["a dog runs on grass"], ["two cats sleep"], ["a man rides a bike"]]
+    scores |= {
+        "clip_score": (media.clip_score(truth, truth)["value"], media.clip_score(shuffled, truth)["value"]),
+        "clap_score": (media.clap_score(truth, truth)["value"], media.clap_score(shuffled, truth)["value"]),
+        "audio_image_score": (media.audio_image_score(truth, truth)["value"],
+                              media.audio_image_score(shuffled, truth)["value"]),
+        **{name: (distance(truth, draws), distance(truth, truth + 1.0)) for name in ("fid", "fd_clip", "fad")},
+        "kid": (distance(truth, draws, "kid"), distance(truth, truth + 1.0, "kid")),
+        "cider_d": (captions.cider_d([r[0] for r in references], references, "python")["value"],
+                    captions.cider_d(["blue", "the market", "a banana"], references, "python")["value"]),
+    }
     assert set(scores) == set(METRICS.names())  # a new metric joins this test
     for name, (good, bad) in scores.items():
         assert (good > bad) == METRICS.get(name).higher_is_better, name
