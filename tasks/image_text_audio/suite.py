@@ -323,6 +323,12 @@ class ImageTextAudio(Suite):
         return {}
 
     # --- the media stage (media.py): decoded images, audio and captions scored by the paper's metrics ---------
+    @classmethod
+    def media_layout(cls) -> list[tuple[MetricSpec, MetricSpec]]:
+        """The paper's table cells (Tables 3 and 4) as media metrics, each beside the embedding-level cell it
+        stands for (the report's media section)."""
+        return list(zip(media.media_specs(cls.table), cls.table))
+
     @staticmethod
     def check_media(weights: str) -> None:
         media.read_weights(weights)
