@@ -90,3 +90,16 @@ def test_a_bad_weights_file_is_one_line_before_training(media_run, tmp_path, cap
     assert main(["run", "--suite", "gaussian_mixture", "--profile", "smoke", "--methods", "muni", "--quiet",
                  "--out", str(tmp_path / "gm"), "--set", f"media.weights={bad}"]) == 2
     assert "has no media stage; suites with one: image_text_audio" in capsys.readouterr().err
+
+
+def test_the_report_lays_the_media_metrics_out_beside_the_paper_and_the_embedding_judges(media_run, tmp_path):
+    from bench.report import write_report
+
+    _, _, root = media_run
+    written = write_report("image_text_audio", root / "out", tmp_path / "reports", profile="smoke")
+    text = next(p for p in written if p.suffix == ".md").read_text()
+    section = text.split("## Media metrics")[1]
+    assert "| muni |" in section and "| flowbind |" in section and "unsupported" in section
+    assert "### One-to-one (as in Tables 8 and 9)" in section and "not comparable" in section
+    assert "### Embedding-level judge against media metric, per item" in section
+    assert "### Skipped, and what was missing" in section and "wav2clip" in section
