@@ -103,3 +103,12 @@ def test_the_report_lays_the_media_metrics_out_beside_the_paper_and_the_embeddin
     assert "### One-to-one (as in Tables 8 and 9)" in section and "not comparable" in section
     assert "### Embedding-level judge against media metric, per item" in section
     assert "### Skipped, and what was missing" in section and "wav2clip" in section
+
+
+def test_the_planner_sizes_items_to_the_time_limit():
+    from tasks.image_text_audio.media import plan_items
+
+    assert plan_items(2.0, 100.0, 500) == 50  # 2 s per item, 100 s: 50 items
+    assert plan_items(2.0, 1.0, 500) == 4  # never fewer than the scores need
+    assert plan_items(0.01, 100.0, 500) == 500  # never more than asked
+    assert plan_items(2.0, 0.0, 64) == 64  # no limit
