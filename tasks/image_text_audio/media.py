@@ -22,67 +22,25 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from torch import Tensor
 
-from base.results import MetricResult, MetricSpec
+from base.results import MetricSpec
 from metrics.embedding import similarities, win_rows
 from metrics.media import audio_judges, judges, scores
 from metrics.media.captions import cider_d
 from metrics.media.judges import MissingWeights
 from tasks.image_text_audio import decoders
+from tasks.media import WEIGHTS, MediaResult, guarded, read_weights, skipped
 
-WEIGHTS = {
-    "unclip": "image decoder: a Stable unCLIP directory for CLIP ViT-L/14 (stable-diffusion-2-1-unclip-small)",
-    "audioldm": "audio decoder: an AudioLDM directory (audioldm-m-full)",
-    "text_lm": "text decoder: a causal language model directory (gemma-3-1b)",
-    "text_projector": "text decoder: the prefix projector's state dict (.pt)",
-    "clip": "CLIP ViT-L/14 directory (CLIPScore, FD-CLIP)",
-    "clip_b32": "CLIP ViT-B/32 directory (AIS, image side)",
-    "clap": "CLAP directory (CLAPScore, FAD on CLAP)",
-    "wav2clip": "Wav2CLIP checkpoint (AIS, audio side)",
-    "inception": "Inception-v3 weights for FID (pt_inception-2015-12-05)",
-    "vggish": "VGGish checkpoint for FAD (vggish-10086976.pth)",
-}
 PAIR_METRIC = {frozenset(("text", "image")): "clip_score", frozenset(("text", "audio")): "clap_score",
                frozenset(("image", "audio")): "audio_image_score"}
 FIDELITY = {"image": "frechet_image", "audio": "frechet_audio", "text": "cider_d"}  # which Fréchet: "metric"
 FIELDS = ("captions", "clip_b32_image", "wav2clip_audio", "inception_image", "vggish_audio")
 REFERENCE_N = {"fid": 5000, "fd_clip": 5000, "fad": 1000}  # below these, a distance is flagged not comparable
-
-
-def read_weights(path: str) -> dict[str, str]:
-    """The weights file: `key: local path` per model. Unknown keys are refused; relative paths are taken from the
-    file's directory."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise ValueError(f"media.weights: no such file {file}")
-    try:
-        listed = yaml.safe_load(file.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"media.weights: {file} is not YAML ({err})") from None
-    if not isinstance(listed, dict):
-        raise ValueError(f"media.weights: {file} must map model names to local paths")
-    unknown = sorted(set(listed) - set(WEIGHTS))
-    if unknown:
-        raise ValueError(f"media.weights: {file} names unknown models {', '.join(unknown)}; known: "
-                         f"{', '.join(WEIGHTS)}")
-    return {k: str(file.parent / Path(str(v)).expanduser()) for k, v in listed.items() if v}
-
-
-@dataclass
-class MediaResult(MetricResult):
-    status: str = "ok"  # ok | skipped | unsupported
-    missing: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return super().as_dict() | {"status": self.status, "missing": self.missing, **self.details}
 
 
 def media_key(metric: str, part: str) -> str:
@@ -266,20 +224,6 @@ def spearman(a: list[float] | Tensor, b: list[float] | Tensor) -> float | None:
     if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return None
     return float(spearmanr(a, b).statistic)
-
-
-def skipped(err: Exception, higher: bool) -> MediaResult:
-    return MediaResult(None, higher, status="skipped", missing=[str(err).strip("'\"")])
-
-
-def guarded(score, higher: bool, n: int) -> MediaResult:
-    """One media value, or the reason it could not be computed."""
-    try:
-        out = score()
-    except MissingWeights as err:
-        return skipped(err, higher)
-    value = out.pop("value")
-    return MediaResult(value, higher, n=out.pop("n", n), details=out)
 
 
 def plan_items(stage_seconds_per_item: float, time_limit: float, cap: int) -> int:

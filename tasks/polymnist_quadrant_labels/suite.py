@@ -12,9 +12,11 @@ from methods.backbone.modality import Batch, ModalitySpec
 from methods.base import Method
 from metrics.base import Pooled
 from metrics.frechet import frechet_distance
+from metrics.media import judges, scores
 from metrics.verifier import agreement, label_accuracy
 from tasks.base import SUITES, MetricResult, MetricSpec, ShuffledBatches, Suite, cache_root
 from tasks.evaluation import Reader, Score, Task
+from tasks.media import MediaResult, read_weights, skipped
 from tasks.polymnist_quadrant_labels import data as pq
 from tasks.polymnist_quadrant_labels.data import IMAGES, LABELS, to_float, to_uint8
 from tasks.polymnist_quadrant_labels.verifier import check_gate, load_verifier
@@ -125,6 +127,46 @@ class PolyMnistQuadrantLabels(Suite):
                 view[m] = chunk[m] if chunk[m].dtype == torch.uint8 else to_uint8(chunk[m])
                 view.update({f"{m}:{label}": p for label, p in verifier.predict(view[m]).items()})
         return view
+
+    # --- the media stage: FID of co-generated images (the verifier's Fréchet distance stays as it is) ---------
+    @staticmethod
+    def check_media(weights: str) -> None:
+        read_weights(weights)
+
+    def media(self, method, weights, samples, batch_size, time_limit, device, say) -> dict[str, MediaResult]:
+        """FID of each co-generated image modality against as many real test images: torchmetrics' Inception-v3
+        (pool features) from the weights file's `inception`. Without it, or where torch-fidelity (which needs
+        torchvision) cannot be imported, FID is skipped and says why; it is never computed on other features."""
+        keys = [f"media:fid/unconditional/{m}" for m in IMAGES]
+        if not method.capabilities.unconditional:
+            return {k: MediaResult(None, False, status="unsupported") for k in keys}
+        path = read_weights(weights).get("inception")
+        try:
+            if not path:
+                raise judges.MissingWeights("inception (Inception-v3 weights for FID): not in the weights file")
+            network = judges.inception(path)
+            if network is None:
+                raise judges.MissingWeights("Inception-v3: torchmetrics loads it through torch-fidelity, which "
+                                            "cannot be imported here (it needs torchvision)")
+        except judges.MissingWeights as err:
+            return {k: skipped(err, False) for k in keys}
+        say("media: FID")
+        n = min(samples, self.test_size())
+        real, made = self.test_rows(n), []
+        with torch.no_grad():
+            for start in range(0, n, batch_size):
+                made.append({m: to_uint8(x) for m, x in method.sample_joint(min(batch_size, n - start)).items()
+                             if m in IMAGES})
+        network = network.to(device)
+        out = {}
+        for m, key in zip(IMAGES, keys):
+            features = [network(torch.cat([part[m] for part in made])[i:i + batch_size].to(device)) for i in
+                        range(0, n, batch_size)]
+            real_features = [network(real[m][i:i + batch_size].to(device)) for i in range(0, n, batch_size)]
+            result = scores.feature_distances(torch.cat(real_features).reshape(n, -1).cpu(),
+                                              torch.cat(features).reshape(n, -1).cpu(), "fid", "inception-v3", 10_000)
+            out[key] = MediaResult(result.pop("value"), False, n=result.pop("n"), details=result)
+        return out
 
     def scores(self, task: Task) -> list[Score]:
         """Alignment: the verifier recovers the conditioned label(s) from each generated image. Coherence: every

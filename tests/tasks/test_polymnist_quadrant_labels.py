@@ -300,3 +300,32 @@ def test_real_images_score_what_the_verifier_reads_on_real_images(smoke_suite):
         noise = 3 * (result.floor * (1 - result.floor) / 64) ** 0.5 + 0.05  # binomial noise of two samples of 64
         assert abs(result.value - result.floor) < noise, (key, result.value, result.floor)
     assert metrics["single_label/quadrant_alignment"].value > 0.6  # far above chance (0.25): the pairing is right
+
+
+def test_fid_on_co_generated_images_needs_inception_and_is_skipped_saying_why_without_it(smoke_suite, tmp_path,
+                                                                                        monkeypatch):
+    from metrics.media import judges
+
+    cfg = resolve(SUITE, "muni", 0, "smoke", ["flow.decoder_steps=2", "flow.prior_steps=2"])
+    method = METHODS.get("muni")(smoke_suite.specs, cfg.model, cfg.flow, cfg.options).eval()
+    smoke_suite.device = "cpu"
+    weights = tmp_path / "weights.yaml"
+    weights.write_text("clip: /nowhere\n")
+    results = smoke_suite.media(method, str(weights), 8, 4, 0.0, "cpu", print)
+    assert {r.status for r in results.values()} == {"skipped"}
+    assert "inception" in results["media:fid/unconditional/m1"].missing[0]
+    (tmp_path / "inception.pth").write_bytes(b"")
+    weights.write_text(f"inception: {tmp_path / 'inception.pth'}\n")
+    if judges.inception(tmp_path / "inception.pth") is None:  # no torch-fidelity here: said, not scored otherwise
+        missing = smoke_suite.media(method, str(weights), 8, 4, 0.0, "cpu", print)["media:fid/unconditional/m2"]
+        assert missing.status == "skipped" and "torch-fidelity" in missing.missing[0]
+
+    class Pool(torch.nn.Module):  # stands in for the Inception network: features of uint8 images
+        def forward(self, images):
+            return torch.nn.functional.adaptive_avg_pool2d(images.float() / 255, 2).flatten(1)
+
+    monkeypatch.setattr(judges, "inception", lambda path: Pool())
+    results = smoke_suite.media(method, str(weights), 8, 4, 0.0, "cpu", print)
+    fid = results["media:fid/unconditional/m1"]
+    assert fid.status == "ok" and fid.value > 0 and fid.n == 8 and fid.details["encoder"] == "inception-v3"
+    assert fid.details["comparable"] is False  # 8 images, far below the 10 000 FID needs
