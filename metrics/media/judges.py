@@ -118,16 +118,14 @@ class ClapJudge(nn.Module):
     @classmethod
     def load(cls, path: str | Path | None, config: str | Path | None = None, rate: int = CLAP_RATE) -> ClapJudge:
         """The weights file's `clap` entry: a save_pretrained directory, or a LAION-CLAP checkpoint file (.pt) whose
-        transformers config and tokenizer come from the `clap_config` directory (see `from_laion`)."""
-        if path and Path(path).expanduser().is_file():
-            if not config:
-                raise MissingWeights(f"CLAP: {path} is a LAION-CLAP checkpoint; it needs `clap_config`, a directory "
-                                     "with the transformers ClapConfig (config.json) and the RoBERTa tokenizer files")
-            return cls.from_laion(path, config, rate)
+        transformers config and tokenizer come from the `clap_config` entry, a directory (see `from_laion`)."""
+        file = Path(path).expanduser() if path else None
+        if file is not None and (file.is_file() or file.suffix in LAION_SUFFIXES):
+            return cls.from_laion(file, config, rate)
         return cls(path, rate)
 
     @classmethod
-    def from_laion(cls, checkpoint: str | Path, config_dir: str | Path, rate: int = CLAP_RATE) -> ClapJudge:
+    def from_laion(cls, checkpoint: str | Path, config_dir: str | Path | None, rate: int = CLAP_RATE) -> ClapJudge:
         """A LAION-CLAP checkpoint (the `laion_clap` package's .pt, e.g. 630k-audioset-best.pt: a `state_dict` of
         CLAP_Module's model, HTSAT audio branch without fusion, RoBERTa text branch), converted by
         `laion_clap_state_dict` and loaded with strict key matching. `config_dir` needs config.json (a ClapConfig
@@ -145,8 +143,9 @@ class ClapJudge(nn.Module):
             raise MissingWeights(f"CLAP: no LAION-CLAP checkpoint file at {path}")
         root = Path(config_dir).expanduser() if config_dir else None
         if root is None or not (root / "config.json").is_file():
-            raise MissingWeights(f"CLAP: no transformers config at {root} for the LAION-CLAP checkpoint {path} "
-                                 "(expected a directory with config.json and the RoBERTa tokenizer files)")
+            raise MissingWeights(f"CLAP: the LAION-CLAP checkpoint {path} needs a config directory (`clap_config`) "
+                                 f"with config.json and the RoBERTa tokenizer files; there is none at {root}")
+        tokenizer = checked_tokenizer(AutoTokenizer.from_pretrained(root), root)
         config = ClapConfig.from_pretrained(root)
         config.text_config.layer_norm_eps = ROBERTA_LAYER_NORM_EPS
         model = ClapModel(config).eval()
@@ -158,7 +157,6 @@ class ClapJudge(nn.Module):
             raise ValueError(f"CLAP: the LAION-CLAP checkpoint {path} does not fit the ClapConfig of {root}: "
                              f"missing {missing}, unexpected {unexpected}")
         model.load_state_dict(state, strict=True)
-        tokenizer = AutoTokenizer.from_pretrained(root)
         processor = ClapProcessor(feature_extractor=laion_front_end(), tokenizer=tokenizer)
         return cls.from_parts(model, processor, path, rate, max_tokens=LAION_TOKENS, quantize=True)
 
@@ -191,6 +189,7 @@ class ClapJudge(nn.Module):
 LAION_AUDIO = {"sampling_rate": CLAP_RATE, "max_length_s": 10, "fft_window_size": 1024, "hop_length": 480,
                "feature_size": 64, "frequency_min": 50, "frequency_max": 14_000}
 LAION_TOKENS = 77
+LAION_SUFFIXES = (".pt", ".pth", ".ckpt")
 ROBERTA_LAYER_NORM_EPS = 1e-5
 DERIVED_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 LAION_DROPPED = ("audio_branch.spectrogram_extractor.", "audio_branch.logmel_extractor.", "audio_branch.tscam_conv.",

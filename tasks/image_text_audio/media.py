@@ -90,7 +90,7 @@ class Models:
                 "text_lm": lambda: decoders.TextDecoder(path, self.weights.get("text_projector", ""), self.device),
                 "clip": lambda: judges.ClipJudge(path).to(self.device),
                 "clip_b32": lambda: judges.ClipJudge(path).to(self.device),
-                "clap": lambda: judges.ClapJudge(path).to(self.device),
+                "clap": lambda: judges.ClapJudge.load(path, self.weights.get("clap_config")).to(self.device),
                 "wav2clip": lambda: audio_judges.Wav2Clip.load(path).to(self.device),
                 "inception": lambda: judges.inception(path),
                 "vggish": lambda: audio_judges.VGGish.load(path).to(self.device)}

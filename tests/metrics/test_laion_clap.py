@@ -163,8 +163,10 @@ def test_the_front_end_is_laions_mel_spectrogram(laion, judge):
             theirs = branch.logmel_extractor(branch.spectrogram_extractor(torch.from_numpy(wave)[None]))[0, 0].numpy()
         ours = extractor(wave, sampling_rate=48_000, return_tensors="np")["input_features"][0, 0]
         assert ours.shape == theirs.shape == (1001, 64)
-        # dB: a float64 FFT against a float32 convolution agree to 4e-5 dB, except near the -100 dB floor
-        assert np.abs(ours - theirs)[theirs > -80].max() < 1e-3 and np.abs(ours - theirs).max() < 0.1
+        # a float64 FFT against a float32 convolution: the latter's rounding shows in bands far below the frame's
+        # loudest (up to 0.05 dB at the -100 dB floor)
+        loud = theirs > theirs.max(axis=1, keepdims=True) - 60.0
+        assert np.abs(ours - theirs)[loud].max() < 1e-3 and np.abs(ours - theirs).max() < 0.1
 
 
 def test_conversion_splits_the_fused_attention_and_loads_strictly(laion, tmp_path):
@@ -189,6 +191,10 @@ def test_conversion_splits_the_fused_attention_and_loads_strictly(laion, tmp_pat
         ClapJudge.from_laion(tmp_path / "absent.pt", root / "config")
     with pytest.raises(MissingWeights, match="clap_config"):
         ClapJudge.load(root / "clap.pt")
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "config.json").write_bytes((root / "config" / "config.json").read_bytes())
+    with pytest.raises(MissingWeights, match="tokenizer"):
+        ClapJudge.load(root / "clap.pt", tmp_path / "bare")
     from tests.metrics.tiny_judges import tiny_clap
 
     assert ClapJudge.load(tiny_clap(tmp_path)).name == "clap"  # a directory is a transformers save_pretrained
