@@ -68,16 +68,24 @@ def media_section(rows: list[Row], layout: list[tuple[MetricSpec, MetricSpec]], 
                       DASH if embedding is None else f"{embedding:.2f}"]
         body.append(cells)
     lines += [markdown_table(header, body), ""]
-    lines += one_to_one_table(plain, keys) + agreement(plain, layout, keys) + skipped_reasons(plain, keys)
+    lines += one_to_one_table(plain, keys, paper) + agreement(plain, layout, keys) + skipped_reasons(plain, keys)
     return lines
 
 
-def one_to_one_table(rows: list[Row], keys: list[str]) -> list[str]:
+def paper_text(paper: dict, method: str, key: str) -> str:
+    value = paper.get(method, {}).get(key)
+    return DASH if value is None else f"{value:.2f}"
+
+
+def one_to_one_table(rows: list[Row], keys: list[str], paper: dict) -> list[str]:
     one = [k for k in keys if "/one_to_one/" in k]
     if not one:
         return []
-    header = ["Method"] + [k.removeprefix("media:").replace("/one_to_one/", " ") for k in one]
-    body = [[row.method] + [value_text(*media_values(row, k)) for k in one] for row in rows]
+    header = ["Method"] + [f"{k.removeprefix('media:').replace('/one_to_one/', ' ')} {part}" for k in one
+                           for part in ("", "paper")]
+    body = [[row.method] + [cell for k in one
+                            for cell in (value_text(*media_values(row, k)), paper_text(paper, row.method, k))]
+            for row in rows]
     details = {k: next((r["metrics"][k] for row in rows for r in row.records
                         if (r["metrics"].get(k) or {}).get("status") == "ok"), {}) for k in one}
     flagged = sorted({f"{d.get('metric')} on {d.get('encoder')} (n = {d.get('n')} < {d.get('reference_n')})"
