@@ -129,7 +129,9 @@ def test_a_missing_model_or_an_empty_tokenizer_is_missing_weights_naming_the_pat
 
 
 def test_the_media_extra_imports_beside_torchmetrics():
+    import diffusers  # noqa: F401
     import pycocoevalcap.cider.cider  # noqa: F401
     import torchmetrics  # noqa: F401
     import transformers  # noqa: F401
+    from diffusers import AudioLDMPipeline, StableUnCLIPImg2ImgPipeline  # noqa: F401
     from torchmetrics.multimodal.clip_score import CLIPScore  # noqa: F401
