@@ -112,3 +112,28 @@ def test_the_planner_sizes_items_to_the_time_limit():
     assert plan_items(2.0, 1.0, 500) == 4  # never fewer than the scores need
     assert plan_items(0.01, 100.0, 500) == 500  # never more than asked
     assert plan_items(2.0, 0.0, 64) == 64  # no limit
+
+
+def test_the_warm_up_times_each_decoder_once_and_sums_what_every_task_decodes():
+    import time
+
+    from metrics.media.judges import MissingWeights
+    from tasks.image_text_audio.media import seconds_per_item
+
+    class Stage:
+        n = 2
+        cost = {"image": 0.02, "audio": 0.01}
+        seen: list = []
+
+        def items(self, sources, targets):
+            self.seen.append(targets)
+            if targets == ("text",):
+                raise MissingWeights("text_lm")  # a decoder that cannot load costs nothing
+            time.sleep(self.cost[targets[0]] * self.n)
+
+    tasks = [(("text",), ("image",), []), (("image",), ("audio",), []), (("audio",), ("image",), []),
+             (("image",), ("text",), []), (("text", "audio"), ("image",), []), ((), ("text", "image", "audio"), [])]
+    stage = Stage()
+    per_item = seconds_per_item(stage, tasks)
+    assert stage.seen == [("image",), ("audio",), ("text",)]  # one warm-up per decoder
+    assert per_item == pytest.approx(4 * 0.02 + 2 * 0.01, rel=0.5)  # images in four tasks, audio in two
