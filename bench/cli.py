@@ -133,7 +133,15 @@ def build_parser() -> Parser:
     run.add_argument("--force", action="store_true", help="train cells again even if their record is up to date")
     run.add_argument("--workers", type=not_negative, default=0, help="cells trained side by side, each in its own "
                      "process (default: 0 = auto, one single-threaded cell per CPU core on cpu, one at a time on "
-                     "cuda)")
+                     "cuda); with --executor ray, at most this many cells at once (0: as many as the cluster fits)")
+    run.add_argument("--executor", default="local", choices=["local", "ray"], help="where cells run: local = "
+                     "processes on this machine (default); ray = one Ray task per cell on a Ray cluster, whose "
+                     "records, samples and final checkpoints come back to --out (pip install -e '.[ray]')")
+    run.add_argument("--ray-address", default=None, metavar="ADDR", help="with --executor ray: the cluster to "
+                     "join, e.g. HEAD:6379 from 'ray start --head' (default: start a Ray instance on 127.0.0.1)")
+    run.add_argument("--cell-threads", type=positive, default=None, metavar="N", help="with --executor ray: CPU "
+                     "threads each cell trains with, and the CPUs Ray reserves for it (default: 1; a cuda cell "
+                     "also reserves one GPU)")
     run.add_argument("--record-interrupted", action="store_true", help="on Ctrl-C, write a record with status "
                      "'interrupted' for each running cell (default: write nothing; a rerun resumes it)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -227,6 +235,22 @@ def check_profile(name: str) -> None:
         raise UsageError(f"unknown profile '{name}'; available: {', '.join(PROFILES)}")
 
 
+def check_executor(args) -> None:
+    """Ray's options only with --executor ray, and Ray itself installed (found, not imported: that takes seconds)."""
+    if args.executor == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise UsageError("--executor ray needs Ray, which is not installed: pip install -e '.[ray]'")
+        if args.ray_address is not None and not args.ray_address.strip():
+            raise UsageError("--ray-address is empty; give the cluster's address such as HEAD:6379, or leave it "
+                             "out to start a Ray instance here")
+        return
+    for flag, value in (("--ray-address", args.ray_address), ("--cell-threads", args.cell_threads)):
+        if value is not None:
+            raise UsageError(f"{flag} is an option of --executor ray; add --executor ray or leave it out")
+
+
 def cmd_run(args) -> int:
     from bench.config import validate_overrides
     from bench.records import command_line
@@ -240,15 +264,18 @@ def cmd_run(args) -> int:
     if args.tracking_uri is not None and not args.tracking_uri.strip():
         raise UsageError("--tracking-uri is empty; give a URI such as sqlite:///results/mlflow.db or "
                          "http://127.0.0.1:5000, or leave it out")
-    try:
-        pick_device(args.device)
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+    check_executor(args)
+    if args.executor == "local":  # under Ray the cluster's devices count, not this machine's
+        try:
+            pick_device(args.device)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     request = RunRequest(suite=args.suite, methods=methods, seeds=parse_seeds(args.seeds), profile=args.profile,
                          overrides=args.overrides, device=args.device, out=args.out,
                          tracking_uri=args.tracking_uri, force=args.force,
                          command=command_line(args.argv), show_progress=not args.quiet, workers=args.workers,
-                         record_interrupted=args.record_interrupted, require_tracking=args.require_tracking)
+                         record_interrupted=args.record_interrupted, require_tracking=args.require_tracking,
+                         executor=args.executor, ray_address=args.ray_address, cell_threads=args.cell_threads or 1)
     plan(request)  # resolve and check every cell before anything is written or trained
     writable_directory(args.out, "--out")
     say_left_out(left_out)

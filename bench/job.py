@@ -7,7 +7,8 @@ import platform
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,22 +97,32 @@ def describe_device(device: torch.device) -> dict[str, Any]:
 ProgressFn = Callable[[int, "dict[str, float] | None", int], None]  # (step, loss terms or None, total steps)
 
 
-def run_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: dict[str, Any],
-             on_step: ProgressFn | None = None, should_stop: Callable[[], bool] | None = None) -> CellOutcome:
-    """Train the cell unless another process holds it (busy) or finished it meanwhile (skipped)."""
+@contextmanager
+def claimed(cell: Cell, settings: JobSettings) -> Iterator[CellOutcome | None]:
+    """Hold the cell's lock for the body; yields None when this run should train the cell, else the outcome that
+    says why not: another process holds it (busy) or finished it meanwhile (skipped)."""
     cell.lock.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(cell.lock), timeout=0)
     try:
         lock.acquire()
     except Timeout:
-        return CellOutcome(cell.cfg.method, cell.cfg.seed, "busy", cell.record,
-                           "another run is training this cell (its lock is held)")
+        yield CellOutcome(cell.cfg.method, cell.cfg.seed, "busy", cell.record,
+                          "another run is training this cell (its lock is held)")
+        return
     try:
         if not settings.force and cell.state()[0] == "done":
-            return CellOutcome(cell.cfg.method, cell.cfg.seed, "skipped", cell.record, "finished by another run")
-        return train_cell(cell, settings, device, suites, on_step, should_stop)
+            yield CellOutcome(cell.cfg.method, cell.cfg.seed, "skipped", cell.record, "finished by another run")
+        else:
+            yield None
     finally:
         lock.release()
+
+
+def run_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: dict[str, Any],
+             on_step: ProgressFn | None = None, should_stop: Callable[[], bool] | None = None) -> CellOutcome:
+    """Train the cell unless another process holds it (busy) or finished it meanwhile (skipped)."""
+    with claimed(cell, settings) as refused:
+        return refused or train_cell(cell, settings, device, suites, on_step, should_stop)
 
 
 def log_cell_artifacts(tracker: Tracker, suite, cfg: CellConfig, evaluation) -> None:

@@ -1,7 +1,8 @@
 """The runner: the matrix suite × methods × seeds. Cells whose record was made with the same resolved config by
 the same code are skipped, so an interrupted run resumes; a failed cell is recorded with its reason and the
 others still run. Ctrl-C stops cleanly: cells not started leave nothing, running cells keep their checkpoint
-(and are recorded as interrupted only when asked), and the run reports exit status 130."""
+(and are recorded as interrupted only when asked), and the run reports exit status 130. Cells run in processes on
+this machine, or as Ray tasks on a cluster (bench/executor_ray.py); planning, skipping and tracking are the same."""
 from __future__ import annotations
 
 import ctypes
@@ -46,6 +47,9 @@ class RunRequest:
     workers: int = 1  # cells run side by side; 0 = auto (one per CPU core)
     record_interrupted: bool = False  # write a record with status "interrupted" for cells stopped by Ctrl-C
     require_tracking: bool = False  # stop before any cell when the tracking store cannot be used
+    executor: str = "local"  # local: processes on this machine; ray: one Ray task per cell (bench/executor_ray.py)
+    ray_address: str | None = None  # the Ray cluster to use; None: start a Ray instance on this machine
+    cell_threads: int = 1  # CPU threads per cell under Ray (the CPUs Ray reserves for it)
 
 
 @dataclass
@@ -85,8 +89,8 @@ def plan(request: RunRequest) -> list[Cell]:
 
 
 def run(request: RunRequest) -> RunResult:
-    """Run every pending cell, `request.workers` at a time. Outcomes come back in plan order."""
-    device = pick_device(request.device)
+    """Run every pending cell, `request.workers` at a time, here or on Ray. Outcomes come back in plan order."""
+    device = pick_device(request.device) if request.executor == "local" else None  # on Ray, the cluster's
     cells = plan(request)
     progress = Progress(request.show_progress)
     done: dict[str, CellOutcome] = {}
@@ -107,29 +111,40 @@ def run(request: RunRequest) -> RunResult:
     if not pending:
         return RunResult([done[c.key] for c in cells])
     uri = store_uri(request.out, request.tracking_uri)
-    tracking = prepare_tracking(uri, request.suite, request.out / "mlruns", request.out)
-    if tracking.error:
-        if request.require_tracking:
-            raise TrackingUnavailable(f"{tracking.error}; nothing was trained (--require-tracking)")
-        progress.write(f"bench: warning: {tracking.error}; the run goes on untracked and every record says so "
-                       "(--require-tracking stops instead)")
-    settings = JobSettings(request.out, tracking, request.command, git_state(), request.force,
+    prepared: list[TrackingSetup] = []
+
+    def start(artifact_root: Path | None) -> JobSettings:
+        """Create and check the tracking store and show the progress, once the executor is ready to run."""
+        tracking = prepare_tracking(uri, request.suite, artifact_root, request.out)
+        prepared.append(tracking)
+        if tracking.error:
+            if request.require_tracking:
+                raise TrackingUnavailable(f"{tracking.error}; nothing was trained (--require-tracking)")
+            progress.write(f"bench: warning: {tracking.error}; the run goes on untracked and every record says "
+                           "so (--require-tracking stops instead)")
+        progress.start(pending, f"{request.suite} [{request.profile}]")
+        return JobSettings(request.out, tracking, request.command, git_state(), request.force,
                            request.record_interrupted)
-    workers = min(resolve_workers(request.workers, device), len(pending))
-    progress.start(pending, f"{request.suite} [{request.profile}]")
 
     def report(cell: Cell, outcome: CellOutcome) -> None:
         done[cell.key] = outcome
         progress.finish(cell.key, outcome)
 
-    if workers == 1:
-        interrupted = run_serial(pending, settings, device, progress, report)
+    if request.executor == "ray":
+        from bench.executor_ray import run_ray  # imports ray: only when it is asked for
+
+        interrupted = run_ray(request, pending, uri, start, progress, report)
     else:
-        interrupted = run_parallel(pending, settings, device, workers, progress, report)
+        settings = start(request.out / "mlruns")
+        workers = min(resolve_workers(request.workers, device), len(pending))
+        if workers == 1:
+            interrupted = run_serial(pending, settings, device, progress, report)
+        else:
+            interrupted = run_parallel(pending, settings, device, workers, progress, report)
     progress.close()
     for cell in pending:  # cells a Ctrl-C kept from starting
         done.setdefault(cell.key, CellOutcome(cell.cfg.method, cell.cfg.seed, "not_started", cell.record))
-    return RunResult([done[c.key] for c in cells], interrupted, tracking)
+    return RunResult([done[c.key] for c in cells], interrupted, prepared[0] if prepared else None)
 
 
 def resolve_workers(workers: int, device: torch.device) -> int:
@@ -267,6 +282,9 @@ class Progress:
         self.seen: dict[str, int] = {}
         self.steps: dict[str, int] = {}
         self.cells_done = 0
+        self.failed = 0
+        self.running: set[str] = set()
+        self.finished: set[str] = set()
         self.desc = ""
 
     def write(self, text: str) -> None:
@@ -280,11 +298,20 @@ class Progress:
                             smoothing=0)  # the rate over the whole run: evaluations between cells pause the steps
 
     def label(self) -> str:
-        return f"{self.desc} {self.cells_done}/{len(self.steps)} cells"
+        return (f"{self.desc} {self.cells_done}/{len(self.steps)} cells, {len(self.running)} running"
+                + (f", {self.failed} failed" if self.failed else ""))
+
+    def started(self, key: str) -> None:
+        """A cell began (before its first step: loading data, building the method)."""
+        self.running.add(key)
+        if self.overall is not None:
+            self.overall.set_description(self.label(), refresh=False)
 
     def step(self, key: str, step: int, terms: dict[str, float] | None, total: int) -> None:
-        if self.overall is None:
+        if self.overall is None or key in self.finished:  # a late report from a cell that has a result
             return
+        if key not in self.running:
+            self.started(key)
         if total != self.steps.get(key, total):  # a budget of samples, FLOPs or seconds sets the steps at the start
             self.overall.total += total - self.steps[key]
             self.steps[key] = total
@@ -313,6 +340,9 @@ class Progress:
             if outcome.status != "ok" and left > 0:  # not trained to the end here: drop its steps from the ETA
                 self.overall.total -= left
             self.cells_done += 1
+            self.failed += outcome.status == "failed"
+            self.running.discard(key)
+            self.finished.add(key)
             self.overall.set_description(self.label(), refresh=False)
             self.overall.refresh()
         self.write(outcome_line(outcome))

@@ -1,0 +1,227 @@
+"""The Ray executor on a real Ray cluster on 127.0.0.1: a head and a second node, one CPU each, both real Ray node
+processes (ray.cluster_utils starts them as `ray start` would, and stops them by their process ids at the end).
+The matrix runs across both nodes and writes the local executor's records; a worker killed mid-cell costs no cell;
+a sqlite store is refused on more than one node."""
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from tests.bench.test_tracking import free_port
+
+MATRIX = ["run", "--suite", "gaussian_mixture", "--profile", "smoke", "--quiet", "--methods", "muni,mopoe",
+          "--seeds", "0,1"]
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def node_processes(nodes) -> set[int]:
+    """The processes of every node (GCS, raylets, ...) and the workers they started."""
+    pids = {info.process.pid for node in [nodes.head_node, *nodes.worker_nodes]
+            for infos in node.all_processes.values() for info in infos}
+    return pids.union(*(descendants(pid) for pid in pids))
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    pytest.importorskip("ray")
+    from ray._private import ray_constants
+    from ray.cluster_utils import Cluster
+
+    node = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "include_dashboard": False}
+    nodes = Cluster(initialize_head=True, head_node_args=node)
+    # Ray dials a loopback address as this machine's network address, where nodes bound to 127.0.0.1 do not
+    # answer; as a single machine, it keeps 127.0.0.1 (this affects only how this process names itself)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
+    try:
+        nodes.add_node(**node)
+        nodes.wait_for_nodes()
+        yield nodes
+    finally:
+        patch.undo()
+        started = node_processes(nodes)
+        nodes.shutdown()
+        deadline = time.time() + 20
+        while any(alive(p) for p in started) and time.time() < deadline:
+            time.sleep(0.2)
+        leaked = [p for p in started if alive(p)]
+        for pid in leaked:
+            os.kill(pid, signal.SIGKILL)
+        assert not leaked, f"Ray processes outlived the cluster: {leaked}"
+
+
+@pytest.fixture(scope="module")
+def tracking_server(tmp_path_factory):
+    """A real MLflow server serving its own artifacts: what a cluster of several nodes tracks to."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
+         "--artifacts-destination", (folder / "artifacts").as_uri(), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        env=dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    pytest.fail("mlflow server did not start within 60 s")
+                time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def records(out: Path) -> dict[str, dict]:
+    return {p.relative_to(out).as_posix(): json.loads(p.read_text())
+            for p in sorted((out / "gaussian_mixture").rglob("*.json"))}
+
+
+def artifacts(server: str, run_id: str) -> set[str]:
+    with urllib.request.urlopen(f"{server}/api/2.0/mlflow/artifacts/list?run_id={run_id}", timeout=10) as r:
+        return {f["path"] for f in json.loads(r.read())["files"]}
+
+
+def test_a_matrix_across_two_nodes_writes_the_local_executors_records(cluster, tracking_server, tmp_path):
+    on_ray, local = tmp_path / "ray", tmp_path / "local"
+    assert main([*MATRIX, "--out", str(on_ray), "--executor", "ray", "--ray-address", cluster.address,
+                 "--tracking-uri", tracking_server]) == 0
+    assert main([*MATRIX, "--out", str(local)]) == 0  # auto: one single-threaded cell per core, as on Ray
+    ours, theirs = records(on_ray), records(local)
+    assert len(ours) == 4 and ours.keys() == theirs.keys()  # the same cells: config hashes and seeds
+    for name, record in ours.items():
+        other = theirs[name]
+        assert record["status"] == "ok" and record.keys() == other.keys()
+        assert record["device"] == other["device"] and record["device"]["threads"] == 1
+        assert record["metrics"] == other["metrics"]  # equal seeds, one thread each: the same numbers
+        assert record["checkpoint"] == other["checkpoint"] and (on_ray / record["checkpoint"]).is_file()
+        assert (on_ray / name).with_name(record["samples"]).is_file()
+        written = json.dumps({k: v for k, v in record.items() if k != "command"})  # the command names --out
+        assert str(tmp_path) not in written and str(Path.home()) not in written
+        assert record["tracking"]["status"] == "ok", record["tracking"]
+        assert Path(name).name in artifacts(tracking_server, record["tracking"]["run_id"])  # via the server
+    assert not list(on_ray.rglob("*.tmp"))
+
+
+def test_a_worker_killed_mid_cell_costs_no_cell(cluster, tracking_server, tmp_path, capsys):
+    from bench.executor_ray import scratch_dir, scratch_key
+
+    out = tmp_path / "out"
+    scratch = scratch_dir(scratch_key(out))
+    killed: list[str] = []
+
+    def kill_one_worker_mid_cell() -> None:
+        """SIGKILL, as the out-of-memory killer would, the worker training the first cell that checkpointed."""
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            for checkpoint in scratch.glob("checkpoints/**/*seed0-????????????.pt"):
+                method = checkpoint.parent.name
+                for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                    try:
+                        title = cmdline.read_bytes().split(b"\0")[0].decode()
+                    except OSError:
+                        continue
+                    if title.startswith(f"ray::bench-cell {method} s0"):
+                        os.kill(int(cmdline.parent.name), signal.SIGKILL)
+                        killed.append(method)
+                        return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one_worker_mid_cell, daemon=True)
+    killer.start()
+    code = main(["run", "--suite", "gaussian_mixture", "--profile", "smoke", "--methods", "muni,mopoe",
+                 "--set", "train.steps=120", "--set", "train.checkpoint_every=10", "--out", str(out),
+                 "--executor", "ray", "--ray-address", cluster.address, "--tracking-uri", tracking_server])
+    killer.join()
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert killed, "no worker was found mid-cell"
+    assert f"the worker training {killed[0]} s0 died; Ray starts the cell again" in printed.out
+    done = records(out)
+    assert sorted(r["method"] for r in done.values()) == ["mopoe", "muni"]
+    for name, record in done.items():
+        assert record["status"] == "ok" and record["train"]["steps"] == 120
+        assert (out / name).with_name(record["samples"]).is_file() and (out / record["checkpoint"]).is_file()
+    assert not list(out.rglob("*.tmp")) and not list(out.rglob(".*.json.*"))
+
+
+def test_a_sqlite_store_is_refused_on_a_cluster_of_several_nodes(cluster, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    code = main([*MATRIX, "--out", str(tmp_path / "out"), "--executor", "ray", "--ray-address", cluster.address])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "tracking store sqlite:///mlflow.db" in err and "pass a tracking server's URI" in err
+    assert not (tmp_path / "out").exists()  # refused before any cell, and before the store was created
+
+
+def test_without_an_address_a_ray_instance_runs_here_and_stops_with_the_run(tmp_path, capsys):
+    pytest.importorskip("ray")
+    before = descendants(os.getpid())
+    assert main(["run", "--suite", "gaussian_mixture", "--profile", "smoke", "--quiet", "--methods", "muni",
+                 "--out", str(tmp_path), "--executor", "ray"]) == 0
+    assert "a Ray cluster of 1 node" in capsys.readouterr().out
+    (record,) = records(tmp_path).values()
+    assert record["status"] == "ok" and record["tracking"]["uri"].startswith("sqlite:///mlflow.db")  # one node
+    deadline = time.time() + 20
+    while [p for p in descendants(os.getpid()) - before if alive(p)] and time.time() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in descendants(os.getpid()) - before if alive(p)]
+
+
+def test_an_address_where_no_cluster_answers_fails_in_seconds(cluster, tmp_path, capsys):
+    nowhere = f"127.0.0.1:{free_port()}"
+    started = time.time()
+    assert main([*MATRIX, "--out", str(tmp_path), "--executor", "ray", "--ray-address", nowhere]) == 2
+    assert f"--ray-address {nowhere}: no Ray cluster answers" in capsys.readouterr().err
+    assert time.time() - started < 30
+
+
+def test_ray_options_need_ray_and_its_executor(tmp_path, capsys, monkeypatch):
+    assert main([*MATRIX, "--ray-address", "127.0.0.1:6379"]) == 2
+    assert "--ray-address is an option of --executor ray" in capsys.readouterr().err
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    assert main([*MATRIX, "--out", str(tmp_path), "--executor", "ray"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "bench: error: --executor ray needs Ray, which is not installed: pip install -e '.[ray]'"
