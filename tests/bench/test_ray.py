@@ -6,8 +6,6 @@ import importlib.util
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from tests.bench.test_tracking import free_port
+from tests.bench.conftest import free_port, mlflow_server
 
 MATRIX = ["run", "--suite", "gaussian_mixture", "--profile", "smoke", "--quiet", "--methods", "muni,mopoe",
           "--seeds", "0,1"]
@@ -85,32 +83,8 @@ def cluster():
 def tracking_server(tmp_path_factory):
     """A real MLflow server serving its own artifacts: what a cluster of several nodes tracks to."""
     folder = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
-         "--artifacts-destination", (folder / "artifacts").as_uri(), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        env=dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2):
-                    break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    pytest.fail("mlflow server did not start within 60 s")
-                time.sleep(0.3)
+    with mlflow_server(folder, "--artifacts-destination", (folder / "artifacts").as_uri()) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def records(out: Path) -> dict[str, dict]:
