@@ -167,8 +167,9 @@ def build_parser() -> Parser:
                           "(median of repeats after warm-up), counted FLOPs per step, achieved GFLOP/s and its "
                           "ratio to the matmul peak measured in the same run, evaluation time per task and "
                           "peak memory; and the ceiling these sizes allow: one of the backbone's velocity networks "
-                          "alone, forward and backward on a fifth of a batch, one batch and four. Writes "
-                          "<out>/perf.md and a JSON record.")
+                          "alone, forward and backward on a fifth of a batch, one batch and four; and same-shape "
+                          "decoders called one after another against one stacked call. Writes <out>/perf.md (or "
+                          "perf-<variant>.md for another device, thread count or precision) and a JSON record.")
     perf.add_argument("--methods", default="all", help="'all' or comma-separated method names")
     perf.add_argument("--suite", default="gaussian_mixture", help="suite name (default: gaussian_mixture)")
     perf.add_argument("--profile", default="cpu", help="whose sizes to measure (default: cpu)")
@@ -176,13 +177,17 @@ def build_parser() -> Parser:
     perf.add_argument("--steps", type=positive, default=10, help="training steps per repeat (default: 10)")
     perf.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                       help="where to measure (default: auto = cuda if available)")
+    perf.add_argument("--threads", type=positive, default=None, help="CPU threads per measured method (default: "
+                      "what one cell of `bench run` gets by default, the cores divided by the cells side by side)")
+    perf.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                      help="fp32 (default), or bf16 autocast of the timed steps (what a bf16 run would gain)")
     perf.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                       help="override a setting of the measured profile (as in bench run)")
     perf.add_argument("--out", type=directory, default=Path("reports"),
                       help="where perf.md goes (default: reports/)")
     perf.add_argument("--results", type=directory, default=Path("results"),
                       help="where the perf record goes (default: results/; the file is "
-                      "results/perf/<suite>-<profile>-<device>.json)")
+                      "results/perf/<suite>-<profile>-<device>[-<variant>].json)")
     return parser
 
 

@@ -1,14 +1,16 @@
 """`bench perf`: training throughput of every method at a profile's sizes, against the matmul peak measured
-in the same run. Each method is measured in its own process (so peak memory is its own); the peak is
-re-measured before every timed repeat because a shared machine's speed drifts, and ratios use the medians."""
+in the same run. Each method is measured in its own process (so peak memory is its own) with the threads one
+cell of `bench run` gets by default; the peak is re-measured before every timed repeat at that thread count,
+because a shared machine's speed drifts, and ratios use the medians. A profiled repeat splits the step into
+matmul kernels and everything else, which says what keeps a method from the peak."""
 from __future__ import annotations
 
-import platform
-import resource
+import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
@@ -19,11 +21,16 @@ import torch
 from bench.records import command_line, git_state, write_record
 
 PEAK_SIZE = 2048
+PRECISIONS = ("fp32", "bf16")
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::mkldnn_convolution",
+              "aten::cudnn_convolution", "aten::convolution_backward")
 
 
-def matmul_peak(device: torch.device, size: int = PEAK_SIZE, reps: int = 5) -> float:
-    """fp32 GFLOP/s of a square matmul, the roof the training step is compared with."""
-    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+def matmul_peak(device: torch.device, size: int = PEAK_SIZE, reps: int = 5, dtype: torch.dtype = torch.float32
+                ) -> float:
+    """GFLOP/s of a square matmul (fp32 unless told), the roof the training step is compared with."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
     a @ b
     sync(device)
     start = time.perf_counter()
@@ -38,9 +45,21 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def default_threads(device: torch.device) -> int:
+    """The CPU threads one cell of `bench run` trains with by default: one per core, cells side by side."""
+    from bench.runner import resolve_workers
+
+    return max(1, (os.cpu_count() or 1) // resolve_workers(0, device)) if device.type == "cpu" else 1
+
+
+def precision_context(device: torch.device, precision: str) -> Callable[[], AbstractContextManager]:
+    """A fresh context per use: torch.autocast to bf16 for "bf16", nothing for "fp32"."""
+    return lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def timed_repeats(step: Callable[[int], None], repeats: int, steps: int,
                   device: torch.device) -> tuple[list[float], list[float]]:
-    """Seconds per step of each timed repeat, and the matmul peak measured just before it."""
+    """Seconds per step of each timed repeat, and the fp32 matmul peak measured just before it."""
     seconds, peaks = [], []
     for _ in range(repeats):
         peaks.append(matmul_peak(device))
@@ -59,8 +78,40 @@ def paired_ratio(flops: float, seconds: list[float], peaks: list[float]) -> floa
     return statistics.median(flops / s / 1e9 / p for s, p in zip(seconds, peaks))
 
 
+@contextmanager
+def stderr_silenced() -> Iterator[None]:
+    """The profiler's C++ side prints a line to stderr when it starts and stops; errors still raise."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def matmul_seconds(step: Callable[[int], None], steps: int, device: torch.device) -> float:
+    """Seconds per step spent inside matmul and convolution kernels, from one profiled repeat."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with stderr_silenced(), profile(activities=activities) as prof:
+        for i in range(steps):
+            step(i)
+        sync(device)
+    field = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return sum(getattr(e, field) for e in prof.key_averages() if e.key in MATMUL_OPS) / 1e6 / steps
+
+
+def start_process(threads: int, device_name: str) -> None:
+    """Pool initializer: the measured process uses `threads` CPU threads (a cell of `bench run` sets its own)."""
+    if device_name != "cuda":
+        torch.set_num_threads(threads)
+
+
 def measure_method(suite_name: str, method_name: str, profile: str, overrides: list[str], repeats: int,
-                   steps: int, device_name: str) -> dict[str, Any]:
+                   steps: int, device_name: str, precision: str) -> dict[str, Any]:
     from torch.utils.flop_counter import FlopCounterMode
 
     from bench.config import resolve
@@ -80,9 +131,11 @@ def measure_method(suite_name: str, method_name: str, profile: str, overrides: l
     optimizer, schedule = make_optimizer(params, cfg.train)
     ema = EMA(method, cfg.train.ema_decay)
     batches = suite.train_batches(cfg.train.batch_size, device)
+    autocast = precision_context(device, precision)
 
     def step(i: int) -> None:
-        training_step(method, next(batches), stage, optimizer, schedule, params, cfg.train.grad_clip, ema, i)
+        with autocast():
+            training_step(method, next(batches), stage, optimizer, schedule, params, cfg.train.grad_clip, ema, i)
 
     for i in range(3):  # warm-up
         step(i)
@@ -98,23 +151,32 @@ def measure_method(suite_name: str, method_name: str, profile: str, overrides: l
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     seconds, peaks = timed_repeats(step, repeats, steps, device)
+    in_matmul = matmul_seconds(step, steps, device)
+    low_precision_peak = matmul_peak(device, dtype=torch.bfloat16) if precision == "bf16" else None
     evaluation = suite.evaluate(ema.module.eval(), cfg.eval, device)
     step_s = statistics.median(seconds)
-    memory_mb = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
-                 else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if device.type == "cuda":
+        memory_mb = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        import resource
+
+        memory_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"method": method_name, "batch_size": cfg.train.batch_size, "steps_in_profile": cfg.train.steps,
             "seconds_per_step": step_s, "seconds_per_step_all": seconds,
             "samples_per_second": cfg.train.batch_size / step_s, "flops_per_step": flops,
             "gflops_per_second": flops / step_s / 1e9, "peak_gflops": statistics.median(peaks),
-            "peak_gflops_all": peaks,
-            "ratio_to_peak": paired_ratio(flops, seconds, peaks), "eval_seconds": evaluation.timings,
+            "peak_gflops_all": peaks, "bf16_peak_gflops": low_precision_peak,
+            "ratio_to_peak": paired_ratio(flops, seconds, peaks),
+            "matmul_seconds_per_step": in_matmul, "matmul_share": in_matmul / step_s,
+            "matmul_gflops": flops / in_matmul / 1e9 if in_matmul > 0 else None,
+            "eval_seconds": evaluation.timings,
             "rows_per_network_call": [min(call_rows), max(call_rows)] if call_rows else None,
             "eval_samples": cfg.eval.n_samples, "peak_memory_mb": memory_mb,
             "projected_cell_seconds": step_s * cfg.train.steps + sum(evaluation.timings.values())}
 
 
 def measure_reference(suite_name: str, profile: str, overrides: list[str], repeats: int, steps: int,
-                      device_name: str, rows: int) -> dict[str, Any]:
+                      device_name: str, precision: str, rows: int) -> dict[str, Any]:
     """The ceiling for this machine and these sizes: the flow prior's velocity network alone, forward and
     backward on `rows` latents (no routing, aggregation, optimizer or EMA). Every method is built from such
     networks, so no training step whose networks see `rows` rows can be more matmul-bound than this."""
@@ -131,10 +193,13 @@ def measure_reference(suite_name: str, profile: str, overrides: list[str], repea
                       cfg.model.time_dim).to(device)
     z, t, target = (torch.randn(rows, cfg.model.latent_dim, device=device), torch.rand(rows, device=device),
                     torch.randn(rows, cfg.model.latent_dim, device=device))
+    autocast = precision_context(device, precision)
 
     def step(_: int = 0) -> None:
         net.zero_grad(set_to_none=True)
-        (net(z, t) - target).square().sum().backward()
+        with autocast():
+            loss = (net(z, t) - target).float().square().sum()
+        loss.backward()
 
     for _ in range(3):
         step()
@@ -149,97 +214,127 @@ def measure_reference(suite_name: str, profile: str, overrides: list[str], repea
             "ratio_to_peak": paired_ratio(flops, seconds, peaks)}
 
 
-def describe_machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+def same_shape_decoders(suite_name: str, profile: str, overrides: list[str]) -> tuple[Any, list[str]]:
+    """The resolved config and the largest group (at least two) of vector modalities whose flow decoders have
+    one shape, which a stacked network could serve in one call; an empty group when there is none."""
+    from bench.config import resolve
+    from tasks import SUITES
+
+    cfg = resolve(suite_name, "muni", 0, profile, overrides)
+    specs = [s for s in SUITES.get(suite_name)(cfg.data).specs if s.kind == "vector"]
+    groups: dict[int, list[str]] = {}
+    for spec in specs:
+        groups.setdefault(spec.size, []).append(spec.name)
+    best = max(groups.values(), key=len, default=[])
+    return cfg, best if len(best) >= 2 and cfg.model.backbone == "flow" else []
 
 
-def call_range(row: dict[str, Any]) -> str:
-    """Fewest-most rows a network (MLP) was called on in one step; '-' where none was counted."""
-    rows = row.get("rows_per_network_call")
-    return "-" if not rows else (f"{rows[0]}" if rows[0] == rows[1] else f"{rows[0]}-{rows[1]}")
+def measure_stacking(suite_name: str, profile: str, overrides: list[str], repeats: int, steps: int,
+                     device_name: str, precision: str, rows: int) -> dict[str, Any] | None:
+    """Same-shape decoders called one after another (as the backbone does) against one stacked network
+    (torch.func: parameters stacked on a leading axis, the layers vmapped into batched matmuls), forward and
+    backward with `rows` rows each. The speed-up a backbone that stacks them could hope for on this device."""
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from bench.runner import pick_device
+    from methods.backbone.nets import VelocityMLP
+    from tasks import SUITES
+
+    device = pick_device(device_name)
+    cfg, names = same_shape_decoders(suite_name, profile, overrides)
+    if not names:
+        return None
+    size = next(s.size for s in SUITES.get(suite_name)(cfg.data).specs if s.name == names[0])
+    m = cfg.model
+    torch.manual_seed(0)
+    nets = [VelocityMLP(size, m.latent_dim, m.decoder_width, m.decoder_blocks, m.time_dim).to(device)
+            for _ in names]
+    x, t, z = (torch.randn(len(names), rows, size, device=device), torch.rand(len(names), rows, device=device),
+               torch.randn(len(names), rows, m.latent_dim, device=device))
+    params, buffers = stack_module_state(nets)
+    params = {k: v.detach().requires_grad_() for k, v in params.items()}
+    template = VelocityMLP(size, m.latent_dim, m.decoder_width, m.decoder_blocks, m.time_dim).to("meta")
+    stacked = vmap(lambda p, b, *args: functional_call(template, (p, b), args))
+    autocast = precision_context(device, precision)
+
+    def separate(_: int = 0) -> None:
+        for net in nets:
+            net.zero_grad(set_to_none=True)
+        with autocast():
+            loss = sum(net(x[k], t[k], z[k]).float().square().sum() for k, net in enumerate(nets))
+        loss.backward()
+
+    def together(_: int = 0) -> None:
+        for p in params.values():
+            p.grad = None
+        with autocast():
+            loss = stacked(params, buffers, x, t, z).float().square().sum()
+        loss.backward()
+
+    timings = {}
+    for name, fn in (("separate", separate), ("stacked", together)):
+        for _ in range(3):
+            fn()
+        seconds, _ = timed_repeats(fn, repeats, steps * 5, device)
+        timings[name] = statistics.median(seconds)
+    return {"modalities": names, "rows": rows, "separate_seconds": timings["separate"],
+            "stacked_seconds": timings["stacked"], "speedup": timings["separate"] / timings["stacked"]}
 
 
-def render(record: dict[str, Any]) -> str:
-    rows = record["methods"]
-    lines = [f"# Training throughput: {record['suite']}, profile `{record['profile']}`", "",
-             f"Generated by `{record['command']}` on {record['machine']} ({record['date']}, "
-             f"commit {record['git']['commit'][:10]}).", "",
-             f"Matmul peak, fp32 {PEAK_SIZE}×{PEAK_SIZE}, median over the run: **{record['peak_gflops']:.0f} "
-             f"GFLOP/s** (it was re-measured before each timed repeat: min {record['peak_min']:.0f}, max "
-             f"{record['peak_max']:.0f}; this machine's speed drifts, so each repeat's GFLOP/s is divided by "
-             "the peak measured just before it, and the table gives the median of those ratios).", "",
-             "FLOPs are counted with `torch.utils.flop_counter` over one whole training step (forward, backward; "
-             "matmul FLOPs), and the step time is the median of the timed repeats (optimizer, clipping and EMA "
-             "included).", "",
-             "| method | samples/s | ms/step | GFLOP/step | GFLOP/s | of matmul peak | rows per network call | "
-             "eval s (per task) | peak memory MB | projected cell min |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        evals = " / ".join(f"{k} {v:.1f}" for k, v in r["eval_seconds"].items())
-        lines.append(f"| {r['method']} | {r['samples_per_second']:.0f} | {1000 * r['seconds_per_step']:.1f} | "
-                     f"{r['flops_per_step'] / 1e9:.2f} | {r['gflops_per_second']:.1f} | "
-                     f"{100 * r['ratio_to_peak']:.0f}% | {call_range(r)} | {evals} | {r['peak_memory_mb']:.0f} | "
-                     f"{r['projected_cell_seconds'] / 60:.1f} |")
-    meets = [r["method"] for r in rows if r["ratio_to_peak"] >= 0.5]
-    lines += ["", f"Methods at or above 50% of the matmul peak: {', '.join(meets) or 'none'}."]
-    if record.get("reference"):
-        reference = record["reference"]
-        lines += ["", f"How matmul-bound the backbone's networks can be at these sizes: the {reference[0]['network']} "
-                  "alone, forward and backward (no routing, aggregation, optimizer or EMA), at several rows per "
-                  "call. Layer norms, activations, bias and residual additions and autograd bookkeeping take the "
-                  "rest, and weigh more the fewer rows a call has.", "",
-                  "| rows per call | GFLOP/s | of matmul peak |", "|---|---|---|"]
-        lines += [f"| {r['rows']} | {r['gflops_per_second']:.1f} | {100 * r['ratio_to_peak']:.0f}% |"
-                  for r in reference]
-        lines += ["", "A method's ratio follows the rows its networks see per call (the column 'rows per network "
-                  "call' gives the fewest and most in one step). Methods that decode several latents per sample call "
-                  "each decoder on one or more batches' worth of rows; methods that draw one route per sample (muni, "
-                  "muni_hellinger, unified_latents) split one batch between their decoders and prior."]
-    lines += ["",
-              f"Projected time of the whole `{record['profile']}` job (all these methods, one seed, training steps "
-              f"of the profile plus evaluation): **{record['projected_total_seconds'] / 60:.1f} min**."]
-    return "\n".join(lines) + "\n"
+def measure_references(suite_name: str, profile: str, overrides: list[str], repeats: int, steps: int,
+                       device_name: str, precision: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The reference network on a fifth of a batch, one batch and four; same-shape decoders, separate and
+    stacked, on the rows MUNI's routes give each (60 % of a batch split between them) and on a whole batch."""
+    from bench.config import resolve
+
+    args = (suite_name, profile, overrides, repeats, steps, device_name, precision)
+    batch = resolve(suite_name, "muni", 0, profile, overrides).train.batch_size
+    reference = [measure_reference(*args, rows) for rows in (max(1, batch // 5), batch, 4 * batch)]
+    _, group = same_shape_decoders(suite_name, profile, overrides)
+    routed = max(1, round(batch * 0.6 / max(1, len(group))))
+    stacking = [s for rows in (routed, batch) if (s := measure_stacking(*args, rows))]
+    return reference, stacking
+
+
+def in_process(pool_args: tuple, fn: Callable, *args) -> Any:
+    """Run fn(*args) in a fresh spawned process with the measured thread count."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=start_process,
+                             initargs=pool_args) as pool:
+        return pool.submit(fn, *args).result()
 
 
 def run_perf(args, methods: list[str]) -> list[Path]:
     """Measure `methods` (checked by the command line) with the settings in `args`; write the record and page."""
-    from bench.config import resolve
+    from bench.perf_page import describe_machine, render
     from bench.runner import pick_device
 
     device = pick_device(args.device)
+    threads = args.threads or default_threads(device)
+    pool_args = (threads, args.device)
+    common = (args.suite, args.profile, list(args.overrides), args.repeats, args.steps, args.device, args.precision)
     results = []
-    spawn = get_context("spawn")
     for name in methods:
         print(f"bench perf: measuring {name} ...", flush=True)
-        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-            results.append(pool.submit(measure_method, args.suite, name, args.profile, list(args.overrides),
-                                       args.repeats, args.steps, args.device).result())
-    print("bench perf: measuring the reference network ...", flush=True)
-    batch = resolve(args.suite, "muni", 0, args.profile, list(args.overrides)).train.batch_size
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-        reference = [pool.submit(measure_reference, args.suite, args.profile, list(args.overrides), args.repeats,
-                                 args.steps, args.device, rows).result()
-                     for rows in (max(1, batch // 5), batch, 4 * batch)]
+        results.append(in_process(pool_args, measure_method, args.suite, name, *common[1:]))
+    print("bench perf: measuring the reference network and stacked decoders ...", flush=True)
+    reference, stacking = in_process(pool_args, measure_references, *common)
     peaks = [p for r in [*results, *reference] for p in r["peak_gflops_all"]]
-    record = {"schema": 1, "kind": "perf", "suite": args.suite, "profile": args.profile, "device": device.type,
-              "machine": describe_machine(device), "command": command_line(args.argv), "git": git_state(),
+    side_by_side = max(1, (os.cpu_count() or 1) // threads) if device.type == "cpu" else 1
+    cell_seconds = [r["projected_cell_seconds"] for r in results]
+    record = {"schema": 2, "kind": "perf", "suite": args.suite, "profile": args.profile, "device": device.type,
+              "threads": threads, "peak_size": PEAK_SIZE, "precision": args.precision,
+              "cells_side_by_side": side_by_side,
+              "machine": describe_machine(device, threads), "command": command_line(args.argv), "git": git_state(),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "peak_gflops": statistics.median(peaks), "peak_min": min(peaks), "peak_max": max(peaks),
-              "projected_total_seconds": sum(r["projected_cell_seconds"] for r in results), "methods": results,
-              "reference": reference}
-    record_path = args.results / "perf" / f"{args.suite}-{args.profile}-{device.type}.json"
+              "projected_total_seconds": max(sum(cell_seconds) / side_by_side, max(cell_seconds)),
+              "training_flops_total": sum(r["flops_per_step"] * r["steps_in_profile"] for r in results),
+              "methods": results, "reference": reference, "stacking": stacking}
+    variant = "".join(f"-{part}" for part, differs in ((f"{threads}threads", threads != default_threads(device)),
+                                                        (args.precision, args.precision != "fp32")) if differs)
+    record_path = args.results / "perf" / f"{args.suite}-{args.profile}-{device.type}{variant}.json"
     write_record(record_path, record)
     args.out.mkdir(parents=True, exist_ok=True)
-    md = args.out / f"perf{'' if device.type == 'cpu' else '-' + device.type}.md"
+    md = args.out / f"perf{'' if device.type == 'cpu' else '-' + device.type}{variant}.md"
     md.write_text(render(record))
     return [md, record_path]

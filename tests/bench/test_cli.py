@@ -83,8 +83,8 @@ def test_run_then_report_end_to_end(capsys, tmp_path):
     assert "python -m bench run --methods muni,mopoe --profile smoke" in record
 
 
-def test_perf_measures_methods_and_the_reference_ceiling(capsys, tmp_path):
-    code, out, _ = run_cli(capsys, "perf", "--methods", "muni", "--profile", "smoke", "--repeats", "1",
+def test_perf_measures_methods_and_the_reference_ceiling(capfd, tmp_path):
+    code, out, err = run_cli(capfd, "perf", "--methods", "muni", "--profile", "smoke", "--repeats", "1",
                            "--steps", "1", "--out", str(tmp_path / "rep"), "--results", str(tmp_path / "r"))
     assert code == 0 and "measuring the reference network" in out
     record = json.loads((tmp_path / "r" / "perf" / "gaussian_mixture-smoke-cpu.json").read_text())
@@ -94,5 +94,12 @@ def test_perf_measures_methods_and_the_reference_ceiling(capsys, tmp_path):
     assert [m["method"] for m in record["methods"]] == ["muni"]
     fewest, most = record["methods"][0]["rows_per_network_call"]
     assert 0 < fewest < most  # muni's routed decoders see part of the batch, its encoders all of it
+    assert record["threads"] == 1 and record["cells_side_by_side"] >= 1  # one per core: as a cell of bench run
+    row = record["methods"][0]
+    assert 0 < row["matmul_share"] < 1.5 and row["matmul_gflops"] > 0  # the profiled split of the step
+    assert [s["modalities"] for s in record["stacking"]] == [["x1", "x2", "x3"]] * 2  # routed rows, then a batch
+    assert all(s["separate_seconds"] > 0 and s["stacked_seconds"] > 0 for s in record["stacking"])
     text = (tmp_path / "rep" / "perf.md").read_text()
     assert "| muni |" in text and "| rows per call | GFLOP/s | of matmul peak |" in text
+    assert "| rows per decoder | one after another ms | stacked ms | speed-up |" in text
+    assert "USDT" not in err  # the profiler's own start/stop lines are kept off the terminal
