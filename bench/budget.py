@@ -42,7 +42,8 @@ def measure_stage(method: Method, batches, stage: str, cfg: TrainConfig, device:
     optimizer, schedule = make_optimizer(params, cfg)
 
     def step(i: int) -> None:
-        training_step(method, next(batches), stage, optimizer, schedule, params, cfg.grad_clip, None, i)
+        training_step(method, next(batches), stage, optimizer, schedule, params, cfg.grad_clip, None, i,
+                      cfg.precision)
 
     step(0)  # warm-up
     counter = FlopCounterMode(display=False)

@@ -169,7 +169,8 @@ def build_parser() -> Parser:
                           "peak memory; and the ceiling these sizes allow: one of the backbone's velocity networks "
                           "alone, forward and backward on a fifth of a batch, one batch and four; and same-shape "
                           "decoders called one after another against one stacked call. Writes <out>/perf.md (or "
-                          "perf-<variant>.md for another device, thread count or precision) and a JSON record.")
+                          "perf-<variant>.md for another device, thread count or --set train.precision) and a JSON "
+                          "record.")
     perf.add_argument("--methods", default="all", help="'all' or comma-separated method names")
     perf.add_argument("--suite", default="gaussian_mixture", help="suite name (default: gaussian_mixture)")
     perf.add_argument("--profile", default="cpu", help="whose sizes to measure (default: cpu)")
@@ -179,8 +180,6 @@ def build_parser() -> Parser:
                       help="where to measure (default: auto = cuda if available)")
     perf.add_argument("--threads", type=positive, default=None, help="CPU threads per measured method (default: "
                       "what one cell of `bench run` gets by default, the cores divided by the cells side by side)")
-    perf.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
-                      help="fp32 (default), or bf16 autocast of the timed steps (what a bf16 run would gain)")
     perf.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                       help="override a setting of the measured profile (as in bench run)")
     perf.add_argument("--out", type=directory, default=Path("reports"),
@@ -216,8 +215,7 @@ def trainable_on(suite: str, methods: list[str], everything: bool) -> tuple[list
     suite_cls = SUITES.get(suite)
     reasons = {}
     for m in methods:
-        kinds = getattr(METHODS.get(m), "modality_kinds", None)
-        has = getattr(suite_cls, "modality_kinds", None)
+        kinds, has = METHODS.get(m).modality_kinds, suite_cls.modality_kinds
         if suite_cls.partial_tuples and METHODS.get(m).needs_full_tuples:
             reasons[m] = f"it trains on complete tuples only, and {suite} trains on pairs"
         elif kinds and has and not set(has) <= set(kinds):

@@ -38,6 +38,7 @@ class TrainConfig:
     ema_decay: float = 0.999  # EMA weights are the ones evaluated
     log_every: int = 50  # steps between loss logs (MLflow)
     checkpoint_every: int = 1_000  # steps between resumable checkpoints; 0: none
+    precision: str = "fp32"  # fp32 | bf16: the forward pass under torch.autocast to bfloat16 (bench/train.py)
 
     def __post_init__(self):
         at_least(self, 1, "steps", "batch_size", "log_every")
@@ -47,6 +48,8 @@ class TrainConfig:
         for name in ("beta1", "beta2", "ema_decay"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must lie in [0, 1), not {getattr(self, name)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision '{self.precision}'; available: {', '.join(PRECISIONS)}")
         if self.budget not in BUDGETS:
             raise ValueError(f"unknown budget '{self.budget}'; available: {', '.join(BUDGETS)}")
         if self.budget == "steps" and self.budget_amount:
@@ -72,11 +75,12 @@ class MediaConfig:
 
 
 BUDGETS = ("steps", "samples", "flops", "seconds")
+PRECISIONS = ("fp32", "bf16")
 # operational settings: they change logging, resumability and progress checks, not the numbers: not hashed
 NOT_HASHED = {"train": ("log_every", "checkpoint_every"), "eval": ("figure_samples", "progress_samples")}
 # settings added after records existed, left out of the hash while they have the value that reproduces those
 # records, so a record keeps its identity (and its file name) when a setting is added
-OMITTED_AT_DEFAULT = {"train": {"budget": "steps", "budget_amount": 0.0}}
+OMITTED_AT_DEFAULT = {"train": {"budget": "steps", "budget_amount": 0.0, "precision": "fp32"}}
 
 COMMON_SECTIONS: dict[str, type] = {"model": ModelConfig, "flow": FlowConfig, "train": TrainConfig,
                                     "eval": EvalConfig, "media": MediaConfig}
@@ -250,13 +254,12 @@ def resolve(suite: str, method: str, seed: int, profile: str, overrides: list[st
     built = {name: build_section(name, cls, values[name]) for name, cls in classes.items()}
     options = build_section(method, method_cls.Options, values["options"])
     if built["media"].weights:
-        check = getattr(suite_cls, "check_media", None)  # a ClassVar of Suite at the next regeneration of records
-        if check is None:
-            media_suites = [name for name in SUITES.names() if getattr(SUITES.get(name), "check_media", None)]
+        if not suite_cls.has_media:
+            media_suites = [name for name in SUITES.names() if SUITES.get(name).has_media]
             raise ConfigError(f"--set media.weights: suite '{suite}' has no media stage; suites with one: "
                               f"{', '.join(media_suites)}")
         try:
-            check(built["media"].weights)
+            suite_cls.check_media(built["media"].weights)
         except ValueError as err:
             raise ConfigError(str(err)) from None
     try:

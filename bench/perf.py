@@ -10,7 +10,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
@@ -21,7 +21,6 @@ import torch
 from bench.records import command_line, git_state, write_record
 
 PEAK_SIZE = 2048
-PRECISIONS = ("fp32", "bf16")
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::mkldnn_convolution",
               "aten::cudnn_convolution", "aten::convolution_backward")
 
@@ -50,11 +49,6 @@ def default_threads(device: torch.device) -> int:
     from bench.runner import resolve_workers
 
     return max(1, (os.cpu_count() or 1) // resolve_workers(0, device)) if device.type == "cpu" else 1
-
-
-def precision_context(device: torch.device, precision: str) -> Callable[[], AbstractContextManager]:
-    """A fresh context per use: torch.autocast to bf16 for "bf16", nothing for "fp32"."""
-    return lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def timed_repeats(step: Callable[[int], None], repeats: int, steps: int,
@@ -111,7 +105,7 @@ def start_process(threads: int, device_name: str) -> None:
 
 
 def measure_method(suite_name: str, method_name: str, profile: str, overrides: list[str], repeats: int,
-                   steps: int, device_name: str, precision: str) -> dict[str, Any]:
+                   steps: int, device_name: str) -> dict[str, Any]:
     from torch.utils.flop_counter import FlopCounterMode
 
     from bench.config import resolve
@@ -131,11 +125,11 @@ def measure_method(suite_name: str, method_name: str, profile: str, overrides: l
     optimizer, schedule = make_optimizer(params, cfg.train)
     ema = EMA(method, cfg.train.ema_decay)
     batches = suite.train_batches(cfg.train.batch_size, device)
-    autocast = precision_context(device, precision)
+    precision = cfg.train.precision
 
     def step(i: int) -> None:
-        with autocast():
-            training_step(method, next(batches), stage, optimizer, schedule, params, cfg.train.grad_clip, ema, i)
+        training_step(method, next(batches), stage, optimizer, schedule, params, cfg.train.grad_clip, ema, i,
+                      precision)
 
     for i in range(3):  # warm-up
         step(i)
@@ -176,7 +170,7 @@ def measure_method(suite_name: str, method_name: str, profile: str, overrides: l
 
 
 def measure_reference(suite_name: str, profile: str, overrides: list[str], repeats: int, steps: int,
-                      device_name: str, precision: str, rows: int) -> dict[str, Any]:
+                      device_name: str, rows: int) -> dict[str, Any]:
     """The ceiling for this machine and these sizes: the flow prior's velocity network alone, forward and
     backward on `rows` latents (no routing, aggregation, optimizer or EMA). Every method is built from such
     networks, so no training step whose networks see `rows` rows can be more matmul-bound than this."""
@@ -184,6 +178,7 @@ def measure_reference(suite_name: str, profile: str, overrides: list[str], repea
 
     from bench.config import resolve
     from bench.runner import pick_device
+    from bench.train import autocast
     from methods.backbone.nets import VelocityMLP
 
     device = pick_device(device_name)
@@ -193,11 +188,10 @@ def measure_reference(suite_name: str, profile: str, overrides: list[str], repea
                       cfg.model.time_dim).to(device)
     z, t, target = (torch.randn(rows, cfg.model.latent_dim, device=device), torch.rand(rows, device=device),
                     torch.randn(rows, cfg.model.latent_dim, device=device))
-    autocast = precision_context(device, precision)
 
     def step(_: int = 0) -> None:
         net.zero_grad(set_to_none=True)
-        with autocast():
+        with autocast(device, cfg.train.precision):
             loss = (net(z, t) - target).float().square().sum()
         loss.backward()
 
@@ -230,13 +224,14 @@ def same_shape_decoders(suite_name: str, profile: str, overrides: list[str]) -> 
 
 
 def measure_stacking(suite_name: str, profile: str, overrides: list[str], repeats: int, steps: int,
-                     device_name: str, precision: str, rows: int) -> dict[str, Any] | None:
+                     device_name: str, rows: int) -> dict[str, Any] | None:
     """Same-shape decoders called one after another (as the backbone does) against one stacked network
     (torch.func: parameters stacked on a leading axis, the layers vmapped into batched matmuls), forward and
     backward with `rows` rows each. The speed-up a backbone that stacks them could hope for on this device."""
     from torch.func import functional_call, stack_module_state, vmap
 
     from bench.runner import pick_device
+    from bench.train import autocast
     from methods.backbone.nets import VelocityMLP
     from tasks import SUITES
 
@@ -255,19 +250,19 @@ def measure_stacking(suite_name: str, profile: str, overrides: list[str], repeat
     params = {k: v.detach().requires_grad_() for k, v in params.items()}
     template = VelocityMLP(size, m.latent_dim, m.decoder_width, m.decoder_blocks, m.time_dim).to("meta")
     stacked = vmap(lambda p, b, *args: functional_call(template, (p, b), args))
-    autocast = precision_context(device, precision)
+    precision = cfg.train.precision
 
     def separate(_: int = 0) -> None:
         for net in nets:
             net.zero_grad(set_to_none=True)
-        with autocast():
+        with autocast(device, precision):
             loss = sum(net(x[k], t[k], z[k]).float().square().sum() for k, net in enumerate(nets))
         loss.backward()
 
     def together(_: int = 0) -> None:
         for p in params.values():
             p.grad = None
-        with autocast():
+        with autocast(device, precision):
             loss = stacked(params, buffers, x, t, z).float().square().sum()
         loss.backward()
 
@@ -282,12 +277,12 @@ def measure_stacking(suite_name: str, profile: str, overrides: list[str], repeat
 
 
 def measure_references(suite_name: str, profile: str, overrides: list[str], repeats: int, steps: int,
-                       device_name: str, precision: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                       device_name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The reference network on a fifth of a batch, one batch and four; same-shape decoders, separate and
     stacked, on the rows MUNI's routes give each (60 % of a batch split between them) and on a whole batch."""
     from bench.config import resolve
 
-    args = (suite_name, profile, overrides, repeats, steps, device_name, precision)
+    args = (suite_name, profile, overrides, repeats, steps, device_name)
     batch = resolve(suite_name, "muni", 0, profile, overrides).train.batch_size
     reference = [measure_reference(*args, rows) for rows in (max(1, batch // 5), batch, 4 * batch)]
     _, group = same_shape_decoders(suite_name, profile, overrides)
@@ -305,13 +300,15 @@ def in_process(pool_args: tuple, fn: Callable, *args) -> Any:
 
 def run_perf(args, methods: list[str]) -> list[Path]:
     """Measure `methods` (checked by the command line) with the settings in `args`; write the record and page."""
+    from bench.config import resolve
     from bench.perf_page import describe_machine, render
     from bench.runner import pick_device
 
     device = pick_device(args.device)
     threads = args.threads or default_threads(device)
     pool_args = (threads, args.device)
-    common = (args.suite, args.profile, list(args.overrides), args.repeats, args.steps, args.device, args.precision)
+    common = (args.suite, args.profile, list(args.overrides), args.repeats, args.steps, args.device)
+    precision = resolve(args.suite, "muni", 0, args.profile, list(args.overrides)).train.precision
     results = []
     for name in methods:
         print(f"bench perf: measuring {name} ...", flush=True)
@@ -322,7 +319,7 @@ def run_perf(args, methods: list[str]) -> list[Path]:
     side_by_side = max(1, (os.cpu_count() or 1) // threads) if device.type == "cpu" else 1
     cell_seconds = [r["projected_cell_seconds"] for r in results]
     record = {"schema": 2, "kind": "perf", "suite": args.suite, "profile": args.profile, "device": device.type,
-              "threads": threads, "peak_size": PEAK_SIZE, "precision": args.precision,
+              "threads": threads, "peak_size": PEAK_SIZE, "precision": precision,
               "cells_side_by_side": side_by_side,
               "machine": describe_machine(device, threads), "command": command_line(args.argv), "git": git_state(),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -331,7 +328,7 @@ def run_perf(args, methods: list[str]) -> list[Path]:
               "training_flops_total": sum(r["flops_per_step"] * r["steps_in_profile"] for r in results),
               "methods": results, "reference": reference, "stacking": stacking}
     variant = "".join(f"-{part}" for part, differs in ((f"{threads}threads", threads != default_threads(device)),
-                                                        (args.precision, args.precision != "fp32")) if differs)
+                                                        (precision, precision != "fp32")) if differs)
     record_path = args.results / "perf" / f"{args.suite}-{args.profile}-{device.type}{variant}.json"
     write_record(record_path, record)
     args.out.mkdir(parents=True, exist_ok=True)

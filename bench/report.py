@@ -449,11 +449,10 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
         sections += ["## The paper's findings, checked", ""] + ([note, ""] if note else [])
         sections += [f"- {f}" for f in findings] + [""]
         sections += variant_findings(rows, suite_cls)
-    layout = getattr(suite_cls, "media_layout", None)  # a ClassVar of Suite at the next regeneration of records
-    if layout is not None:
+    if suite_cls.media_layout():
         from bench.report_media import media_section
 
-        sections += media_section(rows, layout(), paper)
+        sections += media_section(rows, suite_cls.media_layout(), paper)
     sections += budget_section(rows) + ranking_section(rows, table)
     sections += convergence_by_profile(all_records, table)
     sections += stale_section(records)

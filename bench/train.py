@@ -94,10 +94,17 @@ def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig):
     return optimizer, schedule
 
 
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """train.precision: "bf16" runs the forward pass under torch.autocast to bfloat16 (matmuls and convolutions
+    in bf16; weights, gradients, optimizer and EMA stay fp32); "fp32" leaves everything in fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def training_step(method: Method, batch, stage: str, optimizer, schedule, params, grad_clip: float,
-                  ema: EMA | None, step: int) -> dict[str, torch.Tensor]:
+                  ema: EMA | None, step: int, precision: str = "fp32") -> dict[str, torch.Tensor]:
     """One optimisation step; stops with TrainingDiverged on a non-finite loss."""
-    terms = method.loss(batch, stage)
+    with autocast(params[0].device, precision):
+        terms = method.loss(batch, stage)
     loss = terms["loss"]
     if not torch.isfinite(loss):
         shown = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in terms.items())
@@ -151,7 +158,7 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
         method.train()
         for step_in_stage in range(first, n_steps):
             terms = training_step(method, next(batches), stage.name, optimizer, schedule, params, cfg.grad_clip,
-                                  ema, global_step + step_in_stage)
+                                  ema, global_step + step_in_stage, cfg.precision)
             step = global_step + step_in_stage + 1
             done += 1
             values = None

@@ -55,6 +55,7 @@ class Method(nn.Module):
     capabilities: ClassVar[Capabilities] = Capabilities()
     Options: ClassVar[type] = NoOptions
     needs_full_tuples: ClassVar[bool] = False  # True: cannot train on partially observed samples
+    modality_kinds: ClassVar[tuple[str, ...]] = ()  # the only modality kinds it can train on; (): any
 
     def __init__(self, specs: Sequence[ModalitySpec], model: ModelConfig, flow: FlowConfig, options=None):
         super().__init__()

@@ -85,6 +85,8 @@ class Suite:
     partial_tuples: ClassVar[bool] = False  # True: training samples miss modalities (e.g. pairwise data only)
     extra_metrics: ClassVar[list[MetricSpec]] = []  # recorded beside the paper's table, drawn as one more chart
     sample_figure: ClassVar[dict[str, Any]] = {}  # how bench draws the samples a record keeps (bench/figures.py)
+    modality_kinds: ClassVar[tuple[str, ...]] = ()  # what its modality specs are made of; (): not declared
+    has_media: ClassVar[bool] = False  # a media stage (--set media.weights): check_media, media, media_layout
 
     def __init__(self, data_config):
         self.data_config = data_config
@@ -149,6 +151,21 @@ class Suite:
     @classmethod
     def findings(cls, rows: list) -> list[str]:
         """The paper's qualitative findings, each checked against `rows` and stated as (not) reproduced."""
+        return []
+
+    # --- the media stage, where has_media: decoded media scored by the paper's metrics -------------------------
+    @staticmethod
+    def check_media(weights: str) -> None:
+        """Read the media weights file before any cell starts; ValueError naming what is wrong."""
+        raise NotImplementedError
+
+    def media(self, method: Method, weights: str, samples: int, batch_size: int, time_limit: float,
+              device: torch.device | str, say: Callable[[str], None]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def media_layout(cls) -> list[tuple[MetricSpec, MetricSpec]]:
+        """The paper's table cells as media metrics, each beside the cell it stands for; [] for no report section."""
         return []
 
     def describe(self) -> dict[str, Any]:

@@ -18,13 +18,15 @@ class MissingWeights(FileNotFoundError):
     pass
 
 
-def local_dir(path: str | Path | None, what: str) -> Path:
+def local_dir(path: str | Path | None, what: str, marker: str = "config.json") -> Path:
+    """The directory a model or pipeline was saved to by save_pretrained (it holds `marker`), or MissingWeights."""
     if not path:
         raise MissingWeights(f"{what}: no local path given")
     root = Path(path).expanduser()
-    if not (root / "config.json").is_file():
-        raise MissingWeights(f"{what}: no model at {root} (expected a directory written by save_pretrained, with "
-                             "config.json; this harness never downloads weights)")
+    if not (root / marker).is_file():
+        kind = "pipeline" if marker == "model_index.json" else "model"
+        raise MissingWeights(f"{what}: no {kind} at {root} (expected a directory written by save_pretrained, with "
+                             f"{marker}; this harness never downloads weights)")
     return root
 
 

@@ -31,6 +31,7 @@ class GaussianMixture(Suite):
     table = [ONE_TO_ONE, MANY_TO_ONE, FIDELITY, COHERENCE]
     paper_table = "Table 5 (App. D)"
     sample_figure = {"kind": "shared_coordinates"}
+    modality_kinds = ("vector",)
 
     def __init__(self, data_config: gm.GaussianMixtureData):
         super().__init__(data_config)

@@ -26,16 +26,6 @@ def default_dtype(device: str | torch.device, half: torch.dtype = torch.float16)
     return half if torch.device(device).type == "cuda" else torch.float32
 
 
-def pipeline_dir(path: str | Path | None, what: str) -> Path:
-    if not path:
-        raise MissingWeights(f"{what}: no local path given")
-    root = Path(path).expanduser()
-    if not (root / "model_index.json").is_file():
-        raise MissingWeights(f"{what}: no pipeline at {root} (expected a directory written by save_pretrained, with "
-                             "model_index.json; this harness never downloads weights)")
-    return root
-
-
 def checked_width(embeddings: Tensor, width: int, what: str) -> Tensor:
     if embeddings.dim() != 2 or embeddings.shape[1] != width:
         raise ValueError(f"{what} decodes (N, {width}) embeddings, got {tuple(embeddings.shape)}")
@@ -53,7 +43,7 @@ class ImageDecoder:
                  steps: int = 20, guidance: float = 10.0, noise_level: int = 0, size: int | None = None, seed: int = 0):
         from diffusers import StableUnCLIPImg2ImgPipeline
 
-        self.root = pipeline_dir(path, "Stable unCLIP")
+        self.root = local_dir(path, "Stable unCLIP", "model_index.json")
         self.device = torch.device(device)
         self.dtype = dtype or default_dtype(self.device)
         self.steps, self.guidance, self.noise_level, self.seed = steps, guidance, noise_level, seed
@@ -95,7 +85,7 @@ class AudioDecoder:
                  seed: int = 0):
         from diffusers import AudioLDMPipeline
 
-        self.root = pipeline_dir(path, "AudioLDM")
+        self.root = local_dir(path, "AudioLDM", "model_index.json")
         self.device = torch.device(device)
         self.dtype = dtype or default_dtype(self.device)
         self.steps, self.guidance, self.seconds, self.normalize, self.seed = steps, guidance, seconds, normalize, seed

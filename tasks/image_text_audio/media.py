@@ -155,9 +155,8 @@ class MediaStage:
 
         waves, rate = media
         model = self.models.get(judge)
-        target = getattr(model, "rate", rate)
-        clips = torch.stack([torch.from_numpy(resample(w.double().cpu().numpy(), rate, target)) for w in waves])
-        return model(clips.to(model.device) if hasattr(model, "device") else clips)
+        clips = torch.stack([torch.from_numpy(resample(w.double().cpu().numpy(), rate, model.rate)) for w in waves])
+        return model(clips.to(model.device))  # every audio judge takes clips at its `rate` on its `device`
 
     def pair(self, a: str, b: str, decoded: Decoded, generated: set[str]) -> dict:
         """The pair metric of modalities a and b (each generated or a source), with its Spearman correlation over

@@ -79,6 +79,7 @@ class ImageTextAudio(Suite):
     modality_summary = ("text, image, audio: embedding vectors (synthetic by default: 768, 768, 512-d; or a user's "
                         "encoder outputs); training samples carry one pair (text–image, text–audio or image–audio)")
     modality_kinds = ("vector",)  # what its modality specs are made of (bench/cli.py checks methods)
+    has_media = True
     DataConfig = ita.ImageTextAudioData
     defaults = {"model": {"latent_dim": 64, "private_dim": 32}}
     partial_tuples = True

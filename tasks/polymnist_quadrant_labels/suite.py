@@ -61,6 +61,7 @@ class PolyMnistQuadrantLabels(Suite):
     modality_summary = ("m1, m2, m3: RGB images (canvas × canvas) of one digit in one shared quadrant, each on its own "
                         "background and in its own handwriting; digit: label, 10 classes; quadrant: label, 4 classes")
     modality_kinds = ("image", "categorical")  # what its modality specs are made of (bench/cli.py checks methods)
+    has_media = True
     DataConfig = pq.PolyMnistQuadrantLabelsData
     defaults = {"model": {"latent_dim": 32, "private_dim": 32}, "flow": {"prior_steps": 50, "decoder_steps": 25}}
     table = [DIGIT, QUADRANT, BOTH, COHERENCE]

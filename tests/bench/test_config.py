@@ -20,6 +20,15 @@ def test_config_hash_ignores_seed_and_labels_but_not_settings():
     assert a.config_hash() == b.config_hash() != c.config_hash()
 
 
+def test_precision_is_a_recorded_setting_hashed_only_when_it_is_not_the_default_fp32():
+    fp32 = resolve("gaussian_mixture", "muni", 0, "smoke", ["train.precision=fp32"])
+    bf16 = resolve("gaussian_mixture", "muni", 0, "smoke", ["train.precision=bf16"])
+    assert resolve("gaussian_mixture", "muni", 0, "smoke").config_hash() == fp32.config_hash()  # old records keep
+    assert bf16.config_hash() != fp32.config_hash() and bf16.to_dict()["train"]["precision"] == "bf16"
+    with pytest.raises(ConfigError, match="unknown precision 'fp16'; available: fp32, bf16"):
+        resolve("gaussian_mixture", "muni", 0, "smoke", ["train.precision=fp16"])
+
+
 @pytest.mark.parametrize("override, message", [
     ("train.stepz=3", "train.stepz is not a setting; did you mean train.steps\\? valid keys in train: steps"),
     ("train.steps=abc", "train.steps expects an integer, got 'abc'"),

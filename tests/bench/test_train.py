@@ -67,3 +67,39 @@ def test_ema_state_dict_round_trip_keeps_the_flat_link():
     assert int(restored.n_averaged) == 1
     restored.target.zero_()
     assert restored.module.out.weight.abs().sum() == 0
+
+
+def bf16_setup(precision: str):
+    from bench.config import resolve
+    from bench.train import make_optimizer
+    from methods import METHODS
+    from tasks import SUITES
+
+    cfg = resolve("gaussian_mixture", "muni", 0, "smoke", [f"train.precision={precision}"])
+    suite = SUITES.get("gaussian_mixture")(cfg.data)
+    torch.manual_seed(0)
+    method = METHODS.get("muni")(suite.specs, cfg.model, cfg.flow, cfg.options)
+    params = list(method.parameters())
+    optimizer, schedule = make_optimizer(params, cfg.train)
+    return cfg, method, params, optimizer, schedule, suite.train_batches(cfg.train.batch_size, "cpu")
+
+
+def test_bf16_precision_runs_the_forward_pass_in_bf16_and_keeps_weights_and_updates_in_fp32():
+    from bench.train import training_step
+
+    outputs = {}
+    for precision in ("fp32", "bf16"):
+        cfg, method, params, optimizer, schedule, batches = bf16_setup(precision)
+        seen: list[torch.dtype] = []
+        hook = method.backbone.prior.velocity.inp.register_forward_hook(
+            lambda m, a, out, seen=seen: seen.append(out.dtype))
+        terms = training_step(method, next(batches), "joint", optimizer, schedule, params, cfg.train.grad_clip,
+                              None, 0, cfg.train.precision)
+        hook.remove()
+        assert seen == [torch.bfloat16 if precision == "bf16" else torch.float32]
+        assert all(p.dtype == torch.float32 and (p.grad is None or p.grad.dtype == torch.float32) for p in params)
+        assert torch.isfinite(terms["loss"])
+        outputs[precision] = (float(terms["loss"].detach()), torch.cat([p.detach().flatten() for p in params]))
+    (loss32, weights32), (loss16, weights16) = outputs["fp32"], outputs["bf16"]
+    assert loss16 != loss32 and abs(loss16 - loss32) < 0.05 * abs(loss32)  # the same step, in lower precision
+    assert not torch.equal(weights16, weights32)
