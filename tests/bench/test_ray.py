@@ -1,11 +1,14 @@
 """The Ray executor on a real Ray cluster on 127.0.0.1: a head and a second node, one CPU each, both real Ray node
 processes (ray.cluster_utils starts them as `ray start` would, and stops them by their process ids at the end).
 The matrix runs across both nodes and writes the local executor's records; a worker killed mid-cell costs no cell;
-a sqlite store is refused on more than one node."""
+Ctrl-C on the driver stops the cells and keeps the finished records; a sqlite store is refused on more than one
+node."""
 import importlib.util
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -158,6 +161,43 @@ def test_a_worker_killed_mid_cell_costs_no_cell(cluster, tracking_server, tmp_pa
         assert record["status"] == "ok" and record["train"]["steps"] == 120
         assert (out / name).with_name(record["samples"]).is_file() and (out / record["checkpoint"]).is_file()
     assert not list(out.rglob("*.tmp")) and not list(out.rglob(".*.json.*"))
+
+
+def cell_workers() -> list[int]:
+    """Processes on this machine that are training a cell for Ray (their title names the cell)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes().startswith(b"ray::bench-cell"):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_ctrl_c_on_the_driver_stops_every_cell_and_keeps_the_finished_records(cluster, tracking_server, tmp_path):
+    out = tmp_path / "out"
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "bench", *MATRIX, "--set", "train.steps=150", "--out", str(out), "--executor", "ray",
+         "--ray-address", cluster.address, "--tracking-uri", tracking_server],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        env=dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0"))  # the fixture's 127.0.0.1 patch, by its variable
+    deadline = time.time() + 180
+    while time.time() < deadline and driver.poll() is None and not list(out.rglob("*-seed*.json")):
+        time.sleep(0.05)
+    assert driver.poll() is None, driver.communicate()
+    os.killpg(driver.pid, signal.SIGINT)  # what the terminal sends on Ctrl-C: the driver only, not Ray's workers
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130, err
+    assert "bench: interrupted:" in err and "Traceback" not in err
+    done = records(out)
+    assert 1 <= len(done) < 4 and all(r["status"] == "ok" for r in done.values())  # finished ones kept, whole
+    assert not list(out.rglob("*.tmp")) and not list(out.rglob(".*.json.*"))
+    deadline = time.time() + 30
+    while cell_workers() and time.time() < deadline:  # cancelled or stopped at their next step
+        time.sleep(0.2)
+    assert not cell_workers()
 
 
 def test_a_sqlite_store_is_refused_on_a_cluster_of_several_nodes(cluster, tmp_path, capsys, monkeypatch):
