@@ -99,7 +99,11 @@ def matmul_seconds(step: Callable[[int], None], steps: int, device: torch.device
 
 
 def start_process(threads: int, device_name: str) -> None:
-    """Pool initializer: the measured process uses `threads` CPU threads (a cell of `bench run` sets its own)."""
+    """Pool initializer: the measured process uses `threads` CPU threads (a cell of `bench run` sets its own), and
+    stops when `bench perf` dies, as the runner's workers do."""
+    from bench.runner import die_with_parent
+
+    die_with_parent()
     if device_name != "cuda":
         torch.set_num_threads(threads)
 
