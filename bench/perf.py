@@ -212,9 +212,9 @@ def measure_reference(suite_name: str, profile: str, overrides: list[str], repea
             "ratio_to_peak": paired_ratio(flops, seconds, peaks)}
 
 
-def same_shape_decoders(suite_name: str, profile: str, overrides: list[str]) -> tuple[Any, list[str]]:
-    """The resolved config and the largest group (at least two) of vector modalities whose flow decoders have
-    one shape, which a stacked network could serve in one call; an empty group when there is none."""
+def same_shape_decoders(suite_name: str, profile: str, overrides: list[str]) -> tuple[Any, list[str], int]:
+    """The resolved config, the largest group (at least two) of vector modalities whose flow decoders have one
+    shape, which a stacked network could serve in one call (empty when there is none), and their data size."""
     from bench.config import resolve
     from tasks import SUITES
 
@@ -223,12 +223,12 @@ def same_shape_decoders(suite_name: str, profile: str, overrides: list[str]) -> 
     groups: dict[int, list[str]] = {}
     for spec in specs:
         groups.setdefault(spec.size, []).append(spec.name)
-    best = max(groups.values(), key=len, default=[])
-    return cfg, best if len(best) >= 2 and cfg.model.backbone == "flow" else []
+    size, best = max(groups.items(), key=lambda item: len(item[1]), default=(0, []))
+    return cfg, best if len(best) >= 2 and cfg.model.backbone == "flow" else [], size
 
 
-def measure_stacking(suite_name: str, profile: str, overrides: list[str], repeats: int, steps: int,
-                     device_name: str, rows: int) -> dict[str, Any] | None:
+def measure_stacking(cfg: Any, names: list[str], size: int, repeats: int, steps: int, device_name: str,
+                     rows: int) -> dict[str, Any]:
     """Same-shape decoders called one after another (as the backbone does) against one stacked network
     (torch.func: parameters stacked on a leading axis, the layers vmapped into batched matmuls), forward and
     backward with `rows` rows each. The speed-up a backbone that stacks them could hope for on this device."""
@@ -237,13 +237,8 @@ def measure_stacking(suite_name: str, profile: str, overrides: list[str], repeat
     from bench.runner import pick_device
     from bench.train import autocast
     from methods.backbone.nets import VelocityMLP
-    from tasks import SUITES
 
     device = pick_device(device_name)
-    cfg, names = same_shape_decoders(suite_name, profile, overrides)
-    if not names:
-        return None
-    size = next(s.size for s in SUITES.get(suite_name)(cfg.data).specs if s.name == names[0])
     m = cfg.model
     torch.manual_seed(0)
     nets = [VelocityMLP(size, m.latent_dim, m.decoder_width, m.decoder_blocks, m.time_dim).to(device)
@@ -284,15 +279,15 @@ def measure_references(suite_name: str, profile: str, overrides: list[str], repe
                        device_name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The reference network on a fifth of a batch, one batch and four; same-shape decoders, separate and
     stacked, on the rows MUNI's routes give each (60 % of a batch split between them) and on a whole batch."""
-    from bench.config import resolve
-
-    args = (suite_name, profile, overrides, repeats, steps, device_name)
-    batch = resolve(suite_name, "muni", 0, profile, overrides).train.batch_size
-    reference = [measure_reference(*args, rows) for rows in (max(1, batch // 5), batch, 4 * batch)]
-    _, group = same_shape_decoders(suite_name, profile, overrides)
-    routed = max(1, round(batch * 0.6 / max(1, len(group))))
-    stacking = [s for rows in (routed, batch) if (s := measure_stacking(*args, rows))]
-    return reference, stacking
+    cfg, group, size = same_shape_decoders(suite_name, profile, overrides)
+    batch = cfg.train.batch_size
+    reference = [measure_reference(suite_name, profile, overrides, repeats, steps, device_name, rows)
+                 for rows in (max(1, batch // 5), batch, 4 * batch)]
+    if not group:
+        return reference, []
+    routed = max(1, round(batch * 0.6 / len(group)))
+    return reference, [measure_stacking(cfg, group, size, repeats, steps, device_name, rows)
+                       for rows in (routed, batch)]
 
 
 def in_process(pool_args: tuple, fn: Callable, *args) -> Any:
