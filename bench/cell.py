@@ -57,7 +57,7 @@ def quick_checks(suite: Suite, cfg: CellConfig, steps: int, device: torch.device
     if not cfg.eval.progress_samples:
         return None
     at = {max(1, round(steps * fraction)): fraction for fraction in CHECKS}
-    quick = dataclasses.replace(cfg.eval, n_samples=min(cfg.eval.n_samples, cfg.eval.progress_samples))
+    quick = dataclasses.replace(cfg.eval, n_samples=min(cfg.eval.n_samples, cfg.eval.progress_samples), bootstrap=0)
 
     def check(step: int, ema: EMA) -> dict[str, Any] | None:
         if step not in at:
@@ -66,7 +66,7 @@ def quick_checks(suite: Suite, cfg: CellConfig, steps: int, device: torch.device
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             ema.module.eval()
             set_gaussian_output(ema.module, cfg.eval.gaussian_output)
-            evaluation = suite.evaluate(ema.module, quick, device)
+            evaluation = suite.evaluate(ema.module, quick, device, references=False)
             ema.module.train()
         return {"step": step, "fraction": at[step], "n": quick.n_samples, "seconds": time.perf_counter() - start,
                 "metrics": {k: r.value for k, r in evaluation.metrics.items()}}

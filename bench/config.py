@@ -80,7 +80,8 @@ PRECISIONS = ("fp32", "bf16")
 NOT_HASHED = {"train": ("log_every", "checkpoint_every"), "eval": ("figure_samples", "progress_samples")}
 # settings added after records existed, left out of the hash while they have the value that reproduces those
 # records, so a record keeps its identity (and its file name) when a setting is added
-OMITTED_AT_DEFAULT = {"train": {"budget": "steps", "budget_amount": 0.0, "precision": "fp32"}}
+OMITTED_AT_DEFAULT = {"train": {"budget": "steps", "budget_amount": 0.0, "precision": "fp32"},
+                      "eval": {"bootstrap": 200}}
 
 COMMON_SECTIONS: dict[str, type] = {"model": ModelConfig, "flow": FlowConfig, "train": TrainConfig,
                                     "eval": EvalConfig, "media": MediaConfig}

@@ -87,7 +87,7 @@ def bar_chart(rows: list[Row], table: list[MetricSpec], paper: dict, path: Path,
         finite = [m for m in means if np.isfinite(m) and m > 0]
         if finite and max(finite) / min(finite) > 100:
             ax.set_xscale("log")
-        ax.set_title(f"{spec.label} {'↑' if spec.higher_is_better else '↓'}", fontsize=10)
+        ax.set_title(f"{spec.label} {spec.arrow}", fontsize=10)
         ax.set_yticks(y, labels if ax is axes[0][0] else [""] * len(rows), fontsize=8)
         ax.invert_yaxis()
         ax.grid(axis="x", alpha=0.3)

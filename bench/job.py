@@ -213,6 +213,7 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
         record["budget"] = result.budget | {"wall_seconds": wall["train"]}
         wall["eval_tasks"] = evaluation.timings
         record["metrics"] = {k: r.as_dict() for k, r in evaluation.metrics.items()}
+        record["references"] = evaluation.references
         tracker.log_metrics({k: r.value for k, r in evaluation.metrics.items() if r.value is not None},
                             cfg.train.steps)
         if evaluation.samples:

@@ -9,6 +9,8 @@ import os
 from base.cache import cache_root
 from bench.fingerprint import project_fingerprint
 
+IDEAL_TEXT = {"higher": "higher is better", "lower": "lower is better", "match": "closest to real"}
+
 
 def methods_text() -> str:
     from methods import METHODS
@@ -35,7 +37,7 @@ def suites_text() -> str:
         rows.append(f"  {name:<26} {cls.summary}")
         if cls.modality_summary:
             rows.append(f"  {'':<26} modalities: {cls.modality_summary}")
-        rows.append(f"  {'':<26} tasks: " + ", ".join(f"{m.key} ({'↑' if m.higher_is_better else '↓'})"
+        rows.append(f"  {'':<26} tasks: " + ", ".join(f"{m.key} ({m.arrow})"
                                                       for m in cls.table))
         fields = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls.DataConfig))
         rows.append(f"  {'':<26} data: {fields}  (--set data.<field>=...)")
@@ -48,7 +50,7 @@ def metrics_text() -> str:
     rows = ["metrics:"]
     for name in METRICS.names():
         info = METRICS.get(name)
-        rows.append(f"  {name:<20} {'higher' if info.higher_is_better else 'lower'} is better   {info.summary}")
+        rows.append(f"  {name:<20} {IDEAL_TEXT[info.ideal]}   {info.summary}")
     return "\n".join(rows)
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA = 2  # 2: code fingerprint, relative checkpoint and tracking paths, interrupted status
-READABLE_SCHEMAS = (1, 2)
+SCHEMA = 3  # 2: code fingerprint, relative checkpoint and tracking paths, interrupted status; 3: metrics with
+# their ideal, bootstrap standard error, interval and replicates, and the suite's reference rows
+READABLE_SCHEMAS = (1, 2, 3)
 REQUIRED = {"suite": str, "method": str, "seed": int, "profile": str, "config_hash": str, "status": str,
             "metrics": dict, "config": dict, "git": dict, "device": dict, "wall_time": dict}
 

@@ -1,7 +1,9 @@
 """`bench report`: the paper's tables (md, LaTeX booktabs, CSV) and figures, computed from result records
-only. Rows are methods (and configured variants), columns the suite's table layout; cells are mean ± std
-over seeds with the seed count, the best value per column in bold, "—" where a method cannot do a task,
-and the paper's published numbers beside ours."""
+only. Rows are methods (and configured variants), columns the suite's table layout; cells are mean ± SE (the
+two-level bootstrap of tasks/verdicts.py over seeds and test tuples), the best value per column in bold with the
+rows tied with it (the interval of the paired difference contains 0), "—" where a method cannot do a task, the
+suite's reference rows (oracle generator, real vs real, baselines), and the paper's published numbers beside
+ours."""
 from __future__ import annotations
 
 import math
@@ -27,11 +29,14 @@ from bench.report_budget import (
 )
 from bench.tables import markdown_table
 from methods import METHODS
+from metrics.bootstrap import Z95
 from tasks import SUITES
 from tasks.base import MetricSpec
+from tasks.verdicts import Estimate, compare, estimate, reference_estimate
 
 DASH = "—"
-FLOOR_LABEL = "real data (floor)"
+FLOOR_LABEL = "oracle (older records: real data in the generator's place)"
+REAL = "oracle"  # the reference row whose values are the real data's: what "match" metrics are ranked against
 
 
 STALE = "‡"
@@ -106,47 +111,64 @@ def fmt(x: float) -> str:
     return f"{x:.4f}" if abs(x) >= 1e-3 else f"{x:.2e}"
 
 
+def real_value(rows: list[Row], spec: MetricSpec) -> Estimate | None:
+    """The real data's value of a "match" metric: the oracle reference row's."""
+    return reference_estimate(rows, REAL, spec.key) if spec.ideal == "match" else None
+
+
+def rank_key(spec: MetricSpec, mean: float, real: Estimate | None) -> float:
+    """Smaller is better: the value (lower), its negative (higher), its distance to the real value (match)."""
+    if spec.ideal == "match":
+        return abs(mean - real.mean) if real is not None else math.nan
+    return -mean if spec.ideal == "higher" else mean
+
+
 def best_rows(rows: list[Row], spec: MetricSpec) -> set[int]:
-    """The rows with the best mean, among the rows at the table's shared settings when there are any (rows set
+    """The row with the best mean, among the rows at the table's shared settings when there are any (rows set
     apart by --set overrides had another budget or variant, so they do not compete), and the rows tied with it:
-    those whose mean lies inside its bootstrap interval, where its record keeps one."""
+    those whose paired difference with it has an interval that contains 0. A "match" metric without a real value
+    to match has no best."""
     plain = {i for i, row in enumerate(rows) if not row.overrides} or set(range(len(rows)))
-    means = {i: s[0] for i, row in enumerate(rows) if i in plain and (s := summarize(row.values(spec.key)))}
-    if not means:
+    real = real_value(rows, spec)
+    found = {i: e for i, row in enumerate(rows) if i in plain and (e := estimate(row, spec.key)) is not None}
+    keys = {i: rank_key(spec, e.mean, real) for i, e in found.items()}
+    keys = {i: k for i, k in keys.items() if math.isfinite(k)}
+    if not keys:
         return set()
-    target = max(means.values()) if spec.higher_is_better else min(means.values())
-    best = {i for i, m in means.items() if m == target}
-    for low, high in filter(None, (bootstrap_interval(rows[i], spec.key) for i in list(best))):
-        best |= {i for i, m in means.items() if low <= m <= high}  # inside the best's interval: a tie
+    top = min(keys, key=keys.get)
+    best = {i for i, k in keys.items() if k == keys[top]}
+    for i in keys:
+        if i not in best and tied(found[top], found[i], spec, real):
+            best.add(i)
     return best
 
 
+def tied(a: Estimate, b: Estimate, spec: MetricSpec, real: Estimate | None) -> bool:
+    """The paired comparison of a and b is known and its interval contains 0."""
+    if spec.ideal == "match":
+        interval = compare([a, b, real], lambda x, y, r: np.abs(y - r) - np.abs(x - r))
+    else:
+        sign = 1.0 if spec.ideal == "higher" else -1.0
+        interval = compare([a, b], lambda x, y: sign * (x - y))
+    return interval.known and interval.decide() is None
+
+
 def arrow(spec: MetricSpec) -> str:
-    return "↑" if spec.higher_is_better else "↓"
+    return spec.arrow
 
 
-def bootstrap_interval(row: Row, key: str) -> tuple[float, float] | None:
-    """The 95% bootstrap interval over test rows that a one-seed row's record keeps for `key`, if any."""
-    if len(row.records) != 1:
-        return None
-    metrics = row.records[0]["metrics"]
-    low, high = metrics.get(f"ci95_low:{key}"), metrics.get(f"ci95_high:{key}")
-    if not low or not high or low.get("value") is None or high.get("value") is None:
-        return None
-    return low["value"], high["value"]
+def estimate_text(found: Estimate | None, latex: bool) -> str:
+    if found is None:
+        return "n/a"
+    se = found.se
+    pm = r"$\pm$" if latex else "±"
+    return fmt(found.mean) + (f" {pm} {fmt(se)}" if se else "")
 
 
 def cell_text(row: Row, spec: MetricSpec, bold: bool, latex: bool) -> str:
-    s = summarize(row.values(spec.key))
     if row.values(spec.key) is None:
         return "--" if latex else DASH
-    if s is None:
-        return "n/a"
-    mean, std, n = s
-    pm = r"$\pm$" if latex else "±"
-    text = f"{fmt(mean)} {pm} {fmt(std)}" if n > 1 else fmt(mean)
-    if (bounds := bootstrap_interval(row, spec.key)) is not None:
-        text += f" [{fmt(bounds[0])}, {fmt(bounds[1])}]"
+    text = estimate_text(estimate(row, spec.key), latex)
     if bold:
         return rf"\textbf{{{text}}}" if latex else f"**{text}**"
     return text
@@ -169,22 +191,28 @@ def seeds_text(row: Row) -> str:
 
 
 def wide_table(rows: list[Row], table: list[MetricSpec], paper: dict) -> pd.DataFrame:
+    """One row per method and configuration, then the reference rows: per metric the mean over seeds, the spread
+    over seeds (SD), the standard error and 95% interval of the mean (seeds and test tuples), the paper's value."""
     out = []
-    for row in rows:
-        entry: dict[str, Any] = {"method": row.method, "variant": ", ".join(row.overrides),
-                                 "config_hash": row.config_hash, "seeds": len(row.records),
-                                 "failed": len(row.failed), "converged": convergence_mark(row)}
+    names = reference_names(rows)
+    entries = [(row.method, ", ".join(row.overrides), row.config_hash, len(row.records), len(row.failed),
+                convergence_mark(row), lambda key, row=row: (row.values(key) is None, estimate(row, key)),
+                None if row.overrides else paper.get(row.method, {})) for row in rows]
+    entries += [(f"reference: {name}", "", "", "", "", "",
+                 lambda key, name=name: (False, reference_estimate(rows, name, key)), None) for name in names]
+    for method, variant, config_hash, seeds, failed, converged, read, published in entries:
+        entry: dict[str, Any] = {"method": method, "variant": variant, "config_hash": config_hash, "seeds": seeds,
+                                 "failed": failed, "converged": converged}
         for spec in table:
-            s = summarize(row.values(spec.key))
-            unsupported = row.values(spec.key) is None
-            entry[f"{spec.key} mean"] = s[0] if s else None
-            entry[f"{spec.key} std"] = s[1] if s else None
+            unsupported, found = read(spec.key)
+            se = found.se if found is not None else None
+            entry[f"{spec.key} mean"] = found.mean if found else None
+            entry[f"{spec.key} sd"] = found.sd if found else None
+            entry[f"{spec.key} se"] = se
+            entry[f"{spec.key} ci95 low"] = found.mean - Z95 * se if found and se is not None else None
+            entry[f"{spec.key} ci95 high"] = found.mean + Z95 * se if found and se is not None else None
             entry[f"{spec.key} supported"] = not unsupported
-            if any(bootstrap_interval(other, spec.key) for other in rows):
-                bounds = bootstrap_interval(row, spec.key)
-                entry[f"{spec.key} ci95 low"], entry[f"{spec.key} ci95 high"] = bounds or (None, None)
-            ref = paper.get(row.method, {}).get(spec.key) if not row.overrides else None
-            entry[f"{spec.key} paper"] = ref
+            entry[f"{spec.key} paper"] = (published or {}).get(spec.key)
         out.append(entry)
     return pd.DataFrame(out)
 
@@ -255,29 +283,63 @@ def main_table(rows: list[Row], table: list[MetricSpec], paper: dict, latex: boo
         if name not in shown and any(published.get(spec.key) is not None for spec in table):
             body.append([f"{name} (paper only; not run here)", "", ""] + [
                 cell for spec in table for cell in (DASH, paper_value(published.get(spec.key), latex))])
-    for name, values in reference_values(rows).items():
+    for name in reference_names(rows):
+        found = {spec.key: reference_estimate(rows, name, spec.key) for spec in table}
         body.append([f"reference: {name}", "", ""] + [
             cell for spec in table
-            for cell in (fmt(values[spec.key]) if values.get(spec.key) is not None else DASH, "")])
-    floor = floors(rows, table)
+            for cell in (estimate_text(found[spec.key], latex) if found[spec.key] else DASH, "")])
+    floor = {} if reference_names(rows) else floors(rows, table)
     if floor:
         body.append([FLOOR_LABEL, "", ""] + [cell for spec in table
                                             for cell in (fmt(floor[spec.key]) if spec.key in floor else "", "")])
     return header, body
 
 
-def reference_values(rows: list[Row]) -> dict[str, dict[str, float | None]]:
-    """Reference rows a suite scores beside the methods ("reference:<name>/<key>" in its records; they do not
-    depend on the method or seed), read from the first record that has them."""
+def reading_guide(rows: list[Row], table: list[MetricSpec], records: list[dict[str, Any]],
+                  ok_records: list[dict[str, Any]], command: str, results: Path) -> str:
+    """The paragraph under a report's budget line: where the numbers come from and how to read a cell, a bold
+    value, and each reference row."""
+    seeds = sorted({len(row.records) for row in rows if not row.overrides and row.records})
+    one_seed = seeds == [1]
+    text = (f"Generated by `{command}` from {len(records)} records under `{results}/` ({len(ok_records)} ok). "
+            "Cells are mean ± SE: the mean over seeds and its standard error from a two-level bootstrap over seeds "
+            "and test tuples (the same tuple resamples for every method and reference row, so differences are "
+            "paired)" + ("; with one seed per row, the SE covers the evaluation's sampling noise only, not the "
+                         "spread over training runs" if one_seed else "") + ". ↓ lower is better, ↑ higher is better, "
+            "≈ closest to the real data's value (the oracle row) is better. Bold: the best row per column among "
+            "rows without --set overrides, and every row tied with it (the 95% interval of its paired difference "
+            f"with the best contains 0). {DASH} = the method cannot do this task; 'Conv.' = the training loss had "
+            "settled (see 'Budget and convergence'); 'paper' = the published value")
+    if any(row.stale for row in rows):
+        text += f"; {STALE} = made by other code (see 'Records made by other code')"
+    labels = reference_labels(rows)
+    lines = [text + "."]
+    if labels:
+        lines += ["", "Reference rows, scored by the same engine on the same test tuples:", ""]
+        lines += [f"- `reference: {name}` — {label}." for name, label in labels.items()]
+    elif floors(rows, table):
+        lines += ["", f"'{FLOOR_LABEL}': the records predate reference rows; on conditional tasks their oracle "
+                  "was the test tuples' own targets (an identity where the metric compares with that target)."]
+    return "\n".join(lines)
+
+
+def reference_names(rows: list[Row]) -> list[str]:
+    """The reference rows the records keep ("reference:<name>/<key>"), in record order."""
     for row in rows:
         for record in row.records:
-            found: dict[str, dict[str, float | None]] = defaultdict(dict)
-            for key, result in record["metrics"].items():
-                if key.startswith("reference:"):
-                    name, _, metric = key.removeprefix("reference:").partition("/")
-                    found[name][metric] = result.get("value")
-            if found:
-                return dict(found)
+            names = [key.removeprefix("reference:").partition("/")[0] for key in record["metrics"]
+                     if key.startswith("reference:")]
+            if names:
+                return list(dict.fromkeys(names))
+    return []
+
+
+def reference_labels(rows: list[Row]) -> dict[str, str]:
+    """What each reference row is, as the records say."""
+    for row in rows:
+        for record in row.records:
+            if record.get("references"):
+                return dict(record["references"])
     return {}
 
 
@@ -423,20 +485,7 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     ok_records = [r for row in rows for r in row.records]
     title = f"# {suite}: {suite_cls.paper_table or 'results'} — profile `{profile}`"
     command = f"python -m bench report --suite {suite}" + ("" if profile == "cpu" else f" --profile {profile}")
-    intervals = any(bootstrap_interval(row, spec.key) for row in rows for spec in table)
-    intro = (f"Generated by `{command}` from {len(records)} records under "
-             f"`{results}/` ({len(ok_records)} ok). Mean ± std over seeds (sample std); ↓ lower is better, "
-             f"↑ higher is better; best per column in bold (among rows without --set overrides"
-             + ("; with any row whose mean lies inside the best one's bootstrap interval, a tie" if intervals else "")
-             + f"); "
-             f"{DASH} = the method cannot do this task; 'Conv.' = the training loss had settled (see 'Budget and "
-             f"convergence'); '{FLOOR_LABEL}' = what held-out real data scores at the same sample size, so a "
-             "difference smaller than it is noise; "
-             + ("[a, b] = 95% bootstrap interval over the test rows (one-seed rows; the sampling noise of the "
-                "evaluation, not the spread over training seeds); " if intervals else "")
-             + "'paper' = the published value"
-             + (f"; {STALE} = made by other code (see 'Records made by other code')." if any(
-                 row.stale for row in rows) else "."))
+    intro = reading_guide(rows, table, records, ok_records, command, results)
     sections = [title, "", budget_line(rows), "", intro, "", markdown_table(header, body), ""]
     extras = [spec for spec in suite_cls.extra_metrics if any(spec.key in r["metrics"] for r in ok_records)]
     if extras:

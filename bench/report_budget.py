@@ -1,5 +1,5 @@
 """What a table's comparison is: the budget every cell got and what it consumed, whether training had settled when
-the budget ran out, whether the ranking was still moving, and each metric's floor. Read from records only."""
+the budget ran out, whether the ranking was still moving, and older records' floors. Read from records only."""
 from __future__ import annotations
 
 from collections import Counter
@@ -133,6 +133,8 @@ def ranking_section(rows, table) -> list[str]:
     header = ["metric"] + [f"{f:.0%}" for f in fractions] + ["τ (75% vs 100%)"]
     body = []
     for spec in table:
+        if spec.ideal == "match":
+            continue  # ranked by the distance to the real value, which the quick evaluations do not score
         per_fraction = []
         for f in fractions:
             values = {m: c[f].get(spec.key) for m, c in checks.items() if f in c and c[f].get(spec.key) is not None}
@@ -239,6 +241,8 @@ def median_tau(checks: dict[str, dict[float, dict[str, float]]], table) -> float
     checks = {m: c for m, c in checks.items() if len(c) >= 2}
     taus = []
     for spec in table:
+        if spec.ideal == "match":
+            continue
         orders = []
         for pick in (-2, -1):
             values = {m: c[sorted(c)[pick]].get(spec.key) for m, c in checks.items()}

@@ -8,9 +8,9 @@ from torchmetrics.functional.classification import multiclass_accuracy
 
 from metrics.base import declare
 
-ACCURACY = declare("verifier_accuracy", True,
+ACCURACY = declare("verifier_accuracy", "higher",
                    "fraction of generated images whose conditioned label a frozen verifier recovers")
-COHERENCE = declare("verifier_coherence", True,
+COHERENCE = declare("verifier_coherence", "higher",
                     "fraction of samples whose verifier labels all match each other and the generated labels")
 
 
@@ -29,3 +29,12 @@ def agreement(predicted: list[Tensor], targets: list[Tensor]) -> float:
         raise ValueError(f"need one target per prediction, got {len(predicted)} predictions, {len(targets)} targets")
     hits = torch.stack([p == t.to(p.device) for p, t in zip(predicted, targets)])
     return float(hits.all(0).float().mean())
+
+
+def agreement_rows(predicted: Tensor, target: Tensor) -> Tensor:
+    """Per row of (B, L) predictions and targets: 1.0 when every column agrees, else 0.0; their mean is
+    agreement() column by column, and label_accuracy() for one column."""
+    if predicted.shape != target.shape:
+        raise ValueError(f"predictions and targets disagree in shape: {tuple(predicted.shape)} vs "
+                         f"{tuple(target.shape)}")
+    return (predicted == target.to(predicted.device)).all(1).double()

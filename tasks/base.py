@@ -19,7 +19,7 @@ from methods.backbone.config import at_least
 from methods.backbone.modality import GAUSSIAN_OUTPUTS, Batch, ModalitySpec
 from methods.base import Method
 from tasks import evaluation
-from tasks.evaluation import Score, Task
+from tasks.evaluation import Chunk, Reference, Score, Task
 
 Progress = Callable[[str], None]
 
@@ -33,13 +33,16 @@ class EvalConfig:
     figure_samples: int = 512  # jointly generated samples kept in the record for figures
     progress_samples: int = 500  # samples per task of the quick evaluations at each quarter of training; 0: none
     gaussian_output: str = "samples"  # what Gaussian decoders (classic backbone) give: "samples" or their "means"
+    bootstrap: int = 200  # resamples of the test tuples for every value's standard error and interval; 0: none
 
     def __post_init__(self):
         at_least(self, 1, "n_samples", "batch_size", "swd_projections")
         if self.gaussian_output not in GAUSSIAN_OUTPUTS:
             raise ValueError(f"unknown gaussian_output '{self.gaussian_output}'; available: "
                              f"{', '.join(GAUSSIAN_OUTPUTS)}")
-        at_least(self, 0, "projection_seed", "figure_samples", "progress_samples")
+        at_least(self, 0, "projection_seed", "figure_samples", "progress_samples", "bootstrap")
+        if self.bootstrap == 1:
+            raise ValueError("bootstrap must be 0 (no intervals) or at least 2 resamples, not 1")
 
 
 class ShuffledBatches:
@@ -91,6 +94,7 @@ class Suite:
     def __init__(self, data_config):
         self.data_config = data_config
         self.specs: list[ModalitySpec] = []
+        self.reference_cache: dict[tuple[int, int, int], tuple] = {}  # scored reference rows (tasks/evaluation.py)
 
     def train_batches(self, batch_size: int, device: torch.device | str) -> ShuffledBatches:
         raise NotImplementedError
@@ -102,11 +106,13 @@ class Suite:
 
     # --- evaluation: the suite declares, tasks/evaluation.py runs ------------------------------------------
     def evaluate(self, method: Method, eval_config: EvalConfig, device: torch.device | str,
-                 progress: Progress | None = None) -> Evaluation:
-        """The task matrix on the first eval.n_samples test tuples (see tasks/evaluation.py)."""
+                 progress: Progress | None = None, references: bool = True) -> Evaluation:
+        """The task matrix on the first eval.n_samples test tuples, every value with its bootstrap interval, and
+        (references=True) the suite's reference rows on the same tuples (see tasks/evaluation.py)."""
         self.eval_config, self.device = eval_config, device
         n = min(eval_config.n_samples, self.test_size())
-        return evaluation.evaluate(self, method, n, eval_config.batch_size, progress)
+        return evaluation.evaluate(self, method, n, eval_config.batch_size, eval_config.bootstrap, progress,
+                                   references)
 
     def test_size(self) -> int:
         return self.data_config.n_test
@@ -126,6 +132,22 @@ class Suite:
     def reference_rows(self, n: int, task: Task | None = None) -> dict[str, Tensor]:
         """n real tuples the test set never saw: the oracle's samples for co-generation."""
         raise NotImplementedError
+
+    def references(self) -> list[Reference]:
+        """The reference rows scored beside the methods (tasks/evaluation.py): by default the oracle that puts real
+        data in the generator's place — the test tuples' own targets for a conditional task (a draw from the true
+        conditional wherever the metric compares the generation with its source, not with that target) and
+        real tuples the test set never saw for co-generation (real vs real)."""
+        return [Reference("oracle", "oracle generator: the test tuples' own real targets (conditional tasks) and a "
+                          "second real set of the same size (co-generation: real vs real)",
+                          self.own_targets, self.real_set, real=True)]
+
+    def own_targets(self, task: Task, rows: Chunk, part: slice) -> Chunk:
+        return {t: rows[t][part] for t in task.targets}
+
+    def real_set(self, task: Task, n: int, part: slice) -> Chunk:
+        """Rows `part` of n real tuples the test set never saw (reference_rows)."""
+        return {m: x[part] for m, x in self.reference_rows(n, task).items()}
 
     def batch(self, rows: dict[str, Tensor]) -> Batch:
         """What a method conditions on, from test rows."""

@@ -10,7 +10,7 @@ import shutil
 
 from metrics.base import declare
 
-CIDER = declare("cider_d", True, "CIDEr-D ×100 of generated captions against their references (pycocoevalcap)")
+CIDER = declare("cider_d", "higher", "CIDEr-D ×100 of generated captions against their references (pycocoevalcap)")
 
 PUNCTUATION = re.compile(r"[^\w\s']|_")
 CLITIC = re.compile(r"(\w)('s|'re|'ve|'ll|'d|'m|n't)\b")

@@ -22,13 +22,13 @@ from torch import Tensor, nn
 from metrics.base import declare
 from metrics.embedding import frechet_distance, similarities, win_rate
 
-CLIP_SCORE = declare("clip_score", True, "torchmetrics CLIPScore: max(mean 100·cos(CLIP image, CLIP text), 0)")
-CLAP_SCORE = declare("clap_score", True, "mean 100·cos(CLAP audio, CLAP text) over pairs")
-AIS = declare("audio_image_score", True, "AIS: win-rate ×100 of paired audio–image similarity (chance 50)")
-FID = declare("fid", False, "Fréchet distance of Inception-v3 pool features, real vs generated images")
-FD_CLIP = declare("fd_clip", False, "Fréchet distance of CLIP image features (where Inception is not available)")
-FAD = declare("fad", False, "Fréchet distance of audio-encoder embeddings, real vs generated audio")
-KID = declare("kid", False, "kernel distance (torchmetrics KID) on the same features as the Fréchet distance")
+CLIP_SCORE = declare("clip_score", "higher", "torchmetrics CLIPScore: max(mean 100·cos(CLIP image, CLIP text), 0)")
+CLAP_SCORE = declare("clap_score", "higher", "mean 100·cos(CLAP audio, CLAP text) over pairs")
+AIS = declare("audio_image_score", "higher", "AIS: win-rate ×100 of paired audio–image similarity (chance 50)")
+FID = declare("fid", "lower", "Fréchet distance of Inception-v3 pool features, real vs generated images")
+FD_CLIP = declare("fd_clip", "lower", "Fréchet distance of CLIP image features (where Inception is not available)")
+FAD = declare("fad", "lower", "Fréchet distance of audio-encoder embeddings, real vs generated audio")
+KID = declare("kid", "lower", "kernel distance (torchmetrics KID) on the same features as the Fréchet distance")
 
 
 def clip_score(image: Tensor, text: Tensor) -> dict:

@@ -75,9 +75,26 @@ def shared_index(cfg: GaussianMixtureData, a: str, b: str) -> tuple[np.ndarray, 
     return ia, ib
 
 
-def sample_factors(cfg: GaussianMixtureData, n: int) -> dict[str, np.ndarray]:
+@dataclass
+class Mixture:
+    """One factor's Gaussian mixture, and the training set's mean and std its coordinates are standardised by."""
+    means: np.ndarray  # (components, d)
+    stds: np.ndarray  # (components, d)
+    weights: np.ndarray  # (components,)
+    centre: np.ndarray | None = None  # (d,) training mean
+    scale: np.ndarray | None = None  # (d,) training std
+
+    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n fresh values, standardised like the data."""
+        comp = rng.choice(len(self.weights), size=n, p=self.weights)
+        values = self.means[comp] + self.stds[comp] * rng.standard_normal((n, self.means.shape[1]))
+        return (values - self.centre) / self.scale
+
+
+def sample_factors(cfg: GaussianMixtureData, n: int) -> tuple[dict[str, np.ndarray], dict[str, Mixture]]:
+    """n draws of every factor (raw), and the factors' mixtures."""
     rng = np.random.default_rng(cfg.seed)
-    out = {}
+    out, mixtures = {}, {}
     for factor in FACTORS:
         d, k = cfg.factor_dim(factor), cfg.components
         means = rng.uniform(-cfg.mean_range, cfg.mean_range, size=(k, d))
@@ -85,18 +102,34 @@ def sample_factors(cfg: GaussianMixtureData, n: int) -> dict[str, np.ndarray]:
         weights = np.full(k, 1.0 / k) if cfg.weights == "uniform" else rng.dirichlet(np.ones(k))
         comp = rng.choice(k, size=n, p=weights)
         out[factor] = means[comp] + stds[comp] * rng.standard_normal((n, d))
-    return out
+        mixtures[factor] = Mixture(means, stds, weights)
+    return out, mixtures
+
+
+def mixtures(cfg: GaussianMixtureData) -> dict[str, Mixture]:
+    """Every factor's mixture with the training statistics the data is standardised by (the generation replayed;
+    the oracle generator draws from these)."""
+    factors, found = sample_factors(cfg, cfg.n_train + cfg.n_test)
+    for factor, mixture in found.items():
+        train = factors[factor][:cfg.n_train]
+        mixture.centre, mixture.scale = train.mean(0), train.std(0)
+    return found
+
+
+def assemble(cfg: GaussianMixtureData, modality: str, factors: dict[str, np.ndarray]) -> np.ndarray:
+    """A modality's vectors from its (standardised) factors, in concatenation order."""
+    return np.concatenate([factors[f] for f in modality_factors(modality)], axis=1).astype(np.float32)
 
 
 def generate(cfg: GaussianMixtureData) -> dict[str, np.ndarray]:
     """{"x1/train", "x1/test", ...}: modalities standardised per coordinate with training statistics."""
-    factors = sample_factors(cfg, cfg.n_train + cfg.n_test)
+    factors, _ = sample_factors(cfg, cfg.n_train + cfg.n_test)
     for factor, values in factors.items():
         train = values[:cfg.n_train]
         factors[factor] = (values - train.mean(0)) / train.std(0)
     out = {}
     for m in MODALITIES:
-        x = np.concatenate([factors[f] for f in modality_factors(m)], axis=1).astype(np.float32)
+        x = assemble(cfg, m, factors)
         out[f"{m}/train"], out[f"{m}/test"] = x[:cfg.n_train], x[cfg.n_train:]
     return out
 

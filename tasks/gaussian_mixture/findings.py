@@ -2,18 +2,18 @@
 that can be run on our numbers and on the published ones. Thresholds say what "strong", "fails" and "trails"
 mean; every check holds on the paper's own Table 5.
 
-Our numbers carry noise, so every comparison is decided with it: "a < c·b" holds when c·b − a exceeds the
-noise of the difference, fails when a − c·b does, and is a tie otherwise. The noise is the larger of the
-metric's floor (what real data scores at the same sample size) and twice the standard error of the difference
-over seeds. A finding is reproduced when all its comparisons hold, not reproduced when one fails, and
-undecided when none fails but one is a tie. The paper's numbers have no spread and are compared exactly."""
+Our numbers carry noise, so every comparison is decided on its paired difference (tasks/verdicts.py): "a < c·b"
+holds when the 95% interval of c·b − a (two-level bootstrap over seeds and test tuples) lies above 0, fails when
+it lies below, and is a tie when it contains 0. A finding is reproduced when all its comparisons hold, not
+reproduced when one fails, and undecided when none fails but one is a tie. The paper's numbers have no spread
+and are compared exactly."""
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tasks.verdicts import all_of, decide
+from tasks.verdicts import Estimate, all_of, below, estimate
+from tasks.verdicts import exact as exact_estimate
 
 ONE, MANY = "one_to_one/alignment_mse", "many_to_one/alignment_mse"
 FID, COH = "unconditional/fidelity_swd", "unconditional/coherence_mse"
@@ -21,24 +21,14 @@ KEYS = (ONE, MANY, FID, COH)
 SHORT = {ONE: "1→1", MANY: "2→1", FID: "fidelity", COH: "coherence"}
 PAPER_METHODS = ("mvae", "mmvae", "mopoe", "helvae", "mmvae_plus", "shala", "muni")
 VERDICT = {True: "**reproduced**", False: "**not reproduced**",
-           None: "**undecided** (a comparison lies within the seed spread or the metric's floor)"}
+           None: "**undecided** (the interval of a paired difference contains 0)"}
 
-
-@dataclass(frozen=True)
-class Stat:
-    mean: float
-    se: float = 0.0  # standard error of the mean over seeds (0: one seed, or the paper's number)
-    floor: float = 0.0  # the metric's floor at this sample size
-
-
-Table = dict[str, dict[str, Stat]]  # method -> metric key -> statistic (lower is better for every key here)
+Table = dict[str, dict[str, Estimate]]  # method -> metric key -> estimate (lower is better for every key here)
 
 
 def less(t: Table, a: str, b: str, key: str, factor: float = 1.0) -> bool | None:
-    """Is t[a] < factor·t[b]? True or False when the gap exceeds the noise, None (a tie) when it does not."""
-    x, y = t[a][key], t[b][key]
-    gap = factor * y.mean - x.mean
-    return decide(gap, max(x.floor, y.floor, 2 * math.sqrt(x.se ** 2 + (factor * y.se) ** 2)))
+    """Is t[a] < factor·t[b]? True or False when the interval of factor·t[b] − t[a] excludes 0, else None."""
+    return below(t[a][key], t[b][key], factor)
 
 
 def best_method(t: Table, key: str) -> str:
@@ -95,11 +85,12 @@ FINDINGS = [
 
 
 def show(t: Table, methods: tuple[str, ...], keys: tuple[str, ...]) -> str:
-    """The finding's own numbers (± standard error over seeds where there is one), then the best other method
-    on each metric for context."""
+    """The finding's own numbers (± standard error where they have one), then the best other method on each metric
+    for context."""
     def value(m: str, k: str) -> str:
         s = t[m][k]
-        return f"{s.mean:.4g}" + (f" ± {s.se:.2g}" if s.se else "")
+        se = s.se
+        return f"{s.mean:.4g}" + (f" ± {se:.2g}" if se else "")
 
     own = [f"{m} {SHORT[k]} {value(m, k)}" for m in methods for k in keys if k in t.get(m, {})]
     for k in keys:
@@ -126,27 +117,17 @@ def check_findings(ours: Table, paper: Table) -> list[str]:
 
 
 def exact(values: dict[str, dict[str, float | None]]) -> Table:
-    """Numbers without spread or floor (the paper's)."""
-    return {m: {k: Stat(v) for k, v in keys.items() if v is not None} for m, keys in values.items()}
+    """Numbers without spread (the paper's)."""
+    return {m: {k: exact_estimate(v) for k, v in keys.items() if v is not None} for m, keys in values.items()}
 
 
 def from_rows(rows) -> Table:
-    """Mean, standard error over seeds, and floor of every metric of the plain rows (bench.report.Row)."""
+    """The estimate of every metric of the plain rows (base.results.Row): per-seed values and replicates."""
     table: Table = {}
     for row in rows:
         if row.overrides or not row.records:
             continue
-        stats = {}
-        for key in KEYS:
-            values = row.values(key)
-            if not values:
-                continue
-            n = len(values)
-            mean = sum(values) / n
-            se = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n) if n > 1 else 0.0
-            floors = [f for r in row.records if (f := (r["metrics"].get(key) or {}).get("floor")) is not None]
-            stats[key] = Stat(mean, se, sum(floors) / len(floors) if floors else 0.0)
-        table[row.method] = stats
+        table[row.method] = {key: found for key in KEYS if (found := estimate(row, key)) is not None}
     return table
 
 

@@ -7,18 +7,23 @@ import numpy as np
 import torch
 
 from methods.backbone.modality import ModalitySpec
-from metrics.alignment import shared_mse
-from metrics.base import Pooled
-from metrics.sliced_wasserstein import SlicedWasserstein
+from metrics.alignment import shared_squared_error_rows
+from metrics.base import RowMean
+from metrics.sliced_wasserstein import SlicedWasserstein, SlicedWassersteinMetric
 from tasks.base import SUITES, MetricSpec, ShuffledBatches, Suite, cache_root
-from tasks.evaluation import Reader, Score, Task
+from tasks.evaluation import Chunk, Reader, Reference, Score, Task
 from tasks.gaussian_mixture import data as gm
 from tasks.gaussian_mixture.data import shared_index as shared
 
-ONE_TO_ONE = MetricSpec("one_to_one/alignment_mse", "1→1 Align.", "one_to_one", False)
-MANY_TO_ONE = MetricSpec("many_to_one/alignment_mse", "2→1 Align.", "many_to_one", False)
-FIDELITY = MetricSpec("unconditional/fidelity_swd", "Uncond. Fid.", "unconditional", False)
-COHERENCE = MetricSpec("unconditional/coherence_mse", "Uncond. Coh.", "unconditional", False)
+ORACLE_SEED = 4_000_037  # the oracle generator's own draws
+ONE_TO_ONE = MetricSpec("one_to_one/alignment_mse", "1→1 Align.", "one_to_one", "lower")
+MANY_TO_ONE = MetricSpec("many_to_one/alignment_mse", "2→1 Align.", "many_to_one", "lower")
+FIDELITY = MetricSpec("unconditional/fidelity_swd", "Uncond. Fid.", "unconditional", "lower")
+COHERENCE = MetricSpec("unconditional/coherence_mse", "Uncond. Coh.", "unconditional", "lower")
+
+
+def squared_errors() -> RowMean:
+    return RowMean(shared_squared_error_rows)
 
 
 @SUITES.register("gaussian_mixture")
@@ -38,6 +43,7 @@ class GaussianMixture(Suite):
         self.arrays = gm.load(data_config, cache_root())
         self.specs = [ModalitySpec(m, "vector", (self.arrays[f"{m}/train"].shape[1],)) for m in gm.MODALITIES]
         self.names = list(gm.MODALITIES)
+        self.mixtures: dict[str, gm.Mixture] | None = None  # the true factor distributions, read when first needed
 
     def describe(self):
         cfg = self.data_config
@@ -67,22 +73,50 @@ class GaussianMixture(Suite):
     def scores(self, task: Task) -> list[Score]:
         """Alignment: a generated target against its source on their shared coordinates. Fidelity: SW2 of each
         generated modality against the test set. Coherence: two generated modalities on their shared
-        coordinates. Real tuples score alignment and coherence 0, and fidelity at the SW2 of n unseen tuples."""
+        coordinates. The oracle generator scores alignment and coherence 0, and fidelity at the SW2 of n unseen
+        tuples (real vs real)."""
         ev = self.eval_config
         if len(task.sources) == 1:
             (s,) = task.sources
-            return [Score(ONE_TO_ONE, f"{s}->{t}", lambda: Pooled(shared_mse), self.aligned(t, s))
-                    for t in task.targets]
+            return [Score(ONE_TO_ONE, f"{s}->{t}", squared_errors, self.aligned(t, s)) for t in task.targets]
         if task.sources:
             (t,) = task.targets
-            return [Score(MANY_TO_ONE, f"{'+'.join(task.sources)}->{t} vs {s}", lambda: Pooled(shared_mse),
-                          self.aligned(t, s)) for s in task.sources]
-        fidelity = [Score(FIDELITY, m, lambda m=m: Pooled(SlicedWasserstein(
+            return [Score(MANY_TO_ONE, f"{'+'.join(task.sources)}->{t} vs {s}", squared_errors, self.aligned(t, s))
+                    for s in task.sources]
+        fidelity = [Score(FIDELITY, m, lambda m=m: SlicedWassersteinMetric(SlicedWasserstein(
                               self.specs[self.names.index(m)].size, ev.swd_projections, ev.projection_seed)),
                           lambda made, rows, m=m: (made[m], rows[m])) for m in self.names]
-        coherence = [Score(COHERENCE, f"{a}~{b}", lambda: Pooled(shared_mse), self.coherent(a, b))
+        coherence = [Score(COHERENCE, f"{a}~{b}", squared_errors, self.coherent(a, b))
                      for a, b in itertools.combinations(self.names, 2)]
         return fidelity + coherence
+
+    def references(self) -> list[Reference]:
+        return [Reference("oracle", "oracle generator: a fresh draw from the true conditional given the sources' "
+                          "factors (conditional tasks; alignment 0 by construction) and a fresh real set of the same "
+                          "size (co-generation: real vs real)", self.oracle_conditional, self.oracle_joint, real=True)]
+
+    def true_mixtures(self) -> dict[str, gm.Mixture]:
+        if self.mixtures is None:
+            self.mixtures = gm.mixtures(self.data_config)
+        return self.mixtures
+
+    def oracle_conditional(self, task: Task, rows: Chunk, part: slice) -> Chunk:
+        """The targets with every factor a source carries read from that source, the others drawn fresh."""
+        rng = np.random.default_rng([ORACLE_SEED, part.start, *(self.names.index(m) for m in task.sources),
+                                     len(self.names), *(self.names.index(m) for m in task.targets)])
+        n = part.stop - part.start
+        known = {}
+        for s in task.sources:
+            for factor, where in gm.layout(self.data_config, s).items():
+                known[factor] = rows[s][part][:, where].cpu().numpy()
+        factors = {f: known[f] if f in known else mixture.draw(n, rng) for f, mixture in self.true_mixtures().items()}
+        device = next(iter(rows.values())).device
+        return {t: torch.from_numpy(gm.assemble(self.data_config, t, factors)).to(device) for t in task.targets}
+
+    def oracle_joint(self, task: Task, n: int, part: slice) -> Chunk:
+        rng = np.random.default_rng([ORACLE_SEED, part.start])
+        factors = {f: mixture.draw(part.stop - part.start, rng) for f, mixture in self.true_mixtures().items()}
+        return {m: torch.from_numpy(gm.assemble(self.data_config, m, factors)).to(self.device) for m in self.names}
 
     def aligned(self, target: str, source: str) -> Reader:
         i_source, i_target = shared(self.data_config, source, target)

@@ -103,49 +103,53 @@ def pair_sizes(total: int) -> dict[str, int]:
     return {p: max(1, round(total * size / whole)) for p, size in PAPER_PAIR_SIZES.items()}
 
 
-def mixture_sampler(cfg: ImageTextAudioData, rng: np.random.Generator):
-    """One random Gaussian mixture per factor (means ~ U[-3, 3], stds ~ U[0.1, 0.5], uniform weights)."""
-    params = {f: (rng.uniform(-3, 3, (cfg.components, cfg.factor_dim(f))),
-                  rng.uniform(0.1, 0.5, (cfg.components, cfg.factor_dim(f)))) for f in FACTORS}
+class World:
+    """The synthetic generator's fixed parts, drawn from the data seed: one Gaussian mixture per factor and one
+    map per modality from its factors to its embedding. The oracle generator draws from them, and the exact factor
+    errors invert the maps."""
 
-    def sample(n: int) -> dict[str, np.ndarray]:
+    def __init__(self, cfg: ImageTextAudioData):
+        self.cfg = cfg
+        rng = np.random.default_rng(cfg.seed)
+        self.mixtures = {f: (rng.uniform(-3, 3, (cfg.components, cfg.factor_dim(f))),
+                             rng.uniform(0.1, 0.5, (cfg.components, cfg.factor_dim(f)))) for f in FACTORS}
+        self.maps = {}
+        for m in MODALITIES:  # fixed random linear maps, scaled to keep unit variance
+            k = sum(cfg.factor_dim(f) for f in modality_factors(m))
+            self.maps[m] = rng.standard_normal((k, cfg.dim(m))) / np.sqrt(k)
+        self.rng = rng  # the samples of the data sets continue this stream
+        self.unmix = {m: np.linalg.pinv(a) for m, a in self.maps.items()}
+
+    def draw_factors(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         out = {}
-        for f, (means, stds) in params.items():
-            comp = rng.integers(cfg.components, size=n)
+        for f, (means, stds) in self.mixtures.items():
+            comp = rng.integers(self.cfg.components, size=n)
             out[f] = means[comp] + stds[comp] * rng.standard_normal((n, means.shape[1]))
         return out
-    return sample
 
-
-def embedding_maps(cfg: ImageTextAudioData, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Fixed random linear maps from a modality's factors to its embedding, scaled to keep unit variance."""
-    maps = {}
-    for m in MODALITIES:
-        k = sum(cfg.factor_dim(f) for f in modality_factors(m))
-        maps[m] = (rng.standard_normal((k, cfg.dim(m))) / np.sqrt(k)).astype(np.float64)
-    return maps
-
-
-def embed(cfg: ImageTextAudioData, factors: dict[str, np.ndarray], maps: dict[str, np.ndarray],
-          rng: np.random.Generator, modalities) -> dict[str, np.ndarray]:
-    out = {}
-    for m in modalities:
+    def embed(self, m: str, factors: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        """Raw embeddings of modality m from its factors, with the data's noise."""
         f = np.concatenate([factors[name] for name in modality_factors(m)], axis=1)
-        out[m] = (f @ maps[m] + cfg.noise * rng.standard_normal((len(f), cfg.dim(m)))).astype(np.float32)
-    return out
+        noise = self.cfg.noise * rng.standard_normal((len(f), self.cfg.dim(m)))
+        return (f @ self.maps[m] + noise).astype(np.float32)
+
+    def recover(self, m: str, raw: np.ndarray) -> dict[str, np.ndarray]:
+        """The factors of modality m read back from raw embeddings (least squares through the map)."""
+        f = np.asarray(raw, dtype=np.float64) @ self.unmix[m]
+        bounds = np.cumsum([0] + [self.cfg.factor_dim(k) for k in modality_factors(m)])
+        return {k: f[:, bounds[i]:bounds[i + 1]] for i, k in enumerate(modality_factors(m))}
 
 
 def generate(cfg: ImageTextAudioData) -> dict[str, np.ndarray]:
-    """{"<split>_<set>/<modality>": embeddings, "<split>_<set>/factor_<f>": factors, "map/<modality>": maps}."""
-    rng = np.random.default_rng(cfg.seed)
-    sample = mixture_sampler(cfg, rng)
-    maps = embedding_maps(cfg, rng)
-    out = {f"map/{m}": maps[m].astype(np.float32) for m in MODALITIES}
+    """{"<split>_<set>/<modality>": embeddings, "<split>_<set>/factor_<f>": factors}."""
+    world = World(cfg)
+    rng = world.rng
+    out = {}
     sets = [(f"train_{p}", n, PAIRS[p]) for p, n in pair_sizes(cfg.n_train).items()]
     sets += [(f"test_{p}", cfg.n_test, PAIRS[p]) for p in PAIRS] + [(f"test_{TRIPLETS}", cfg.n_triplets, MODALITIES)]
     for name, n, members in sets:
-        factors = sample(n)
-        out.update({f"{name}/{m}": x for m, x in embed(cfg, factors, maps, rng, members).items()})
+        factors = world.draw_factors(n, rng)
+        out.update({f"{name}/{m}": world.embed(m, factors, rng) for m in members})
         out.update({f"{name}/factor_{f}": v.astype(np.float32) for f, v in factors.items()})
     return out
 

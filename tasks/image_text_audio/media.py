@@ -67,7 +67,7 @@ def cell_key(table_key: str) -> str:
 
 
 def media_specs(table: list[MetricSpec]) -> list[MetricSpec]:
-    return [MetricSpec(cell_key(spec.key), spec.label, spec.direction, True) for spec in table]
+    return [MetricSpec(cell_key(spec.key), spec.label, spec.direction, "higher") for spec in table]
 
 
 class Models:

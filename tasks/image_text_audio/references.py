@@ -1,5 +1,5 @@
-"""Reference rows for the image–text–audio tables (the ground-truth target is each metric's floor): generators
-that need no training beyond the suite's own training pairs, scored by the same engine and metrics as the methods.
+"""Baseline reference rows for the image–text–audio tables: generators that need no training beyond the suite's own
+training pairs, scored by the same engine, metrics and resamples as the methods (tasks/evaluation.py).
 
 - nearest_neighbour: the target of the training pair whose source is most similar (cosine) to the given one;
   many-to-one averages the targets retrieved for each source.
@@ -10,6 +10,7 @@ that need no training beyond the suite's own training pairs, scored by the same 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from sklearn.linear_model import Ridge
@@ -18,11 +19,15 @@ from torch.nn.functional import normalize
 
 from methods.backbone.modality import Batch
 from methods.base import Capabilities
+from tasks.evaluation import MethodGenerator, Reference
+
+if TYPE_CHECKING:
+    from tasks.base import Suite
 
 PairData = dict[tuple[str, str], tuple[Tensor, Tensor]]  # (source, target) -> standardised training pairs
 
 
-class Reference:
+class Baseline:
     capabilities = Capabilities(one_to_one=True, many_to_one=True, unconditional=False)
 
     def __init__(self, pairs: PairData):
@@ -38,14 +43,14 @@ class Reference:
         raise NotImplementedError
 
 
-class NearestNeighbour(Reference):
+class NearestNeighbour(Baseline):
     def predict(self, source, target, x):
         sources, targets = self.pairs[(source, target)]
         nearest = (normalize(x.float(), dim=1) @ normalize(sources.to(x.device), dim=1).T).argmax(1)
         return targets.to(x.device)[nearest]
 
 
-class RidgeRegression(Reference):
+class RidgeRegression(Baseline):
     def __init__(self, pairs: PairData, alpha: float = 1.0):
         super().__init__(pairs)
         self.models = {key: Ridge(alpha=alpha).fit(a.double().numpy(), b.double().numpy()) for key, (a, b) in
@@ -56,7 +61,7 @@ class RidgeRegression(Reference):
         return torch.from_numpy(out).float().to(x.device)
 
 
-class MarginalMean(Reference):
+class MarginalMean(Baseline):
     capabilities = Capabilities(one_to_one=True, many_to_one=True, unconditional=True)
 
     def __init__(self, pairs: PairData):
@@ -72,4 +77,19 @@ class MarginalMean(Reference):
         return {m: mean.expand(n, -1).clone() for m, mean in self.means.items()}
 
 
-REFERENCES = {"nearest_neighbour": NearestNeighbour, "ridge": RidgeRegression, "marginal_mean": MarginalMean}
+BASELINES = {"nearest_neighbour": (NearestNeighbour, "nearest neighbour: the target of the most similar training "
+                                                     "source (retrieval)"),
+             "ridge": (RidgeRegression, "ridge regression from source to target on the training pairs (a linear "
+                                        "map)"),
+             "marginal_mean": (MarginalMean, "the training mean of the target whatever the source (chance)")}
+
+
+def baselines(suite: Suite, pairs: PairData) -> list[Reference]:
+    """The baselines as reference rows of the suite."""
+    out = []
+    for name, (make, label) in BASELINES.items():
+        generator = MethodGenerator(suite, make(pairs))
+        out.append(Reference(name, label, generator.produce if generator.method.capabilities.one_to_one else None,
+                             (lambda task, n, part, g=generator: g.produce(task, {}, part))
+                             if generator.method.capabilities.unconditional else None))
+    return out

@@ -5,9 +5,7 @@ unconditional co-generation. Metrics are computed in embedding space and named f
 the paper's CLIP, CLAP or AIS scores."""
 from __future__ import annotations
 
-import dataclasses
 import itertools
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,29 +13,28 @@ import torch
 from torch import Tensor
 
 from methods.backbone.modality import Batch, ModalitySpec
-from metrics.base import Pooled
-from metrics.bootstrap import RowMean, interval
+from metrics.base import RowMean
 from metrics.embedding import (
+    Diversity,
+    Frechet,
     LinearJudge,
     cosine_rows,
-    diversity,
-    frechet_distance,
-    recall_rows,
-    reference_win_rows,
+    recall,
+    reference_win,
     squared_error_rows,
 )
-from tasks import evaluation
-from tasks.base import SUITES, MetricResult, MetricSpec, ShuffledBatches, Suite, cache_root
-from tasks.evaluation import Reader, Score, Task
+from tasks.base import SUITES, MetricSpec, ShuffledBatches, Suite, cache_root
+from tasks.evaluation import Chunk, Reader, Reference, Score, Task
 from tasks.image_text_audio import data as ita
 from tasks.image_text_audio import media
 from tasks.image_text_audio.data import MODALITIES, PAIRS, TRIPLETS
 from tasks.image_text_audio.flowbind_layout import pair_files, read_flowbind
-from tasks.image_text_audio.references import REFERENCES
+from tasks.image_text_audio.references import baselines
 
 SHORT = {"text": "T", "image": "I", "audio": "A"}
 DIVERSITY_SOURCES = 100  # sources per direction drawn several times for the diversity score
 DIVERSITY_DRAWS = 4
+ORACLE_SEED = 5_000_011  # the oracle generator's own draws
 
 
 def pair_of(a: str, b: str) -> str:
@@ -47,29 +44,31 @@ def pair_of(a: str, b: str) -> str:
 def many_to_one_spec(target: str, source: str) -> MetricSpec:
     sources = "+".join(SHORT[m] for m in MODALITIES if m != target)
     return MetricSpec(f"many_to_one/judge_win/{target} vs {source}", f"({sources})→{SHORT[target]} vs {SHORT[source]}",
-                      "many_to_one", True)
+                      "many_to_one", "higher")
 
 
 def unconditional_spec(a: str, b: str) -> MetricSpec:
-    return MetricSpec(f"unconditional/judge_win/{a}-{b}", f"Uncond. {SHORT[a]}–{SHORT[b]}", "unconditional", True)
+    return MetricSpec(f"unconditional/judge_win/{a}-{b}", f"Uncond. {SHORT[a]}–{SHORT[b]}", "unconditional", "higher")
 
 
 # the paper's Tables 3 and 4, cell by cell (their CLIP/CLAP/AIS columns; ours are judge win-rates)
 TABLE = [many_to_one_spec(t, s) for t in ("text", "image", "audio") for s in MODALITIES if s != t]
 UNCONDITIONAL_PAIRS = (("text", "image"), ("text", "audio"), ("audio", "image"))  # the paper's order; judge a → b
 TABLE += [unconditional_spec(a, b) for a, b in UNCONDITIONAL_PAIRS]
-ONE_COSINE = MetricSpec("one_to_one/reference_cosine", "1→1 cos", "one_to_one", True)
-ONE_WIN = MetricSpec("one_to_one/reference_win", "1→1 ref. win %", "one_to_one", True)
-ONE_RECALL = MetricSpec("one_to_one/recall_at_5", "1→1 R@5 %", "one_to_one", True)
-ONE_FRECHET = MetricSpec("one_to_one/frechet", "1→1 FD", "one_to_one", False)
-ONE_JUDGE = MetricSpec("one_to_one/judge_win", "1→1 judge win %", "one_to_one", True)
-ONE_DIVERSITY = MetricSpec("one_to_one/diversity", "1→1 diversity", "one_to_one", True)
-MANY_COSINE = MetricSpec("many_to_one/reference_cosine", "2→1 cos", "many_to_one", True)
-UNCOND_FRECHET = MetricSpec("unconditional/frechet", "Uncond. FD", "unconditional", False)
-FACTOR_ONE = MetricSpec("synthetic/one_to_one_factor_mse", "1→1 factor MSE", "one_to_one", False)
-FACTOR_MANY = MetricSpec("synthetic/many_to_one_factor_mse", "2→1 factor MSE", "many_to_one", False)
-FACTOR_UNCOND = MetricSpec("synthetic/coherence_factor_mse", "Uncond. factor MSE", "unconditional", False)
-EXTRAS = [ONE_COSINE, ONE_WIN, ONE_RECALL, ONE_FRECHET, ONE_JUDGE, ONE_DIVERSITY, MANY_COSINE, UNCOND_FRECHET]
+ONE_COSINE = MetricSpec("one_to_one/reference_cosine", "1→1 cos", "one_to_one", "higher")
+ONE_WIN = MetricSpec("one_to_one/reference_win", "1→1 ref. win %", "one_to_one", "higher")
+ONE_RECALL = MetricSpec("one_to_one/recall_at_5", "1→1 R@5 %", "one_to_one", "higher")
+ONE_FRECHET = MetricSpec("one_to_one/frechet", "1→1 FD", "one_to_one", "lower")
+ONE_JUDGE = MetricSpec("one_to_one/judge_win", "1→1 judge win %", "one_to_one", "higher")
+ONE_DIVERSITY = MetricSpec("one_to_one/diversity", "1→1 spread", "one_to_one", "match")
+MANY_DIVERSITY = MetricSpec("many_to_one/diversity", "2→1 spread", "many_to_one", "match")
+MANY_COSINE = MetricSpec("many_to_one/reference_cosine", "2→1 cos", "many_to_one", "higher")
+UNCOND_FRECHET = MetricSpec("unconditional/frechet", "Uncond. FD", "unconditional", "lower")
+FACTOR_ONE = MetricSpec("synthetic/one_to_one_factor_mse", "1→1 factor MSE", "one_to_one", "lower")
+FACTOR_MANY = MetricSpec("synthetic/many_to_one_factor_mse", "2→1 factor MSE", "many_to_one", "lower")
+FACTOR_UNCOND = MetricSpec("synthetic/coherence_factor_mse", "Uncond. factor MSE", "unconditional", "lower")
+EXTRAS = [ONE_COSINE, ONE_WIN, ONE_RECALL, ONE_FRECHET, ONE_JUDGE, ONE_DIVERSITY, MANY_COSINE, MANY_DIVERSITY,
+          UNCOND_FRECHET]
 SYNTHETIC = [FACTOR_ONE, FACTOR_MANY, FACTOR_UNCOND]
 
 
@@ -110,12 +109,7 @@ class ImageTextAudio(Suite):
         self.names = list(MODALITIES)
         self.specs = [ModalitySpec(m, "vector", (self.stats[m][0].shape[0],)) for m in MODALITIES]
         self.judges: dict[tuple[str, str], LinearJudge] = {}
-        # least-squares inverses of the synthetic maps, to read factors back from embeddings (computed once)
-        self.unmix = {m: np.linalg.pinv(self.sets["map"][m].astype(np.float64)) for m in MODALITIES} \
-            if self.synthetic else {}
-        self.reference_metrics: dict[tuple[int, int], dict] = {}
-        self.scoring_references = False
-        self.made: dict[tuple[str, str], list] = {}  # (column, direction) -> the metrics the engine made
+        self.world = ita.World(data_config) if self.synthetic else None  # the oracle's draws, the factors' inverse
 
     def describe(self):
         sizes = {p: len(self.train[p][PAIRS[p][0]]) for p in PAIRS}
@@ -174,10 +168,11 @@ class ImageTextAudio(Suite):
         return min(len(v[next(iter(v))]) for k, v in self.sets.items() if k.startswith("test_"))
 
     def test_rows(self, n, task=None):
-        if task is not None and task.group == "diversity":  # each of the first sources DIVERSITY_DRAWS times
-            (a,), (b,) = task.sources, task.targets
-            rows = self.tensors(self.sets[f"test_{pair_of(a, b)}"], min(n, DIVERSITY_SOURCES))
-            return {k: v.repeat_interleave(DIVERSITY_DRAWS, 0) for k, v in rows.items()}
+        if task is not None and task.draws > 1:  # each of the first sources `draws` times
+            stem = f"test_{pair_of(task.sources[0], task.targets[0])}" if len(task.sources) == 1 else \
+                f"test_{TRIPLETS}"
+            rows = self.tensors(self.sets[stem], min(n, DIVERSITY_SOURCES))
+            return {k: v.repeat_interleave(task.draws, 0) for k, v in rows.items()}
         if task is not None and len(task.sources) == 1:
             return self.tensors(self.sets[f"test_{pair_of(task.sources[0], task.targets[0])}"], n)
         triplets = self.sets[f"test_{TRIPLETS}"]
@@ -193,7 +188,8 @@ class ImageTextAudio(Suite):
         directions = list(itertools.permutations(MODALITIES, 2))
         one = [Task("one_to_one", (a,), (b,)) for a, b in directions]
         many = [Task("many_to_one", tuple(m for m in MODALITIES if m != t), (t,)) for t in MODALITIES]
-        spread = [Task("diversity", (a,), (b,)) for a, b in directions]
+        spread = [Task("diversity", (a,), (b,), DIVERSITY_DRAWS) for a, b in directions]
+        spread += [Task("diversity", t.sources, t.targets, DIVERSITY_DRAWS) for t in many]
         return [*one, *many, Task("unconditional", (), tuple(MODALITIES)), *spread]
 
     def scores(self, task: Task) -> list[Score]:
@@ -201,79 +197,74 @@ class ImageTextAudio(Suite):
         and a Fréchet distance to the real set. Across spaces: the frozen judges. On synthetic data, the mean
         squared error of the shared factors recovered from the generated vectors (exact, up to noise)."""
         if task.group == "diversity":
-            (a,), (b,) = task.sources, task.targets
-            return [Score(ONE_DIVERSITY, f"{a}->{b}", lambda: Pooled(partial(diversity, samples=DIVERSITY_DRAWS)),
-                          self.in_space(b))]
+            (b,) = task.targets
+            spec = ONE_DIVERSITY if len(task.sources) == 1 else MANY_DIVERSITY
+            return [Score(spec, f"{'+'.join(task.sources)}->{b}",
+                          lambda: Diversity(DIVERSITY_DRAWS), self.in_space(b))]
         if len(task.sources) == 1:
             (a,), (b,) = task.sources, task.targets
             part = f"{a}->{b}"
             out = [Score(ONE_COSINE, part, lambda: RowMean(cosine_rows), self.in_space(b)),
-                   Score(ONE_WIN, part, lambda: RowMean(reference_win_rows), self.in_space(b)),
-                   Score(ONE_RECALL, part, lambda: RowMean(recall_rows), self.in_space(b)),
-                   Score(ONE_FRECHET, part, lambda: Pooled(frechet_distance), self.in_space(b)),
-                   Score(ONE_JUDGE, part, self.judged(a, b), lambda made, rows: (rows[a], made[b]))]
-            return self.kept(out + ([Score(FACTOR_ONE, part, lambda: RowMean(squared_error_rows),
-                                           self.factors(b, a))] if self.synthetic else []))
+                   Score(ONE_WIN, part, reference_win, self.in_space(b)),
+                   Score(ONE_RECALL, part, recall, self.in_space(b)),
+                   Score(ONE_FRECHET, part, Frechet, self.in_space(b)),
+                   Score(ONE_JUDGE, part, self.judge(a, b).metric, lambda made, rows: (rows[a], made[b]))]
+            return out + ([Score(FACTOR_ONE, part, lambda: RowMean(squared_error_rows), self.factors(b, a))]
+                          if self.synthetic else [])
         if task.sources:
             (t,) = task.targets
-            out = [Score(many_to_one_spec(t, s), f"{'+'.join(task.sources)}->{t} vs {s}", self.judged(s, t),
+            out = [Score(many_to_one_spec(t, s), f"{'+'.join(task.sources)}->{t} vs {s}", self.judge(s, t).metric,
                          lambda made, rows, s=s: (rows[s], made[t])) for s in task.sources]
             out.append(Score(MANY_COSINE, f"{'+'.join(task.sources)}->{t}", lambda: RowMean(cosine_rows),
                              self.in_space(t)))
-            return self.kept(out + ([Score(FACTOR_MANY, f"{'+'.join(task.sources)}->{t} vs {s}",
-                                           lambda: RowMean(squared_error_rows), self.factors(t, s))
-                                     for s in task.sources] if self.synthetic else []))
+            return out + ([Score(FACTOR_MANY, f"{'+'.join(task.sources)}->{t} vs {s}",
+                                 lambda: RowMean(squared_error_rows), self.factors(t, s))
+                           for s in task.sources] if self.synthetic else [])
         pairs = UNCONDITIONAL_PAIRS
-        out = [Score(unconditional_spec(a, b), f"{a}~{b}", self.judged(a, b),
+        out = [Score(unconditional_spec(a, b), f"{a}~{b}", self.judge(a, b).metric,
                      lambda made, rows, a=a, b=b: (made[a], made[b])) for a, b in pairs]
-        out += [Score(UNCOND_FRECHET, m, lambda: Pooled(frechet_distance), self.in_space(m)) for m in MODALITIES]
-        return self.kept(out + ([Score(FACTOR_UNCOND, f"{a}~{b}", lambda: RowMean(squared_error_rows),
-                                       self.factors(a, b, joint=True)) for a, b in pairs] if self.synthetic else []))
+        out += [Score(UNCOND_FRECHET, m, Frechet, self.in_space(m)) for m in MODALITIES]
+        return out + ([Score(FACTOR_UNCOND, f"{a}~{b}", lambda: RowMean(squared_error_rows),
+                             self.factors(a, b, joint=True)) for a, b in pairs] if self.synthetic else [])
 
-    def kept(self, scores: list[Score]) -> list[Score]:
-        """The same scores, each keeping the metrics the engine makes from it (the method's first, then the
-        oracle's), so that `intervals` can resample the method's rows once the engine is done."""
-        def keeping(score: Score):
-            def fresh():
-                metric = score.metric()
-                if not self.scoring_references:
-                    self.made.setdefault((score.spec.key, score.part), []).append(metric)
-                return metric
-            return fresh
-        return [dataclasses.replace(score, metric=keeping(score)) for score in scores]
+    def references(self) -> list[Reference]:
+        """An oracle generator on synthetic data (a fresh draw from the true conditional given the sources'
+        factors), on a user's data the identity (the test targets: the ideal of the alignment scores, not a
+        generator); for co-generation the second half of the triplets (real vs real); then the baselines of
+        references.py (nearest neighbour, ridge regression, the marginal mean)."""
+        if self.synthetic:
+            first = Reference("oracle", "oracle generator: a fresh draw from the true conditional given the sources' "
+                              "factors (conditional tasks) and a second real set of the same size (co-generation: "
+                              "real vs real)", self.oracle_conditional, self.real_set, real=True)
+        else:
+            first = Reference("identity", "identity: the test targets themselves (conditional tasks: the ideal of the "
+                              "alignment scores, not what a generator can reach) and a second real set of the same "
+                              "size (co-generation: real vs real)", self.own_targets, self.real_set)
+        pairs = {(a, b): (torch.from_numpy(self.standardise(a, self.train[pair_of(a, b)][a])),
+                          torch.from_numpy(self.standardise(b, self.train[pair_of(a, b)][b])))
+                 for a, b in itertools.permutations(MODALITIES, 2)}
+        return [first, *baselines(self, pairs)]
 
-    def evaluate(self, method, eval_config, device, progress=None):
-        """The engine's evaluation, and a 95% bootstrap interval over the test rows for every column that is a
-        mean of per-row scores: "ci95_low:<key>" and "ci95_high:<key>" (per direction too)."""
-        self.made = {}
-        result = super().evaluate(method, eval_config, device, progress)
-        result.metrics.update(self.intervals(result.metrics))
-        return result
-
-    def intervals(self, metrics: dict[str, MetricResult]) -> dict[str, MetricResult]:
-        by_column: dict[str, dict[str, RowMean]] = {}
-        for (key, part), made in self.made.items():
-            if isinstance(made[0], RowMean):  # made[0] scored the method, made[1] the oracle (tasks/evaluation.py)
-                by_column.setdefault(key, {})[part] = made[0]
+    def oracle_conditional(self, task: Task, rows: Chunk, part: slice) -> Chunk:
+        """The targets from the factors they share with a source (read from the test rows) and fresh draws of the
+        others, through the data's own maps and noise, standardised."""
+        rng = np.random.default_rng([ORACLE_SEED, part.start, task.draws, *(MODALITIES.index(m) for m in task.sources),
+                                     len(MODALITIES), *(MODALITIES.index(m) for m in task.targets)])
+        known = {f for s in task.sources for f in ita.modality_factors(s)}
+        n = part.stop - part.start
+        factors = {f: rows[f"factor_{f}"][part].double().cpu().numpy() if f in known else None
+                   for t in task.targets for f in ita.modality_factors(t)}
+        drawn = self.world.draw_factors(n, rng)
+        factors = {f: v if v is not None else drawn[f] for f, v in factors.items()}
         out = {}
-        for key, parts in by_column.items():
-            replicates = {part: metric.replicates() for part, metric in parts.items()}
-            bounds = {part: interval([r]) for part, r in replicates.items()}
-            low, high = interval(list(replicates.values()))
-            for side, value, index in (("low", low, 0), ("high", high, 1)):
-                out[f"ci95_{side}:{key}"] = MetricResult(
-                    value, metrics[key].higher_is_better, {part: b[index] for part, b in bounds.items()},
-                    n=metrics[key].n)
+        for t in task.targets:
+            raw = self.world.embed(t, factors, rng)
+            out[t] = torch.from_numpy(self.standardise(t, raw)).to(self.device)
         return out
 
     def in_space(self, m: str) -> Reader:
         """(generated m, reference m), both in m's raw encoder coordinates."""
         return lambda made, rows: (self.raw(m, made[m]), self.raw(m, rows[m]))
-
-    def judged(self, a: str, b: str):
-        """A fresh metric: the win-rate of (a, b) pairs under the frozen judge from a to b."""
-        judge = self.judge(a, b)
-        return lambda: RowMean(judge.win_rows)
 
     def judge(self, a: str, b: str) -> LinearJudge:
         """Ridge regression from a to b (standardised), fitted on the held-out judge pairs, once per suite."""
@@ -289,36 +280,14 @@ class ImageTextAudio(Suite):
         shared = ita.shared_factors(generated, other)
 
         def recovered(m: str, x: Tensor) -> Tensor:
-            names = ita.modality_factors(m)
-            f = self.raw(m, x) @ torch.as_tensor(self.unmix[m], device=x.device)
-            bounds = np.cumsum([0] + [self.data_config.factor_dim(k) for k in names])
-            return torch.cat([f[:, bounds[names.index(k)]:bounds[names.index(k) + 1]] for k in shared], dim=1)
+            factors = self.world.recover(m, self.raw(m, x).cpu().numpy())
+            return torch.from_numpy(np.concatenate([factors[k] for k in shared], axis=1)).to(x.device)
 
         def read(made, rows):
             truth = recovered(other, made[other]) if joint else torch.cat(
                 [rows[f"factor_{k}"].double() for k in shared], dim=1)
             return recovered(generated, made[generated]), truth
         return read
-
-    def fixed_metrics(self):
-        """The reference rows (references.py), scored once per suite and sample size by the same engine:
-        "reference:<name>/<metric key>" in every record."""
-        if self.scoring_references:
-            return {}
-        n = min(self.eval_config.n_samples, self.test_size())
-        key = (n, self.eval_config.batch_size)
-        if key not in self.reference_metrics:
-            pairs = {(a, b): (torch.from_numpy(self.standardise(a, self.train[pair_of(a, b)][a])),
-                              torch.from_numpy(self.standardise(b, self.train[pair_of(a, b)][b])))
-                     for a, b in itertools.permutations(MODALITIES, 2)}
-            self.scoring_references = True
-            try:
-                self.reference_metrics[key] = {
-                    f"reference:{name}/{k}": result for name, make in REFERENCES.items()
-                    for k, result in evaluation.evaluate(self, make(pairs), n, key[1]).metrics.items()}
-            finally:
-                self.scoring_references = False
-        return self.reference_metrics[key]
 
     def figure_samples(self, method, joint):
         return {}

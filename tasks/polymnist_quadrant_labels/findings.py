@@ -1,14 +1,10 @@
-"""The paper's findings on PolyMNIST-Quadrant-Labels (§6.2, App. E.1), checked against the records with the
-seed spread and the accuracies' binomial noise."""
+"""The paper's findings on PolyMNIST-Quadrant-Labels (§6.2, App. E.1), checked against the records on paired
+differences (tasks/verdicts.py: a two-level bootstrap over seeds and test tuples)."""
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from tasks.verdicts import all_of, decide
+from tasks.verdicts import above, all_of, estimate, exact
 
 if TYPE_CHECKING:
     from base.results import MetricSpec, Row
@@ -36,7 +32,8 @@ def findings(rows: list[Row], specs: dict[str, MetricSpec]) -> list[str]:
                    f"{accuracy['quadrant']:.4f} (results are withheld below {gate}).")
     plain = [r for row in rows if not row.overrides for r in row.records] or records
     out.append(budget_line(plain[0]["config"]))
-    stats = {row.method: {k: proportion(row, k) for k in specs if row.values(k)} for row in rows if not row.overrides}
+    stats = {row.method: {k: found for k in specs if (found := estimate(row, k)) is not None}
+             for row in rows if not row.overrides}
     coh, both, quad = "unconditional/coherence", "multi_label/alignment", "single_label/quadrant_alignment"
 
     def claim(text: str, needed: list[str], key: str, holds) -> str:
@@ -67,33 +64,12 @@ def findings(rows: list[Row], specs: dict[str, MetricSpec]) -> list[str]:
                    f"; at chance: {', '.join(m for m, ok in learned.items() if not ok) or 'none'}.")
     with_quad = [m for m in stats if quad in stats[m] and m != "mvae"]
     out.append(claim("Quadrant alignment is near perfect (≥ 0.99) for every method but MVAE (paper: ≥ 0.99 vs 0.68)",
-                     with_quad or ["muni"], quad, lambda v: all_of(above(x, Proportion(0.99)) for x in v.values())))
+                     with_quad or ["muni"], quad, lambda v: all_of(above(x, exact(0.99)) for x in v.values())))
     return out
 
 
 VERDICT = {True: "**reproduced**", False: "**NOT reproduced**",
-           None: "**undecided** (a difference within the seed spread and the accuracies' binomial noise)"}
-
-
-@dataclass(frozen=True)
-class Proportion:
-    """A rate over seeds: its mean and the variance of that mean (seed spread plus binomial noise at n)."""
-    mean: float
-    var: float = 0.0
-
-
-def proportion(row: Row, key: str) -> Proportion:
-    values = row.values(key)
-    ns = [(r["metrics"].get(key) or {}).get("n") for r in row.records]
-    mean = float(np.mean(values))
-    seed_var = float(np.var(values, ddof=1)) / len(values) if len(values) > 1 else 0.0
-    binomial = [v * (1 - v) / n for v, n in zip(values, ns) if n and 0 <= v <= 1]
-    return Proportion(mean, seed_var + (float(np.mean(binomial)) / len(values) if binomial else 0.0))
-
-
-def above(a: Proportion, b: Proportion, margin: float = 0.0) -> bool | None:
-    """Is a > b + margin? True or False when the gap exceeds twice its standard error, None (a tie) when not."""
-    return decide(a.mean - b.mean - margin, 2 * math.sqrt(a.var + b.var))
+           None: "**undecided** (the interval of a paired difference contains 0)"}
 
 
 def budget_line(config: dict) -> str:

@@ -10,10 +10,10 @@ from torch import Tensor
 
 from methods.backbone.modality import Batch, ModalitySpec
 from methods.base import Method
-from metrics.base import Pooled
-from metrics.frechet import frechet_distance
+from metrics.base import RowMean
+from metrics.embedding import Frechet
 from metrics.media import judges, scores
-from metrics.verifier import agreement, label_accuracy
+from metrics.verifier import agreement_rows
 from tasks.base import SUITES, MetricResult, MetricSpec, ShuffledBatches, Suite, cache_root
 from tasks.evaluation import Reader, Score, Task
 from tasks.media import MediaResult, read_weights, skipped
@@ -21,16 +21,16 @@ from tasks.polymnist_quadrant_labels import data as pq
 from tasks.polymnist_quadrant_labels.data import IMAGES, LABELS, to_float, to_uint8
 from tasks.polymnist_quadrant_labels.verifier import check_gate, load_verifier
 
-DIGIT = MetricSpec("single_label/digit_alignment", "Single-L→I Digit", "one_to_one", True)
-QUADRANT = MetricSpec("single_label/quadrant_alignment", "Single-L→I Quad.", "one_to_one", True)
-BOTH = MetricSpec("multi_label/alignment", "Multi-L→I Both", "many_to_one", True)
-COHERENCE = MetricSpec("unconditional/coherence", "Uncond. Coh.", "unconditional", True)
+DIGIT = MetricSpec("single_label/digit_alignment", "Single-L→I Digit", "one_to_one", "higher")
+QUADRANT = MetricSpec("single_label/quadrant_alignment", "Single-L→I Quad.", "one_to_one", "higher")
+BOTH = MetricSpec("multi_label/alignment", "Multi-L→I Both", "many_to_one", "higher")
+COHERENCE = MetricSpec("unconditional/coherence", "Uncond. Coh.", "unconditional", "higher")
 # recorded beside the paper's four columns
-CROSS_ONE = MetricSpec("cross_modal/coherence_1to1", "Image→image Coh.", "one_to_one", True)
-CROSS_TWO = MetricSpec("cross_modal/coherence_2to1", "2 images→image Coh.", "many_to_one", True)
-FRECHET = MetricSpec("unconditional/verifier_frechet", "Verifier-FD", "unconditional", False)
-VERIFIER_DIGIT = MetricSpec("verifier/digit_accuracy", "Verifier digit acc.", "data", True)
-VERIFIER_QUADRANT = MetricSpec("verifier/quadrant_accuracy", "Verifier quad. acc.", "data", True)
+CROSS_ONE = MetricSpec("cross_modal/coherence_1to1", "Image→image Coh.", "one_to_one", "higher")
+CROSS_TWO = MetricSpec("cross_modal/coherence_2to1", "2 images→image Coh.", "many_to_one", "higher")
+FRECHET = MetricSpec("unconditional/verifier_frechet", "Verifier-FD", "unconditional", "lower")
+VERIFIER_DIGIT = MetricSpec("verifier/digit_accuracy", "Verifier digit acc.", "data", "higher")
+VERIFIER_QUADRANT = MetricSpec("verifier/quadrant_accuracy", "Verifier quad. acc.", "data", "higher")
 QUADRANT_SHORT = ("TR", "TL", "BL", "BR")  # quadrant labels 0-3 (spec 5.2), printed under sample figures
 FIGURE_TUPLES = 10  # tuples per method in the sample figure: digits 0-9
 
@@ -46,13 +46,10 @@ def columns(predicted: list[str], labels: list[str] | tuple[str, ...], generated
     return lambda made, rows: (stack(made, predicted), stack(made if generated else rows, labels))
 
 
-def accuracy(num_classes: int):
-    return lambda: Pooled(lambda predicted, target: label_accuracy(predicted[:, 0], target[:, 0], num_classes))
-
-
-def agreeing(predicted: Tensor, target: Tensor) -> float:
-    """agreement() of (B, L) predictions and targets, column by column."""
-    return agreement(list(predicted.T), list(target.T))
+def agreeing() -> RowMean:
+    """The share of rows whose (B, L) predictions all equal their targets: label accuracy for one column, the
+    agreement of every label for several."""
+    return RowMean(agreement_rows)
 
 
 @SUITES.register("polymnist_quadrant_labels")
@@ -171,30 +168,38 @@ class PolyMnistQuadrantLabels(Suite):
 
     def scores(self, task: Task) -> list[Score]:
         """Alignment: the verifier recovers the conditioned label(s) from each generated image. Coherence: every
-        generated image's digit and quadrant equal the generated labels (per image and label beside it). Real
-        tuples score the verifier's accuracy on real images, and a Fréchet distance of n unseen images."""
+        generated image's digit and quadrant equal the generated labels (per image and label beside it). The oracle
+        (real tuples in the generator's place) scores the verifier's accuracy on real images, and the verifier's
+        Fréchet distance of n unseen real images (real vs real)."""
         both = tuple(LABELS)
         if task.group == "single_label":
             (label,) = task.sources
             spec = DIGIT if label == "digit" else QUADRANT
-            return [Score(spec, f"{label}->{m}", accuracy(LABELS[label]), columns([f"{m}:{label}"], [label]))
+            return [Score(spec, f"{label}->{m}", agreeing, columns([f"{m}:{label}"], [label]))
                     for m in task.targets]
         if task.group == "multi_label":
-            return [Score(BOTH, f"{'+'.join(both)}->{m}", lambda: Pooled(agreeing),
+            return [Score(BOTH, f"{'+'.join(both)}->{m}", agreeing,
                           columns([f"{m}:{k}" for k in both], both)) for m in task.targets]
         if task.sources:
             spec = CROSS_ONE if len(task.sources) == 1 else CROSS_TWO
-            return [Score(spec, f"{'+'.join(task.sources)}->{t}", accuracy(10), columns([f"{t}:digit"], ["digit"]))
+            return [Score(spec, f"{'+'.join(task.sources)}->{t}", agreeing, columns([f"{t}:digit"], ["digit"]))
                     for t in task.targets]
         pairs = [(m, k) for m in IMAGES for k in both]
-        everything = Score(COHERENCE, "all", lambda: Pooled(agreeing),
+        everything = Score(COHERENCE, "all", agreeing,
                            columns([f"{m}:{k}" for m, k in pairs], [k for _, k in pairs], generated=True))
-        each = [Score(COHERENCE, f"{m}~{k}", lambda: Pooled(agreeing), columns([f"{m}:{k}"], [k], generated=True),
+        each = [Score(COHERENCE, f"{m}~{k}", agreeing, columns([f"{m}:{k}"], [k], generated=True),
                       counts=False) for m, k in pairs]
-        features = self.verifier.to(self.device).features
-        distance = lambda: Pooled(lambda made, real: frechet_distance(real, made, features))  # noqa: E731
-        frechet = [Score(FRECHET, m, distance, lambda made, rows, m=m: (made[m], rows[m])) for m in IMAGES]
+        frechet = [Score(FRECHET, m, Frechet, self.verifier_features(m)) for m in IMAGES]
         return [everything, *each, *frechet]
+
+    def verifier_features(self, m: str) -> Reader:
+        """(generated, real) images of m as the verifier's features (the Fréchet distance is on them)."""
+        features = self.verifier.to(self.device).features
+
+        def read(made, rows):
+            with torch.no_grad():
+                return features(made[m]).double(), features(rows[m]).double()
+        return read
 
     def fixed_metrics(self):
         return {spec.key: MetricResult(float(np.mean(list(self.verifier_accuracy[label].values()))), True,

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 
 from base.results import Row
@@ -15,8 +16,10 @@ def test_report_writes_tables_and_figures_from_records(smoke_results, tmp_path):
     assert "| muni | 2 | n/a |" in md and "| shala | 1 | n/a |" in md  # seeds, convergence (20 steps: too few)
     assert md.startswith("# gaussian_mixture") and "**Budget**: every method got the same number of steps: 20 " \
         "steps of 128 samples per cell" in md.split("\n")[2]
-    floor = next(line for line in md.splitlines() if line.startswith("| real data (floor) |"))
-    assert floor.count("0.0000") == 3  # alignment and coherence of real tuples
+    oracle = next(line for line in md.splitlines() if line.startswith("| reference: oracle |"))
+    assert oracle.count("0.0000") == 3  # the oracle generator's alignment and coherence
+    assert "- `reference: oracle` — oracle generator: a fresh draw from the true conditional" in md
+    assert "Cells are mean ± SE" in md
     assert "## Budget and convergence" in md and "## Was the ranking still moving?" in md
     assert "±" in md and "**" in md and "—" in md  # seed spread, best in bold, unsupported direction
     assert "0.0508" in md  # the paper's number beside ours
@@ -27,7 +30,11 @@ def test_report_writes_tables_and_figures_from_records(smoke_results, tmp_path):
     tex = (tmp_path / "gaussian_mixture.tex").read_text()
     assert "\\toprule" in tex and "\\textbf" in tex
     csv = pd.read_csv(tmp_path / "gaussian_mixture.csv")
-    assert list(csv["method"]) == ["muni", "shala"]
+    assert list(csv["method"]) == ["muni", "shala", "reference: oracle"]
+    muni = csv[csv.method == "muni"].iloc[0]
+    key = "unconditional/coherence_mse"
+    assert muni[f"{key} se"] > 0 and muni[f"{key} sd"] >= 0  # the SE (seeds and tuples) and the seed spread
+    assert muni[f"{key} ci95 low"] < muni[f"{key} mean"] < muni[f"{key} ci95 high"]
     assert not csv.loc[csv.method == "shala", "many_to_one/alignment_mse supported"].item()
     assert csv.loc[csv.method == "muni", "seeds"].item() == 2
 
@@ -56,16 +63,20 @@ def test_report_sets_other_profiles_beside_this_one(smoke_results, tmp_path):
     assert "| muni |" in section and "| shala |" in section and "(bigger)" in section
 
 
+def row(method: str, overrides: list[str], value: float, spread: float = 0.0, seed: int = 0,
+        key: str = "m/acc") -> Row:
+    """A one-seed row whose replicates scatter by `spread` (the same resamples for the same `seed`)."""
+    rng = np.random.default_rng(seed)
+    replicates = list(value + spread * rng.standard_normal(100))
+    return Row(method, method, overrides, [{"seed": 0, "metrics": {key: {"value": value, "replicates": replicates}}}])
+
+
 def test_rows_set_apart_by_overrides_do_not_compete_for_bold():
     from bench.report import best_rows
     from tasks.base import MetricSpec
 
-    spec = MetricSpec("m/acc", "Acc.", "one_to_one", True)
-
-    def row(method: str, overrides: list[str], value: float) -> Row:
-        return Row(method, method, overrides, [{"metrics": {"m/acc": {"value": value}}}])
-
-    rows = [row("muni", [], 0.3), row("mopoe", [], 0.9), row("muni", ["train.steps=4000"], 0.95)]
+    spec = MetricSpec("m/acc", "Acc.", "one_to_one", "higher")
+    rows = [row("muni", [], 0.3, 0.01, 1), row("mopoe", [], 0.9, 0.01, 2), row("muni", ["train.steps=4000"], 0.95)]
     assert best_rows(rows, spec) == {1}
     assert best_rows(rows[2:], spec) == {0}  # only variant rows: they compete among themselves
 
@@ -76,8 +87,8 @@ def test_findings_are_checked_again_for_a_variant_every_method_ran():
     from tasks.gaussian_mixture.suite import GaussianMixture
 
     def row(method: str, overrides: list[str], value: float) -> Row:
-        metrics = {spec.key: {"value": value} for spec in GaussianMixture.table}
-        return Row(method, method, overrides, [{"metrics": metrics}])
+        metrics = {spec.key: {"value": value, "replicates": [value] * 10} for spec in GaussianMixture.table}
+        return Row(method, method, overrides, [{"seed": 0, "metrics": metrics}])
 
     others = [name for name in METHODS.names() if name != "muni"]
     rows = [row("muni", [], 0.5), row("muni", ["train.steps=2400"], 0.1),
@@ -90,16 +101,31 @@ def test_findings_are_checked_again_for_a_variant_every_method_ran():
     assert "MUNI has the best unconditional coherence: **reproduced** — ours: muni coherence 0.1" in text
 
 
-def test_a_one_seed_cell_shows_its_bootstrap_interval_and_rows_inside_it_tie_for_bold():
+def test_cells_show_mean_and_se_and_rows_whose_paired_difference_with_the_best_contains_zero_tie_for_bold():
     from bench.report import best_rows, cell_text
     from tasks.base import MetricSpec
 
-    spec = MetricSpec("m/acc", "Acc.", "one_to_one", True)
-
-    def row(method: str, value: float, low: float, high: float) -> Row:
-        return Row(method, method, [], [{"metrics": {"m/acc": {"value": value}, "ci95_low:m/acc": {"value": low},
-                                                     "ci95_high:m/acc": {"value": high}}}])
-
-    rows = [row("muni", 0.80, 0.75, 0.85), row("mopoe", 0.78, 0.70, 0.86), row("mmvae", 0.60, 0.55, 0.65)]
-    assert cell_text(rows[0], spec, bold=False, latex=False) == "0.8000 [0.7500, 0.8500]"
+    spec = MetricSpec("m/acc", "Acc.", "one_to_one", "higher")
+    rows = [row("muni", [], 0.80, 0.02, seed=1), row("mopoe", [], 0.79, 0.02, seed=2),
+            row("mmvae", [], 0.60, 0.02, seed=3)]
+    assert cell_text(rows[0], spec, bold=False, latex=False).startswith("0.8000 ± 0.0")
     assert best_rows(rows, spec) == {0, 1}
+    # the same gap, but with the same resamples: the paired difference is 0.01 exactly, so MUNI is ahead
+    paired = [row("muni", [], 0.80, 0.02, seed=1), row("mopoe", [], 0.79, 0.02, seed=1)]
+    assert best_rows(paired, spec) == {0}
+    assert best_rows([rows[0], row("twin", [], 0.80, 0.02, seed=1)], spec) == {0, 1}  # identical: a tie
+
+
+def test_a_match_metric_is_ranked_by_its_distance_to_the_oracles_value_not_by_size():
+    from bench.report import best_rows
+    from tasks.base import MetricSpec
+
+    spec = MetricSpec("one_to_one/diversity", "1→1 spread", "one_to_one", "match")
+    rows = [row(m, [], v, 0.01, seed=i, key=spec.key) for i, (m, v) in
+            enumerate((("muni", 1.22), ("mopoe", 0.95), ("flowbind", 0.0)))]
+    oracle = {"value": 1.0, "replicates": list(1.0 + 0.01 * np.random.default_rng(9).standard_normal(100))}
+    rows[0].records[0]["metrics"]["reference:oracle/one_to_one/diversity"] = oracle
+    assert best_rows(rows, spec) == {1}  # 0.95 is closest to the real 1.0; 1.22 is the largest, not the best
+    rows[0].records[0]["metrics"].pop("reference:oracle/one_to_one/diversity")
+    assert best_rows(rows, spec) == set()  # without a real value there is nothing to match
+

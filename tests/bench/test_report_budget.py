@@ -1,7 +1,7 @@
 from bench.report_budget import convergence_by_profile
 from tasks.base import MetricSpec
 
-TABLE = [MetricSpec("one_to_one/alignment_mse", "alignment", "one_to_one", higher_is_better=False)]
+TABLE = [MetricSpec("one_to_one/alignment_mse", "alignment", "one_to_one", ideal="lower")]
 
 
 def record(method: str, profile: str, change: float, ranks: tuple[float, float], minutes: float = 2.0,

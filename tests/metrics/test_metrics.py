@@ -92,5 +92,35 @@ def test_a_better_sample_scores_better_in_the_direction_each_metric_declares():
                     captions.cider_d(["blue", "the market", "a banana"], references, "python")["value"]),
     }
     assert set(scores) == set(METRICS.names())  # a new metric joins this test
+    real = {"diversity": 1.0}  # "match" metrics: the real data's value (independent real draws: their own spread)
     for name, (good, bad) in scores.items():
-        assert (good > bad) == METRICS.get(name).higher_is_better, name
+        ideal = METRICS.get(name).ideal
+        if ideal == "match":
+            assert abs(good - real[name]) < abs(bad - real[name]), name
+        else:
+            assert (good > bad) == (ideal == "higher"), name
+
+
+def test_the_verifier_frechet_distance_equals_torchmetrics_fid_on_the_same_features():
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    from metrics.frechet import frechet_distance
+
+    class Features(torch.nn.Module):
+        num_features = 6
+
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(3 * 4 * 4, 6)
+
+        def forward(self, images):
+            return self.linear(images.float().flatten(1) / 255.0)
+
+    generator = torch.Generator().manual_seed(0)
+    real = torch.randint(0, 256, (300, 3, 4, 4), dtype=torch.uint8, generator=generator)
+    made = (real.float() * 0.7 + 40).to(torch.uint8)
+    features = Features().eval()
+    reference = FrechetInceptionDistance(feature=features)
+    reference.update(real, real=True)
+    reference.update(made, real=False)
+    assert frechet_distance(real, made, features) == pytest.approx(float(reference.compute()), rel=1e-4)

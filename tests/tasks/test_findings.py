@@ -1,15 +1,25 @@
-from dataclasses import replace
+import numpy as np
 
-from tasks.gaussian_mixture.findings import COH, FID, Stat, check_findings, exact
+from base.results import Row
+from tasks.gaussian_mixture.findings import COH, FID, check_findings, check_rows, exact
 from tasks.gaussian_mixture.suite import GaussianMixture
+from tasks.verdicts import Estimate, above, compare
 
 PAPER = exact(GaussianMixture.paper_reference())
 
 
-def with_value(key: str, method: str, stat: Stat):
+def with_value(key: str, method: str, estimate: Estimate):
     table = {m: dict(v) for m, v in PAPER.items()}
-    table[method][key] = stat
+    table[method][key] = estimate
     return table
+
+
+def noisy(mean: float, spread: float, seeds: int = 1, resamples: int = 200, seed: int = 0) -> Estimate:
+    """An estimate whose per-seed replicates scatter by `spread` around the mean (the same resamples for every
+    estimate made with the same seed)."""
+    rng = np.random.default_rng(seed)
+    shared = rng.standard_normal(resamples)
+    return Estimate({s: mean for s in range(seeds)}, {s: mean + spread * shared for s in range(seeds)})
 
 
 def test_every_finding_holds_on_the_papers_own_table():
@@ -18,24 +28,51 @@ def test_every_finding_holds_on_the_papers_own_table():
 
 
 def test_a_broken_ordering_is_reported_as_not_reproduced():
-    lines = check_findings(with_value(COH, "muni", Stat(10.0)), PAPER)
+    lines = check_findings(with_value(COH, "muni", Estimate({0: 10.0}, exact=True)), PAPER)
     assert "MUNI has the best unconditional coherence: **not reproduced**" in lines[0]
     assert "ours: muni coherence 10, best other coherence: mvae 0.2801;" in lines[0]
     assert "paper: muni coherence 0.0394" in lines[0]
 
 
-def test_a_difference_inside_the_floor_or_the_seed_spread_is_a_tie():
+def test_a_paired_difference_whose_interval_contains_zero_is_a_tie_and_one_beyond_it_is_decided():
     runner_up = min(v[FID].mean for m, v in PAPER.items() if m != "muni")
-    # MUNI better by 0.002 while real data itself scores 0.04: not a finding either way
-    close = with_value(FID, "muni", Stat(runner_up - 0.002, 0.0, 0.04))
-    assert "**undecided**" in check_findings(close, PAPER)[1]
-    # the same gap with no floor but a seed spread of 0.003 on each side: a tie again
-    spread = {m: {k: replace(s, se=0.003) for k, s in v.items()} for m, v in close.items()}
-    spread["muni"][FID] = Stat(runner_up - 0.002, 0.003)
-    assert "**undecided**" in check_findings(spread, PAPER)[1]
-    # a gap well beyond spread and floor is decided
-    clear = with_value(FID, "muni", Stat(runner_up - 0.05, 0.001, 0.01))
-    assert "**reproduced**" in check_findings(clear, PAPER)[1]
+    table = {m: {k: noisy(e.mean, 0.01, seed=1) for k, e in v.items()} for m, v in PAPER.items()}
+    # the same resamples move every method alike: a paired gap of 0.002 is decided however noisy each value is
+    table["muni"][FID] = noisy(runner_up - 0.002, 0.01, seed=1)
+    assert "**reproduced**" in check_findings(table, PAPER)[1]
+    # independent noise on MUNI's value: the gap lies inside the interval of the difference
+    table["muni"][FID] = noisy(runner_up - 0.002, 0.01, seed=2)
+    assert "**undecided**" in check_findings(table, PAPER)[1]
+    table["muni"][FID] = noisy(runner_up - 0.1, 0.01, seed=2)
+    assert "**reproduced**" in check_findings(table, PAPER)[1]
+
+
+def test_a_ratio_threshold_is_a_tie_when_its_interval_contains_the_threshold():
+    a, b = noisy(2.4, 0.05, seed=3), noisy(1.0, 0.05, seed=4)
+    assert compare([a, b], lambda x, y: 2.5 * y - x).decide() is None  # 2.4 vs 2.5·1.0, noise ~0.13
+    assert compare([noisy(1.5, 0.05, seed=3), b], lambda x, y: 2.5 * y - x).decide() is True
+
+
+def test_two_identical_methods_have_a_paired_difference_of_exactly_zero():
+    same = noisy(0.3, 0.02, seeds=3, seed=5)
+    interval = compare([same, same], lambda x, y: x - y)
+    assert interval.value == interval.low == interval.high == 0.0
+    assert above(same, same) is None
+
+
+def test_the_findings_of_a_table_whose_two_best_methods_are_identical_are_ties():
+    """MUNI's and MoPoE's records are the same numbers (every seed, every resample): 'MUNI has the best
+    coherence' can be neither reproduced nor refuted, whatever the other methods score."""
+    def record(seed: int, value: float, replicates) -> dict:
+        return {"seed": seed, "metrics": {key: {"value": value, "replicates": list(replicates)}
+                                          for key in (COH, FID, *PAPER["muni"])}}
+    rng = np.random.default_rng(6)
+    best = [record(s, 0.1, 0.1 + 0.01 * rng.standard_normal(100)) for s in range(3)]
+    rows = [Row("muni", "a", [], best), Row("mopoe", "b", [], best)]
+    rows += [Row(m, m, [], [record(s, 1.0, 1.0 + 0.01 * rng.standard_normal(100)) for s in range(3)])
+             for m in PAPER if m not in ("muni", "mopoe")]
+    lines = check_rows(rows, GaussianMixture.paper_reference())
+    assert lines[0].startswith("MUNI has the best unconditional coherence: **undecided**")
 
 
 def test_missing_methods_are_named():
