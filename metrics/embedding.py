@@ -1,13 +1,13 @@
 """Embedding-level metrics for generated vectors (spec image_text_audio §5, §7.5). In the target's own space:
 cosine to the reference, the win-rate of the reference against the other references (the AIS construction, chance
 50), recall@k, a Fréchet distance between generated and real sets, and the diversity of several samples drawn
-for one source. Across spaces: a frozen linear judge, fitted once on real pairs, scores a pair by the cosine
+for one source. Across spaces: a frozen kernel-ridge judge, fitted once on real pairs, scores a pair by the cosine
 between its prediction of one side and the other side, and pairs are judged by the same win-rate."""
 from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.linear_model import Ridge
+from sklearn.kernel_ridge import KernelRidge
 from torch import Tensor
 from torch.nn.functional import normalize
 
@@ -22,7 +22,7 @@ DIVERSITY = declare("diversity", "match",
                     "spread of several samples for one source, over the spread of real targets (0: deterministic); "
                     "ideal: the true conditional's spread")
 JUDGE_WIN = declare("judge_win_rate", "higher",
-                    "win-rate of a pair under a frozen linear judge fitted on real pairs (chance 50)")
+                    "win-rate of a pair under a frozen kernel-ridge judge fitted on real pairs (chance 50)")
 
 
 def similarities(preds: Tensor, target: Tensor) -> Tensor:
@@ -215,12 +215,17 @@ class Diversity(Pooled):
         return torch.from_numpy(spread / (np.einsum("bi,ij,bj->b", counts, between, counts) / (m * (m - 1))))
 
 
-class LinearJudge:
-    """A frozen cross-space judge for one ordered pair of spaces (a, b): ridge regression from a to b fitted on
-    real pairs; a pair (x_a, x_b) scores cos(ridge(x_a), x_b). Identical for every method it judges."""
+class KernelJudge:
+    """A frozen cross-space judge for one ordered pair of spaces (a, b): RBF kernel ridge regression from a to b
+    fitted on real pairs (at most `max_rows` of them; the bandwidth is the median squared distance between the
+    first 500), deterministic; a pair (x_a, x_b) scores cos(judge(x_a), x_b). Identical for every method it judges.
+    Nonlinear, so that it recognises real pairs whose spaces a linear map does not connect."""
 
-    def __init__(self, a: Tensor, b: Tensor, alpha: float = 1.0):
-        self.model = Ridge(alpha=alpha).fit(a.double().cpu().numpy(), b.double().cpu().numpy())
+    def __init__(self, a: Tensor, b: Tensor, alpha: float = 0.1, max_rows: int = 4000):
+        x, y = a.double().cpu().numpy()[:max_rows], b.double().cpu().numpy()[:max_rows]
+        probe = x[:500]
+        spread = np.median(((probe[:, None] - probe[None]) ** 2).sum(-1))
+        self.model = KernelRidge(alpha=alpha, kernel="rbf", gamma=1.0 / max(spread, 1e-12)).fit(x, y)
 
     def predict(self, a: Tensor) -> Tensor:
         return torch.from_numpy(self.model.predict(a.double().cpu().numpy()))

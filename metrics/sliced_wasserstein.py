@@ -14,8 +14,6 @@ INFO = declare("sliced_wasserstein", "lower", "SW2 distance between generated an
 class SlicedWasserstein:
     """SW2 = sqrt(mean over projections of W2² of the 1-d projections) on `n_projections` fixed directions."""
 
-    higher_is_better = False
-
     def __init__(self, dim: int, n_projections: int = 128, seed: int = 0):
         self.projections = ot.sliced.get_random_projections(dim, n_projections, seed=seed)
 

@@ -57,8 +57,12 @@ class MediaResult(MetricResult):
         return super().as_dict() | {"status": self.status, "missing": self.missing, **self.details}
 
 
+def ideal(higher: bool) -> str:
+    return "higher" if higher else "lower"
+
+
 def skipped(err: Exception, higher: bool) -> MediaResult:
-    return MediaResult(None, higher, status="skipped", missing=[str(err).strip("'\"")])
+    return MediaResult(None, ideal(higher), status="skipped", missing=[str(err).strip("'\"")])
 
 
 def guarded(score: Callable[[], dict], higher: bool, n: int) -> MediaResult:
@@ -68,4 +72,4 @@ def guarded(score: Callable[[], dict], higher: bool, n: int) -> MediaResult:
     except MissingWeights as err:
         return skipped(err, higher)
     value = out.pop("value")
-    return MediaResult(value, higher, n=out.pop("n", n), details=out)
+    return MediaResult(value, ideal(higher), n=out.pop("n", n), details=out)

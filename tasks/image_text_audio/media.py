@@ -34,7 +34,7 @@ from metrics.media import audio_judges, judges, scores
 from metrics.media.captions import cider_d
 from metrics.media.judges import MissingWeights
 from tasks.image_text_audio import decoders
-from tasks.media import WEIGHTS, MediaResult, guarded, read_weights, skipped
+from tasks.media import WEIGHTS, MediaResult, guarded, ideal, read_weights, skipped
 
 PAIR_METRIC = {frozenset(("text", "image")): "clip_score", frozenset(("text", "audio")): "clap_score",
                frozenset(("image", "audio")): "audio_image_score"}
@@ -259,7 +259,7 @@ def run(suite, method, weights_file: str, samples: int, batch_size: int, time_li
     for sources, targets, cells in tasks:
         say(f"media {'+'.join(sources) or 'unconditional'} -> {'+'.join(targets)}")
         if not method.capabilities.supports(len(sources)):
-            out.update({key: MediaResult(None, higher, status="unsupported") for key, higher, _ in cells})
+            out.update({key: MediaResult(None, ideal(higher), status="unsupported") for key, higher, _ in cells})
             continue
         try:
             decoded = stage.items(sources, targets)

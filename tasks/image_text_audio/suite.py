@@ -17,7 +17,7 @@ from metrics.base import RowMean
 from metrics.embedding import (
     Diversity,
     Frechet,
-    LinearJudge,
+    KernelJudge,
     cosine_rows,
     recall,
     reference_win,
@@ -96,8 +96,11 @@ class ImageTextAudio(Suite):
             name, _, field = key.partition("/")
             self.sets.setdefault(name, {})[field] = value
         self.train, self.judge_rows = {}, {}
-        for p in PAIRS:  # the last judge_fraction of each training set is never trained on
+        for p in PAIRS:  # synthetic: judge pairs of their own; else the last judge_fraction, never trained on
             rows = self.sets[f"train_{p}"]
+            if f"judge_{p}" in self.sets:
+                self.train[p], self.judge_rows[p] = rows, self.sets[f"judge_{p}"]
+                continue
             n = len(rows[PAIRS[p][0]])
             cut = n - ita.judge_rows(data_config, n)
             self.train[p] = {k: v[:cut] for k, v in rows.items()}
@@ -108,7 +111,7 @@ class ImageTextAudio(Suite):
             self.stats[m] = (seen.mean(0), seen.std(0) + 1e-6)
         self.names = list(MODALITIES)
         self.specs = [ModalitySpec(m, "vector", (self.stats[m][0].shape[0],)) for m in MODALITIES]
-        self.judges: dict[tuple[str, str], LinearJudge] = {}
+        self.judges: dict[tuple[str, str], KernelJudge] = {}
         self.world = ita.World(data_config) if self.synthetic else None  # the oracle's draws, the factors' inverse
 
     def describe(self):
@@ -266,11 +269,11 @@ class ImageTextAudio(Suite):
         """(generated m, reference m), both in m's raw encoder coordinates."""
         return lambda made, rows: (self.raw(m, made[m]), self.raw(m, rows[m]))
 
-    def judge(self, a: str, b: str) -> LinearJudge:
-        """Ridge regression from a to b (standardised), fitted on the held-out judge pairs, once per suite."""
+    def judge(self, a: str, b: str) -> KernelJudge:
+        """Kernel ridge regression from a to b (standardised), fitted on the judge pairs, once per suite."""
         if (a, b) not in self.judges:
             rows = self.judge_rows[pair_of(a, b)]
-            self.judges[(a, b)] = LinearJudge(torch.from_numpy(self.standardise(a, rows[a])),
+            self.judges[(a, b)] = KernelJudge(torch.from_numpy(self.standardise(a, rows[a])),
                                               torch.from_numpy(self.standardise(b, rows[b])))
         return self.judges[(a, b)]
 

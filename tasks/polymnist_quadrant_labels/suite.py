@@ -137,7 +137,7 @@ class PolyMnistQuadrantLabels(Suite):
         torchvision) cannot be imported, FID is skipped and says why; it is never computed on other features."""
         keys = [f"media:fid/unconditional/{m}" for m in IMAGES]
         if not method.capabilities.unconditional:
-            return {k: MediaResult(None, False, status="unsupported") for k in keys}
+            return {k: MediaResult(None, "lower", status="unsupported") for k in keys}
         path = read_weights(weights).get("inception")
         try:
             if not path:
@@ -163,7 +163,7 @@ class PolyMnistQuadrantLabels(Suite):
             real_features = [network(real[m][i:i + batch_size].to(device)) for i in range(0, n, batch_size)]
             result = scores.feature_distances(torch.cat(real_features).reshape(n, -1).cpu(),
                                               torch.cat(features).reshape(n, -1).cpu(), "fid", "inception-v3", 10_000)
-            out[key] = MediaResult(result.pop("value"), False, n=result.pop("n"), details=result)
+            out[key] = MediaResult(result.pop("value"), "lower", n=result.pop("n"), details=result)
         return out
 
     def scores(self, task: Task) -> list[Score]:
@@ -202,7 +202,7 @@ class PolyMnistQuadrantLabels(Suite):
         return read
 
     def fixed_metrics(self):
-        return {spec.key: MetricResult(float(np.mean(list(self.verifier_accuracy[label].values()))), True,
+        return {spec.key: MetricResult(float(np.mean(list(self.verifier_accuracy[label].values()))), "higher",
                                        dict(self.verifier_accuracy[label]))
                 for spec, label in ((VERIFIER_DIGIT, "digit"), (VERIFIER_QUADRANT, "quadrant"))}
 

@@ -32,7 +32,9 @@ def test_records_have_the_promised_fields_and_no_machine_paths(smoke_results):
         assert key in record
     assert set(record["wall_time"]) >= {"data", "train", "eval", "total"}
     metric = record["metrics"]["one_to_one/alignment_mse"]
-    assert metric["higher_is_better"] is False and metric["value"] > 0 and len(metric["per_direction"]) == 6
+    assert metric["ideal"] == "lower" and metric["value"] > 0 and len(metric["per_direction"]) == 6
+    assert metric["se"] > 0 and len(metric["replicates"]) == record["config"]["eval"]["bootstrap"]
+    assert record["references"]["oracle"].startswith("oracle generator")
     assert record["tracking"]["status"] == "ok" and record["tracking"]["run_id"]
     assert record["tracking"]["uri"].startswith("sqlite:///mlflow.db")
     assert len(record["code"]["fingerprint"]) == 12 and "methods/muni.py" in record["code"]["files"]

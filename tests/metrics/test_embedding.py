@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from metrics.embedding import (
-    LinearJudge,
+    KernelJudge,
     diversity,
     frechet_distance,
     recall_at_k,
@@ -56,7 +56,7 @@ def test_diversity_is_zero_for_a_deterministic_generator_and_one_for_independent
 def test_a_linear_judge_recognises_real_pairs_and_scores_shuffled_ones_at_chance():
     a = vectors(1500, 12)
     b = a @ vectors(12, 20, seed=5) + 0.3 * vectors(1500, 20, seed=6)
-    judge = LinearJudge(a[:1000], b[:1000])
+    judge = KernelJudge(a[:1000], b[:1000])
     test_a, test_b = a[1000:], b[1000:]
     assert judge.win_rate(test_a, test_b) > 95.0
     assert judge.win_rate(test_a, test_b.flip(0)) == pytest.approx(50.0, abs=4.0)

@@ -61,7 +61,7 @@ def test_a_better_sample_scores_better_in_the_direction_each_metric_declares():
                              frechet_distance(images, (images + 0.5).clamp(0, 1), Flat())),
     }
     shuffled = truth[torch.randperm(2000)]
-    judge = embedding.LinearJudge(truth[:1000], 2 * truth[:1000])
+    judge = embedding.KernelJudge(truth[:1000], 2 * truth[:1000])
     draws = torch.from_numpy(rng.standard_normal((2000, 8))).float()
     repeated = truth[:500].repeat_interleave(4, 0)  # a deterministic generator: four equal draws per source
     scores |= {
