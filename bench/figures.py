@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 
 from bench import figures_images  # noqa: E402
 from bench.records import read_samples  # noqa: E402
+from tasks.verdicts import estimate  # noqa: E402
 
 if TYPE_CHECKING:
     from base.results import Evaluation, MetricSpec, Row
@@ -77,7 +78,7 @@ def bar_chart(rows: list[Row], table: list[MetricSpec], paper: dict, path: Path,
                 ax.text(0, i, " —" if values is None else " n/a", va="center", fontsize=8, color="0.4")
                 continue
             means.append(np.mean(values))
-            stds.append(np.std(values, ddof=1) if len(values) > 1 else 0.0)
+            stds.append(estimate(row, spec.key).se or 0.0)
             ax.scatter(values, [i] * len(values), s=10, color="black", zorder=3)
             ref = paper.get(row.method, {}).get(spec.key) if not row.overrides else None
             if ref is not None:
@@ -97,7 +98,7 @@ def bar_chart(rows: list[Row], table: list[MetricSpec], paper: dict, path: Path,
         handles, names = handles + h, names + n
     if handles:
         fig.legend(handles[:1], names[:1], loc="lower right", fontsize=8)
-    fig.suptitle(f"{title}: bars = mean, lines = std, dots = seeds", fontsize=10)
+    fig.suptitle(f"{title}: bars = mean, lines = ± SE (seeds and test tuples), dots = seeds", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -314,6 +314,12 @@ def reading_guide(rows: list[Row], table: list[MetricSpec], records: list[dict[s
         text += f"; {STALE} = made by other code (see 'Records made by other code')"
     labels = reference_labels(rows)
     lines = [text + "."]
+    bare = sorted({row.label for row in rows for r in row.records
+                   if any(m.get("value") is not None and "replicates" not in m for k, m in r["metrics"].items()
+                          if not k.startswith(("reference:", "verifier/")))})
+    if bare:
+        lines += ["", f"{len(bare)} rows come from records older than the tuple bootstrap (no resamples kept): their "
+                  "± is the spread over seeds only, and a one-seed row has none, so ties with them are not decided."]
     if labels:
         lines += ["", "Reference rows, scored by the same engine on the same test tuples:", ""]
         lines += [f"- `reference: {name}` — {label}." for name, label in labels.items()]
@@ -356,23 +362,35 @@ def latex_table(header: list[str], body: list[list[str]], caption: str) -> str:
 
 
 def per_direction_section(rows: list[Row], table: list[MetricSpec]) -> str:
-    parts = ["## Per direction (mean over seeds)", ""]
+    """Each column's directions, mean over seeds ± SE. The records keep each direction's tuple-bootstrap SE, not its
+    replicates, so a direction's SE combines them approximately: the seeds' spread over √seeds and the mean tuple SE
+    (the test tuples are the same for every seed, so their noise does not average out)."""
+    parts = ["## Per direction (mean ± SE)", "",
+             "SE here: √(SD² over seeds / seeds + mean over seeds of the direction's tuple-bootstrap SE²), an "
+             "approximation of the two-level bootstrap of the tables above (records keep each direction's SE, not "
+             "its resamples).", ""]
     for spec in table:
-        directions: dict[str, dict[str, float]] = defaultdict(dict)
+        directions: dict[str, dict[str, str]] = defaultdict(dict)
         for row in rows:
             if row.overrides:
                 continue
-            per_seed: dict[str, list[float]] = defaultdict(list)
+            values: dict[str, list[float]] = defaultdict(list)
+            errors: dict[str, list[float]] = defaultdict(list)
             for r in row.records:
-                for d, v in (r["metrics"].get(spec.key) or {}).get("per_direction", {}).items():
-                    per_seed[d].append(v)
-            for d, vs in per_seed.items():
-                directions[d][row.method] = float(np.mean(vs))
+                found = r["metrics"].get(spec.key) or {}
+                for d, v in found.get("per_direction", {}).items():
+                    values[d].append(v)
+                    if (se := (found.get("per_direction_se") or {}).get(d)) is not None:
+                        errors[d].append(se)
+            for d, vs in values.items():
+                spread = np.var(vs, ddof=1) / len(vs) if len(vs) > 1 else 0.0
+                tuples = float(np.mean(np.square(errors[d]))) if len(errors[d]) == len(vs) else None
+                se = math.sqrt(spread + tuples) if tuples is not None else (math.sqrt(spread) if spread else None)
+                directions[d][row.method] = fmt(float(np.mean(vs))) + (f" ± {fmt(se)}" if se else "")
         if not directions:
             continue
         methods = [row.method for row in rows if not row.overrides]
-        body = [[d] + [fmt(directions[d][m]) if m in directions[d] else DASH for m in methods]
-                for d in directions]
+        body = [[d] + [directions[d].get(m, DASH) for m in methods] for d in directions]
         parts += [f"### {spec.label} {arrow(spec)} (`{spec.key}`)", "",
                   markdown_table(["direction", *methods], body), ""]
     return "\n".join(parts)
@@ -428,8 +446,9 @@ def other_profiles_section(all_records: list[dict[str, Any]], profile: str, tabl
     by_profile = {p: {row.method: row for row in collect_rows([r for r in all_records if r["profile"] == p])
                       if not row.overrides} for p in [profile, *others]}
     lines = ["## The same methods at other profiles", "",
-             "Means over seeds of the plain rows (no extra `--set`), from the records of each profile; the "
-             "profiles differ in budget and network size (`bench/profiles/`), so compare orderings, not values. "
+             "Means over seeds of the plain rows (no extra `--set`), from the records of each profile (their SE "
+             "are in each profile's own report); the profiles differ in budget and network size "
+             "(`bench/profiles/`), so compare orderings, not values. "
              f"{STALE} marks a method whose records at either profile were made by other code.", ""]
     for other in others:
         methods = [m for m in by_profile[profile] if m in by_profile[other]]

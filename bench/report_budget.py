@@ -129,7 +129,8 @@ def ranking_section(rows, table) -> list[str]:
              "Each cell evaluated a quick version of the task matrix (the first "
              f"{first_n(plain)} test tuples) at each quarter of its training. Methods are ranked on each metric at "
              "each quarter (1 = best); τ is Kendall's rank correlation between the ranking at three quarters and "
-             "at the end (1: unchanged).", ""]
+             "at the end (1: unchanged). The quick evaluations run without the bootstrap, so these orderings carry "
+             "no intervals: read a swap of two methods whose final values are tied as noise.", ""]
     header = ["metric"] + [f"{f:.0%}" for f in fractions] + ["τ (75% vs 100%)"]
     body = []
     for spec in table:

@@ -129,6 +129,10 @@ class Interval:
     high: float
     known: bool = True  # False: nothing is known of the noise (one seed and no replicates)
 
+    @property
+    def se(self) -> float:
+        return (self.high - self.low) / (2 * Z95)
+
     def decide(self) -> bool | None:
         """True when above 0 beyond the noise, False when below it, None (a tie) when the interval contains 0."""
         if not self.known:

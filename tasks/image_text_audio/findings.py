@@ -29,7 +29,14 @@ def check_rows(rows: list[Row], table: list[MetricSpec]) -> list[str]:
         missing = [m for m in needed if m not in stats or any(stats[m][k] is None for k in keys)]
         if missing:
             return f"{text}: not checked (no results for {', '.join(missing)})."
-        return f"{text}: {VERDICT[holds()]}."
+        return f"{text}: {VERDICT[holds()]} — ours, mean over its {len(keys)} cells: {numbers(needed, keys)}."
+
+    def numbers(methods: list[str], keys: list[str]) -> str:
+        out = []
+        for m in methods:
+            mean = compare([stats[m][k] for k in keys], lambda *v: sum(v) / len(v))
+            out.append(f"{m} {mean.value:.2f}" + (f" ± {mean.se:.2f}" if mean.known and mean.se else ""))
+        return ", ".join(out)
 
     def muni_above(key: str, other: str) -> bool | None:
         """The better of MUNI and MUNI† (the larger on each draw) above the other method."""
