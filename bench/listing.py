@@ -50,7 +50,7 @@ def metrics_text() -> str:
     rows = ["metrics:"]
     for name in METRICS.names():
         info = METRICS.get(name)
-        rows.append(f"  {name:<20} {IDEAL_TEXT[info.ideal]}   {info.summary}")
+        rows.append(f"  {name:<20} {IDEAL_TEXT[info.ideal]:<16}   {info.summary}")
     return "\n".join(rows)
 
 
