@@ -72,11 +72,16 @@ def budget_steps(cfg: TrainConfig, measured: dict[str, float]) -> int:
     return max(1, math.floor(cfg.budget_amount / per_step))
 
 
-def consumption(cfg: TrainConfig, steps: int, measured: dict[str, float], method: Method) -> dict[str, Any]:
-    """What the cell's training consumed: steps, samples, FLOPs, and the examples each decoder and prior saw."""
+def consumption(cfg: TrainConfig, steps: int, measured: dict[str, float], method: Method,
+                counted_flops: float | None) -> dict[str, Any]:
+    """What the cell's training consumed: steps, samples, FLOPs (counted during training, bench/train.py; the
+    probe's estimate beside them), and the examples each decoder and prior saw."""
     seen = {name: int(module.examples_seen) for name, module in method.named_modules()
             if hasattr(module, "examples_seen")}
     return {"kind": cfg.budget, "amount": cfg.steps if cfg.budget == "steps" else cfg.budget_amount,
-            "steps": steps, "samples": steps * cfg.batch_size, "flops_per_step": measured["flops_per_step"],
-            "flops": steps * measured["flops_per_step"], "probe_seconds_per_step": measured["seconds_per_step"],
+            "steps": steps, "samples": steps * cfg.batch_size,
+            "flops": counted_flops, "flops_counted": counted_flops is not None,
+            "flops_per_step": None if counted_flops is None else counted_flops / max(1, steps),
+            "probe_flops_per_step": measured["flops_per_step"], "probe_flops": steps * measured["flops_per_step"],
+            "probe_seconds_per_step": measured["seconds_per_step"], "machine_dependent": cfg.budget == "seconds",
             "examples_seen": seen}

@@ -1,5 +1,5 @@
 """One cell's numbers: seed, build the method on the suite's modalities, size the training to the budget, train
-(with a quick evaluation at each quarter), seed again, evaluate the task matrix. Everything here determines
+(with a held-out quick evaluation at each eighth), seed again, evaluate the task matrix. Everything here determines
 results, so this file is part of every record's code fingerprint (bench/fingerprint.py); recording, tracking and
 scheduling live in bench/job.py and bench/runner.py."""
 from __future__ import annotations
@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from bench.config import CellConfig
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation draws from its own seed, so it does not depend on training's draws
-CHECKS = (0.25, 0.5, 0.75, 1.0)  # fractions of training after which the quick evaluation runs
+CHECKS = tuple(i / 8 for i in range(1, 9))  # fractions of training after which the quick evaluation runs
+CURVE_SEED = 2_000_003  # the quick evaluations' noise: the same at every check, for every method and seed
+CURVE_RESAMPLES = 100  # bootstrap resamples of each quick evaluation (its values' standard errors)
 
 
 @dataclass
@@ -52,24 +54,29 @@ def measured_cost(method: Method, suite: Suite, cfg: CellConfig, device: torch.d
 
 
 def quick_checks(suite: Suite, cfg: CellConfig, steps: int, device: torch.device) -> Callable | None:
-    """A check for train(): the task matrix on eval.progress_samples tuples at each quarter of training, under
-    a forked random state so the checks leave the cell's numbers unchanged."""
+    """A check for train(): the task matrix on the first eval.progress_samples test tuples at each eighth of
+    training, every time from CURVE_SEED (common random numbers: a change between two checks, or two methods, is
+    the model's, not the sampling noise's), under a forked random state so the checks leave the cell's numbers
+    unchanged. Each value keeps its bootstrap standard error, what bench/convergence.py judges movement by."""
     if not cfg.eval.progress_samples:
         return None
     at = {max(1, round(steps * fraction)): fraction for fraction in CHECKS}
-    quick = dataclasses.replace(cfg.eval, n_samples=min(cfg.eval.n_samples, cfg.eval.progress_samples), bootstrap=0)
+    quick = dataclasses.replace(cfg.eval, n_samples=min(cfg.eval.n_samples, cfg.eval.progress_samples),
+                                bootstrap=CURVE_RESAMPLES if cfg.eval.bootstrap else 0)
 
     def check(step: int, ema: EMA) -> dict[str, Any] | None:
         if step not in at:
             return None
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(CURVE_SEED)
             ema.module.eval()
             set_gaussian_output(ema.module, cfg.eval.gaussian_output)
             evaluation = suite.evaluate(ema.module, quick, device, references=False)
             ema.module.train()
         return {"step": step, "fraction": at[step], "n": quick.n_samples, "seconds": time.perf_counter() - start,
-                "metrics": {k: r.value for k, r in evaluation.metrics.items()}}
+                "metrics": {k: r.value for k, r in evaluation.metrics.items()},
+                "se": {k: r.se for k, r in evaluation.metrics.items()}}
     return check
 
 
@@ -93,4 +100,4 @@ def train_and_evaluate(cfg: CellConfig, suite: Suite, device: torch.device, *, l
     set_gaussian_output(ema.module, cfg.eval.gaussian_output)
     evaluation = suite.evaluate(ema.module, cfg.eval, device, progress)
     return CellResult(method, ema, summary, evaluation, sum(p.numel() for p in method.parameters()),
-                      consumption(cfg.train, steps, measured, method))
+                      consumption(cfg.train, steps, measured, method, summary.flops))

@@ -26,6 +26,7 @@ from bench.report_budget import (
     convergence_note,
     floors,
     ranking_section,
+    settled_line,
 )
 from bench.tables import markdown_table
 from methods import METHODS
@@ -218,8 +219,9 @@ def wide_table(rows: list[Row], table: list[MetricSpec], paper: dict) -> pd.Data
 
 
 def variant_findings(rows: list[Row], suite_cls) -> list[str]:
-    """The findings again for each --set variant that every plain method was also run with (a budget or a
-    setting changed for all methods alike), so a reader sees whether a conclusion depends on it."""
+    """The findings again for each --set variant that at least two methods were run with (a budget or a setting
+    changed for the methods alike), so a reader sees whether a conclusion depends on it; the methods of the table
+    that lack the variant are named, and the findings that need them say so."""
     plain = {row.method for row in rows if not row.overrides}
     variants: dict[tuple[str, ...], list[Row]] = {}
     for row in rows:
@@ -227,8 +229,9 @@ def variant_findings(rows: list[Row], suite_cls) -> list[str]:
             variants.setdefault(tuple(row.overrides), []).append(row)
     lines: list[str] = []
     for overrides, group in variants.items():
-        if not plain or {row.method for row in group} < plain:
-            continue
+        if len({row.method for row in group}) < 2:
+            continue  # a one-method variant is a row of the main table; there is nothing to compare it with
+        missing = sorted(plain - {row.method for row in group})
         as_plain = [replace(row, overrides=[]) for row in group]
         findings = suite_cls.findings(as_plain)
         low, high = min(len(row.records) for row in group), max(len(row.records) for row in group)
@@ -236,9 +239,34 @@ def variant_findings(rows: list[Row], suite_cls) -> list[str]:
         settings = " ".join(f"`--set {o}`" for o in overrides)
         stale = f"; {STALE} made by other code" if any(row.stale for row in group) else ""
         note = convergence_note(as_plain)
-        lines += [f"### The same findings with every method at {settings} ({seeds} per method{stale})", "",
-                  side_by_side([row for row in rows if not row.overrides], group, suite_cls.table), ""]
+        scope = "every method" if not missing else f"{len(group)} methods"
+        lines += [f"### The same findings with {scope} at {settings} ({seeds} per method{stale})", ""]
+        if missing:
+            lines += [f"Not run with this variant: {', '.join(missing)}.", ""]
+        lines += [side_by_side([row for row in rows if not row.overrides], group, suite_cls.table), ""]
         lines += ([note, ""] if note else []) + [f"- {f}" for f in findings] + [""]
+    return lines
+
+
+def equal_compute_tables(rows: list[Row], table: list[MetricSpec]) -> list[str]:
+    """Beside the equal-steps table, every variant of this profile that gave each method the same FLOPs (at
+    least two methods), as a table of its own: mean ± SE, bold best and ties among its rows."""
+    groups: dict[tuple[str, ...], list[Row]] = defaultdict(list)
+    for row in rows:
+        if row.records and "train.budget=flops" in row.overrides:
+            groups[tuple(row.overrides)].append(row)
+    plain = {row.method for row in rows if not row.overrides and row.records}
+    lines: list[str] = []
+    for overrides, group in groups.items():
+        if len({row.method for row in group}) < 2:
+            continue
+        as_plain = [replace(row, overrides=[]) for row in group]
+        missing = sorted(plain - {row.method for row in group})
+        settings = " ".join(f"`--set {o}`" for o in overrides)
+        lines += [f"## At equal compute: {settings}", "", budget_line(as_plain), "", settled_line(as_plain), ""]
+        if missing:
+            lines += [f"Not run at this budget: {', '.join(missing)}.", ""]
+        lines += [markdown_table(*main_table(as_plain, table, {}, latex=False)), ""]
     return lines
 
 
@@ -308,8 +336,8 @@ def reading_guide(rows: list[Row], table: list[MetricSpec], records: list[dict[s
                          "spread over training runs" if one_seed else "") + ". ↓ lower is better, ↑ higher is better, "
             "≈ closest to the real data's value (the oracle row) is better. Bold: the best row per column among "
             "rows without --set overrides, and every row tied with it (the 95% interval of its paired difference "
-            f"with the best contains 0). {DASH} = the method cannot do this task; 'Conv.' = the training loss had "
-            "settled (see 'Budget and convergence'); 'paper' = the published value")
+            f"with the best contains 0). {DASH} = the method cannot do this task; 'Conv.' = every cell had settled "
+            "on its held-out curves (see 'Budget and convergence'); 'paper' = the published value")
     if any(row.stale for row in rows):
         text += f"; {STALE} = made by other code (see 'Records made by other code')"
     labels = reference_labels(rows)
@@ -505,7 +533,8 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     title = f"# {suite}: {suite_cls.paper_table or 'results'} — profile `{profile}`"
     command = f"python -m bench report --suite {suite}" + ("" if profile == "cpu" else f" --profile {profile}")
     intro = reading_guide(rows, table, records, ok_records, command, results)
-    sections = [title, "", budget_line(rows), "", intro, "", markdown_table(header, body), ""]
+    sections = [title, "", budget_line(rows), "", settled_line(rows), "", intro, "", markdown_table(header, body), ""]
+    sections += equal_compute_tables(rows, table)
     extras = [spec for spec in suite_cls.extra_metrics if any(spec.key in r["metrics"] for r in ok_records)]
     if extras:
         sections += ["## Beside the paper's table", "",

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import kendalltau
 
-from bench.convergence import CONVERGED_BELOW
+from bench.convergence import CONVERGED_BELOW, SETTLED_RULE, settled
 from bench.tables import markdown_table
 
 UNITS = {"steps": "steps", "samples": "samples", "flops": "FLOPs", "seconds": "seconds"}
@@ -19,7 +19,9 @@ def describe_budget(record: dict[str, Any]) -> str:
     kind = train.get("budget", "steps")
     if kind == "steps":
         return f"{train['steps']} steps of {train['batch_size']} samples"
-    return f"{train['budget_amount']:.4g} {UNITS[kind]} (batches of {train['batch_size']})"
+    text = f"{train['budget_amount']:.4g} {UNITS[kind]} (batches of {train['batch_size']})"
+    # steps bought by seconds depend on the machine's speed: the same config makes other records elsewhere
+    return text + (", machine-dependent" if kind == "seconds" else "")
 
 
 def budget_line(rows) -> str:
@@ -32,13 +34,19 @@ def budget_line(rows) -> str:
     what = "the same number of steps" if kinds == {"steps"} else f"the same {UNITS[next(iter(kinds))]}"
     text = "; ".join(budgets)
     return (f"**Budget**: every method got {what}: {text} per cell. Rows marked with `--set` settings had "
-            "another budget or variant; 'Budget and convergence' below says what each cell consumed and whether "
-            "its training loss had settled.")
+            "another budget or variant; 'Budget and convergence' below says what each cell consumed and which of "
+            "its held-out metrics still moved.")
+
+
+def held_out(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The cell's held-out convergence reading (bench/convergence.py), from the quick evaluations it recorded."""
+    return settled((record.get("train") or {}).get("checks") or [])
 
 
 def converged(record: dict[str, Any]) -> bool | None:
-    trend = (record.get("train") or {}).get("convergence")
-    return None if trend is None else bool(trend["converged"])
+    """Settled on its held-out curves; None when the record predates them (quarterly checks without SEs)."""
+    reading = held_out(record)
+    return None if reading is None else bool(reading["settled"])
 
 
 def convergence_mark(row) -> str:
@@ -50,19 +58,46 @@ def convergence_mark(row) -> str:
     return "no" if not any(states) else f"{sum(states)}/{len(states)}"
 
 
-def convergence_note(rows) -> str | None:
-    """One sentence for the findings: how many methods were still improving at the end of the budget."""
+def still_moving(records: list[dict[str, Any]]) -> list[str]:
+    """The metrics that moved more than their interval over the last quarter in any of these cells."""
+    return sorted({key for r in records for key in (held_out(r) or {}).get("unsettled", [])})
+
+
+def settled_counts(rows) -> tuple[int, int, list[str]]:
+    """(settled cells, cells with a reading, methods with an unsettled cell) over the rows at the table's
+    settings."""
     plain = [row for row in rows if not row.overrides and row.records]
-    marks = {row.method: convergence_mark(row) for row in plain}
-    if not marks or "n/a" in marks.values():
+    states = {row.method: [converged(r) for r in row.records] for row in plain}
+    known = [s for v in states.values() for s in v if s is not None]
+    return sum(known), len(known), [m for m, v in states.items() if False in v]
+
+
+def convergence_note(rows) -> str | None:
+    """One sentence for the findings: whether every cell had settled on its held-out curves."""
+    done, known, moving = settled_counts(rows)
+    plain = [row for row in rows if not row.overrides and row.records]
+    cells = sum(len(row.records) for row in plain)
+    if not known:
         return None
-    moving = [m for m, mark in marks.items() if mark != "yes"]
+    unread = "" if known == cells else f" ({cells - known} cells predate held-out curves and are not judged)"
     if not moving:
-        return (f"Every method's training loss had settled (moved by less than {CONVERGED_BELOW:.0%} over the "
-                "last fifth of training), so these verdicts describe converged cells at this budget.")
-    return (f"**{len(moving)} of {len(marks)} methods were still improving** when the budget ran out (training "
-            f"loss moved by {CONVERGED_BELOW:.0%} or more over the last fifth: {', '.join(moving)}): the verdicts "
-            "below describe this budget, not the objectives' end points.")
+        return (f"Every judged cell had settled ({done} of {known}; settled: {SETTLED_RULE}){unread}, so these "
+                "verdicts describe trained models at this budget.")
+    return (f"**{len(moving)} of {len(plain)} methods had not settled** in every cell ({done} of {known} cells "
+            f"settled{unread}; not settled: {', '.join(moving)}): the verdicts below describe this budget, not "
+            "the objectives' end points.")
+
+
+def settled_line(rows) -> str:
+    """The report's second statement: did every cell at the table's settings settle?"""
+    done, known, moving = settled_counts(rows)
+    if not known:
+        return ("**Settled?** Not judged: these records predate held-out convergence curves; run them again to "
+                "know whether the comparison describes trained models.")
+    if not moving:
+        return f"**Settled?** Yes: all {known} judged cells had settled ({SETTLED_RULE})."
+    return (f"**Settled?** No: {done} of {known} cells had settled; {', '.join(moving)} still moved in at least "
+            f"one cell (settled: {SETTLED_RULE}).")
 
 
 def mean_of(records: list[dict[str, Any]], *path: str) -> float | None:
@@ -89,7 +124,7 @@ def examples(records: list[dict[str, Any]], kind: str) -> float | None:
 
 def budget_section(rows) -> list[str]:
     header = ["Method", "budget", "steps", "samples", "examples per decoder", "prior examples", "GFLOP",
-              "train min", "loss change, last fifth", "converged"]
+              "train min", "loss change, last fifth (secondary)", "still moving", "settled"]
     body = []
     for row in rows:
         if not row.records:
@@ -103,21 +138,31 @@ def budget_section(rows) -> list[str]:
                            (None if (w := mean_of(records, "wall_time", "train")) is None else w / 60, "{:.1f}"),
                            (mean_of(records, "train", "convergence", "relative_change"), "{:+.1%}")):
             cells.append("n/a" if value is None else fmt.format(value))
-        cells.append(convergence_mark(row))
+        if cells[6] != "n/a" and not all((r.get("budget") or {}).get("flops_counted") for r in records):
+            cells[6] += " (probe)"
+        moving = still_moving(records)
+        cells += [", ".join(moving) if moving else "-", convergence_mark(row)]
         body.append(cells)
     if not body:
         return []
     return ["## Budget and convergence", "",
             "What each row's cells consumed (means over seeds): training steps and samples, the examples each "
             "decoder saw (mean over decoders) and the prior networks saw (routes that train them), matmul FLOPs "
-            "(counted by torch.utils.flop_counter on probe steps), training wall time, and the relative change of "
-            "the smoothed training loss over the last fifth of training; a cell counts as converged when that "
-            f"change is below {CONVERGED_BELOW:.0%}. 'n/a': the record predates this accounting.", "",
+            "(counted by torch.utils.flop_counter during training, on each logging step and each stage's first, "
+            "times the steps; '(probe)': estimated from a 3-step probe, as records before the count), training "
+            "wall time, the relative change of "
+            "the smoothed training loss over the last fifth of training (a secondary reading: it depends on the "
+            "loss's offset and scale), the held-out metrics that moved more than their interval over the last "
+            f"quarter, and whether every cell had settled ({SETTLED_RULE}). 'n/a': the record predates this "
+            "accounting.", "",
             markdown_table(header, body), ""]
 
 
+QUARTERS = (0.25, 0.5, 0.75, 1.0)  # the checks the ranking table shows (cells check at every eighth)
+
+
 def ranking_section(rows, table) -> list[str]:
-    """The quick evaluations at each quarter of training: how the methods ranked, and how much the ranking
+    """The quick evaluations during training: how the methods ranked at each quarter, and how much the ranking
     still changed between three quarters and the end (Kendall's τ; 1 = the same order)."""
     plain = [row for row in rows if not row.overrides and row.records]
     checks = {row.method: checks_of(row.records) for row in plain}
@@ -125,28 +170,37 @@ def ranking_section(rows, table) -> list[str]:
     if len(checks) < 2:
         return []
     fractions = sorted({f for c in checks.values() for f in c})
+    shown = [f for f in fractions if any(abs(f - q) < 1e-9 for q in QUARTERS)] or fractions
     lines = ["## Was the ranking still moving?", "",
              "Each cell evaluated a quick version of the task matrix (the first "
-             f"{first_n(plain)} test tuples) at each quarter of its training. Methods are ranked on each metric at "
-             "each quarter (1 = best); τ is Kendall's rank correlation between the ranking at three quarters and "
-             "at the end (1: unchanged). The quick evaluations run without the bootstrap, so these orderings carry "
-             "no intervals: read a swap of two methods whose final values are tied as noise.", ""]
-    header = ["metric"] + [f"{f:.0%}" for f in fractions] + ["τ (75% vs 100%)"]
+             f"{first_n(plain)} test tuples, the same noise at every check and for every method) during its "
+             "training. Methods are ranked on each metric at each quarter (1 = best); τ is Kendall's rank "
+             "correlation between the ranking at three quarters and at the end (1: unchanged). These orderings "
+             "carry no intervals: read a swap of two methods whose final values are tied as noise.", ""]
+    header = ["metric"] + [f"{f:.0%}" for f in shown] + ["τ (75% vs 100%)"]
     body = []
     for spec in table:
         if spec.ideal == "match":
             continue  # ranked by the distance to the real value, which the quick evaluations do not score
-        per_fraction = []
-        for f in fractions:
-            values = {m: c[f].get(spec.key) for m, c in checks.items() if f in c and c[f].get(spec.key) is not None}
-            order = sorted(values, key=lambda m: values[m], reverse=spec.higher_is_better)
-            per_fraction.append(order)
+        per_fraction = [ranking(checks, f, spec) for f in shown]
         if not per_fraction or not per_fraction[-1]:
             continue
-        tau = rank_tau(per_fraction[-2], per_fraction[-1]) if len(per_fraction) > 1 else None
+        tau = rank_tau(ranking(checks, 0.75, spec), per_fraction[-1])
         body.append([spec.label] + [" > ".join(order) for order in per_fraction]
                     + ["n/a" if tau is None else f"{tau:.2f}"])
     return lines + [markdown_table(header, body), ""] if body else []
+
+
+def ranking(checks: dict[str, dict[float, dict[str, float]]], fraction: float, spec) -> list[str]:
+    """Methods ordered best first on one metric at the check nearest to `fraction` of training."""
+    values = {}
+    for method, by_fraction in checks.items():
+        if not by_fraction:
+            continue
+        nearest = min(by_fraction, key=lambda f: abs(f - fraction))
+        if abs(nearest - fraction) < 1e-9 and by_fraction[nearest].get(spec.key) is not None:
+            values[method] = by_fraction[nearest][spec.key]
+    return sorted(values, key=lambda m: values[m], reverse=spec.higher_is_better)
 
 
 def checks_of(records: list[dict[str, Any]]) -> dict[float, dict[str, float]]:
@@ -193,9 +247,9 @@ def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
     for r in records:
         if r.get("status") == "ok":
             groups.setdefault((r["profile"], tuple(r.get("overrides") or ())), []).append(r)
-    header = ["profile", "settings", "budget", "methods", "cells", "Σ cell min (1 seed)", "converged",
+    header = ["profile", "settings", "budget", "methods", "cells", "Σ cell min (1 seed)", "settled",
               "largest loss change, last fifth", "ranking τ 75%→100% (median)"]
-    body, settled, measured = [], [], 0
+    body, settled_budgets, measured = [], [], 0
     for (profile, overrides), group in sorted(groups.items()):
         by_method: dict[str, list[dict[str, Any]]] = {}
         for r in group:
@@ -218,38 +272,31 @@ def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
         complete = bool(states) and None not in states
         measured += complete
         if complete and all(states):
-            settled.append(f"`{profile}`" + (f" with {' '.join(overrides)}" if overrides else "")
+            settled_budgets.append(f"`{profile}`" + (f" with {' '.join(overrides)}" if overrides else "")
                            + f" ({minutes:.0f} cell-minutes per seed)")
     if len(body) < 2:
         return []
-    if settled:
-        verdict = "Budgets at which every cell's training loss had settled: " + "; ".join(settled) + "."
+    if settled_budgets:
+        verdict = ("Budgets at which every cell had settled on its held-out curves: " + "; ".join(settled_budgets)
+                   + ".")
     elif measured:
-        verdict = "**At none of the budgets measured here had every method's training loss settled.**"
+        verdict = "**At none of the budgets measured here had every cell settled on its held-out curves.**"
     else:
-        verdict = "None of these records carries its loss trend (they predate it): run them again to answer this."
+        verdict = ("None of these records carries held-out convergence curves (they predate them): run them "
+                   "again to answer this.")
     return ["## Which budget does this problem need?", "",
             "Every budget with records of at least two methods: the sum over methods of one seed's cell time "
             "(cells ran two at a time on the 2-core machine that made the cpu records, so a job took about half), "
-            f"the cells whose smoothed loss moved by less than {CONVERGED_BELOW:.0%} over the last fifth, the "
-            "method whose loss still moved most, and the median over metrics of Kendall's τ between the methods' "
-            "ranking at three quarters of training and at the end (1: unchanged). ‡: made by other code than this "
+            f"the cells that had settled ({SETTLED_RULE}), the method whose smoothed training loss still moved "
+            f"most over the last fifth (secondary; {CONVERGED_BELOW:.0%} reads as flat), and the median over "
+            "metrics of Kendall's τ between the methods' ranking at three quarters of training and at the end "
+            "(1: unchanged). ‡: made by other code than this "
             "checkout's.", "",
             markdown_table(header, body), "", verdict, ""]
 
 
 def median_tau(checks: dict[str, dict[float, dict[str, float]]], table) -> float | None:
-    checks = {m: c for m, c in checks.items() if len(c) >= 2}
-    taus = []
-    for spec in table:
-        if spec.ideal == "match":
-            continue
-        orders = []
-        for pick in (-2, -1):
-            values = {m: c[sorted(c)[pick]].get(spec.key) for m, c in checks.items()}
-            values = {m: v for m, v in values.items() if v is not None}
-            orders.append(sorted(values, key=lambda m: values[m], reverse=spec.higher_is_better))
-        tau = rank_tau(*orders)
-        if tau is not None:
-            taus.append(tau)
+    taus = [rank_tau(ranking(checks, 0.75, spec), ranking(checks, 1.0, spec))
+            for spec in table if spec.ideal != "match"]
+    taus = [t for t in taus if t is not None]
     return float(np.median(taus)) if taus else None

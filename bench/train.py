@@ -2,6 +2,7 @@
 evaluation, a stop on non-finite losses, progress, and resumable checkpoints (bench/checkpoint.py)."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from bench.checkpoint import load_checkpoint, random_state, restore_random_state, save_checkpoint
 from methods.base import Method
@@ -38,6 +40,22 @@ class TrainSummary:
     notes: list[str] = field(default_factory=list)  # e.g. a corrupt checkpoint that was set aside
     loss_curve: list[list[float]] = field(default_factory=list)  # [step, total loss] at every logging step
     progress: list[dict] = field(default_factory=list)  # what `check` returned during training
+    counted_flops: dict[str, list[float]] = field(default_factory=dict)  # stage -> [FLOPs summed, steps counted]
+    stage_steps: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def flops(self) -> float | None:
+        """Training FLOPs: each stage's mean counted FLOPs per step times the steps it trained; None if a stage
+        that trained was never counted."""
+        total = 0.0
+        for stage, steps in self.stage_steps.items():
+            if steps == 0:
+                continue
+            if stage not in self.counted_flops:
+                return None
+            summed, counted = self.counted_flops[stage]
+            total += steps * summed / counted
+        return total
 
 
 def flatten_parameters(module: torch.nn.Module) -> torch.Tensor:
@@ -124,7 +142,11 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
           checkpoint: Path | None = None, on_step: StepFn | None = None,
           should_stop: Callable[[], bool] | None = None, check: CheckFn | None = None) -> tuple[EMA, TrainSummary]:
     """Train `method` on `suite` for cfg.steps steps split over its stages; returns the EMA model.
-    `log` receives the loss terms every cfg.log_every steps, which also go into summary.loss_curve; `on_step`
+    `log` receives the loss terms every cfg.log_every steps, which also go into summary.loss_curve, and those
+    steps and each stage's first run under torch's FLOP counter (summary.counted_flops: a sample of one step in
+    log_every, since FLOPs per step vary with routing, and counting every step would cost 1.5-3× its time; the
+    counter reorders a few sums of those steps' backward pass, about 1e-7, and the counted steps are fixed by
+    their number, so a record reproduces and a resume is exact); `on_step`
     is told of every step (progress); `check` is called with the step and the EMA model after every step, and
     what it returns (a quick evaluation) goes into summary.progress. A checkpoint holds the weights, optimizer,
     data position, every random state and both lists, so a resumed run is bit-identical to an uninterrupted
@@ -140,8 +162,10 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
         restore_random_state(state["rng"])
         summary.resumed_from = int(state["step"])
         summary.loss_curve, summary.progress = state["loss_curve"], state["progress"]
+        summary.counted_flops = state.get("counted_flops", {})
     stage_steps = [round(cfg.steps * s.fraction) for s in method.stages]
     stage_steps[-1] = cfg.steps - sum(stage_steps[:-1])
+    summary.stage_steps = {stage.name: n for stage, n in zip(method.stages, stage_steps)}
     if on_step:
         on_step(summary.resumed_from, None)
     start_time, done, global_step = time.perf_counter(), 0, 0
@@ -157,12 +181,18 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
             schedule.load_state_dict(state["schedule"])
         method.train()
         for step_in_stage in range(first, n_steps):
-            terms = training_step(method, next(batches), stage.name, optimizer, schedule, params, cfg.grad_clip,
-                                  ema, global_step + step_in_stage, cfg.precision)
             step = global_step + step_in_stage + 1
+            logged = step % cfg.log_every == 0 or step == cfg.steps
+            counter = FlopCounterMode(display=False) if logged or step_in_stage == 0 else None
+            with counter or contextlib.nullcontext():
+                terms = training_step(method, next(batches), stage.name, optimizer, schedule, params, cfg.grad_clip,
+                                      ema, step - 1, cfg.precision)
+            if counter is not None:
+                summed, counted = summary.counted_flops.get(stage.name, [0.0, 0])
+                summary.counted_flops[stage.name] = [summed + counter.get_total_flops(), counted + 1]
             done += 1
             values = None
-            if step % cfg.log_every == 0 or step == cfg.steps:
+            if logged:
                 values = {k: float(v.detach()) for k, v in terms.items()}
                 summary.final_terms = values
                 summary.loss_curve.append([step, values["loss"]])
@@ -177,7 +207,8 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
                                              "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                                              "schedule": schedule.state_dict(), "batches": batches.state_dict(),
                                              "rng": random_state(), "loss_curve": summary.loss_curve,
-                                             "progress": summary.progress})
+                                             "progress": summary.progress,
+                                             "counted_flops": summary.counted_flops})
             if should_stop and should_stop() and step < cfg.steps:
                 raise CellInterrupted(f"stopped at step {step} of {cfg.steps}")
         global_step += n_steps

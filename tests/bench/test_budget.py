@@ -51,4 +51,5 @@ def test_an_equal_flop_budget_gives_cheaper_methods_more_steps_and_records_what_
     decoders = {k: v for k, v in mvae["budget"]["examples_seen"].items() if "decoders" in k}
     assert set(decoders) == {"backbone.decoders.x1", "backbone.decoders.x2", "backbone.decoders.x3"}
     assert muni["train"]["checks"][-1]["step"] == muni["train"]["steps"]  # quick evaluations up to the end
-    assert [c["fraction"] for c in muni["train"]["checks"]] == [0.25, 0.5, 0.75, 1.0]
+    assert [c["fraction"] for c in muni["train"]["checks"]] == [i / 8 for i in range(1, 9)]
+    assert all(c["se"] for c in muni["train"]["checks"])  # held-out values with their standard errors

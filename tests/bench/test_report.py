@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -13,7 +15,8 @@ def test_report_writes_tables_and_figures_from_records(smoke_results, tmp_path):
     assert names == ["gaussian_mixture.csv", "gaussian_mixture.md", "gaussian_mixture.png",
                      "gaussian_mixture.tex", "gaussian_mixture_pairs.png"]
     md = (tmp_path / "gaussian_mixture.md").read_text()
-    assert "| muni | 2 | n/a |" in md and "| shala | 1 | n/a |" in md  # seeds, convergence (20 steps: too few)
+    assert re.search(r"\| muni \| 2 \| (yes|no|1/2) \|", md)  # seeds, settled on the held-out curves
+    assert re.search(r"\| shala \| 1 \| (yes|no) \|", md) and "**Settled?**" in md
     assert md.startswith("# gaussian_mixture") and "**Budget**: every method got the same number of steps: 20 " \
         "steps of 128 samples per cell" in md.split("\n")[2]
     oracle = next(line for line in md.splitlines() if line.startswith("| reference: oracle |"))
@@ -101,6 +104,24 @@ def test_findings_are_checked_again_for_a_variant_every_method_ran():
     assert "MUNI has the best unconditional coherence: **reproduced** — ours: muni coherence 0.1" in text
 
 
+def test_a_variant_one_method_lacks_keeps_its_section_and_names_the_missing_method():
+    from bench.report import variant_findings
+    from methods import METHODS
+    from tasks.gaussian_mixture.suite import GaussianMixture
+
+    def row(method: str, overrides: list[str], value: float) -> Row:
+        metrics = {spec.key: {"value": value, "replicates": [value] * 10} for spec in GaussianMixture.table}
+        return Row(method, method, overrides, [{"seed": 0, "metrics": metrics}])
+
+    variant = ["flow.weight_clip=0"]
+    rows = [row(name, [], 0.3) for name in METHODS.names()]
+    rows += [row(name, variant, 0.2) for name in METHODS.names() if name != "flowbind"]
+    text = "\n".join(variant_findings(rows, GaussianMixture))
+    assert f"### The same findings with {len(METHODS.names()) - 1} methods at `--set flow.weight_clip=0`" in text
+    assert "Not run with this variant: flowbind." in text
+    assert "| muni | ? → ? | n/a → n/a | 0.3000 → 0.2000 |" in text
+
+
 def test_cells_show_mean_and_se_and_rows_whose_paired_difference_with_the_best_contains_zero_tie_for_bold():
     from bench.report import best_rows, cell_text
     from tasks.base import MetricSpec
@@ -129,3 +150,24 @@ def test_a_match_metric_is_ranked_by_its_distance_to_the_oracles_value_not_by_si
     rows[0].records[0]["metrics"].pop("reference:oracle/one_to_one/diversity")
     assert best_rows(rows, spec) == set()  # without a real value there is nothing to match
 
+
+
+def test_an_equal_flop_variant_gets_a_table_of_its_own_beside_the_equal_steps_one():
+    from bench.report import equal_compute_tables
+    from tasks.gaussian_mixture.suite import GaussianMixture
+
+    budget = ["train.budget=flops", "train.budget_amount=1e12"]
+
+    def row(method: str, overrides: list[str], value: float) -> Row:
+        metrics = {spec.key: {"value": value, "replicates": [value] * 10} for spec in GaussianMixture.table}
+        train = {"budget": "flops", "budget_amount": 1e12, "batch_size": 512} if overrides else \
+            {"budget": "steps", "steps": 1200, "batch_size": 512}
+        return Row(method, method, overrides, [{"seed": 0, "metrics": metrics, "config": {"train": train}}])
+
+    rows = [row(m, [], 0.3) for m in ("muni", "mvae", "mopoe")]
+    rows += [row("muni", budget, 0.1), row("mvae", budget, 0.2)]
+    text = "\n".join(equal_compute_tables(rows, GaussianMixture.table))
+    assert "## At equal compute: `--set train.budget=flops` `--set train.budget_amount=1e12`" in text
+    assert "every method got the same FLOPs: 1e+12 FLOPs (batches of 512) per cell" in text
+    assert "Not run at this budget: mopoe." in text
+    assert "| muni | 1 | n/a | **0.1000" in text and "| mvae | 1 | n/a | 0.2000" in text  # bold among its own rows

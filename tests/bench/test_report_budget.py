@@ -6,7 +6,10 @@ TABLE = [MetricSpec("one_to_one/alignment_mse", "alignment", "one_to_one", ideal
 
 def record(method: str, profile: str, change: float, ranks: tuple[float, float], minutes: float = 2.0,
            overrides: tuple[str, ...] = ()) -> dict:
-    checks = [{"fraction": f, "metrics": {"one_to_one/alignment_mse": v}} for f, v in zip((0.75, 1.0), ranks)]
+    """Held-out checks at 1/2, 3/4, 7/8 and the end with an SE of 0.1: settled when the two values agree."""
+    values = (ranks[0], ranks[0], ranks[1], ranks[1])
+    checks = [{"step": int(100 * f), "fraction": f, "metrics": {"one_to_one/alignment_mse": v},
+               "se": {"one_to_one/alignment_mse": 0.1}} for f, v in zip((0.5, 0.75, 0.875, 1.0), values)]
     return {"status": "ok", "method": method, "profile": profile, "overrides": list(overrides), "seed": 0,
             "config": {"train": {"budget": "steps", "steps": 100, "batch_size": 8}},
             "wall_time": {"total": minutes * 60},
@@ -22,14 +25,28 @@ def test_each_budget_says_whether_every_loss_settled_and_how_much_the_ranking_mo
     rows = {line.split(" | ")[0]: line for line in lines if line.startswith("| `")}
     assert "| 2/3 | -5.0% (a) |" in rows["| `cpu`"] and rows["| `cpu`"].endswith("| 0.33 |")  # b overtook a
     assert "| 30 | 3/3 |" in rows["| `long`"] and rows["| `long`"].endswith("| 1.00 |")
-    assert lines[-1] == "Budgets at which every cell's training loss had settled: `long` (30 cell-minutes per seed)."
+    assert lines[-1] == ("Budgets at which every cell had settled on its held-out curves: `long` (30 cell-minutes "
+                         "per seed).")
 
 
 def test_no_budget_settled_and_one_method_alone_is_not_a_budget_comparison():
     moving = [record("a", "cpu", -0.05, (1.0, 1.0)), record("b", "cpu", -0.002, (2.0, 0.5))]
     alone = [record("a", "cpu", 0.0, (1.0, 1.0), overrides=("a.option=1",))]
-    other = [record("a", "paper", -0.02, (1.0, 1.0)), record("b", "paper", 0.0, (2.0, 2.0))]
+    other = [record("a", "paper", -0.02, (1.0, 1.0)), record("b", "paper", 0.0, (2.0, 1.0))]
     lines = convergence_by_profile(moving + alone + other, TABLE)
     assert not any("a.option" in line for line in lines)
     assert "**At none of the budgets measured here" in lines[-2]
     assert convergence_by_profile(moving, TABLE) == []  # one budget: nothing to set side by side
+
+
+def test_a_cell_settles_when_its_held_out_metrics_stay_within_their_intervals_and_not_when_one_moves():
+    from bench.report_budget import converged, held_out, still_moving
+
+    flat, moved = record("a", "cpu", -0.05, (1.0, 1.1)), record("b", "cpu", 0.0, (1.0, 1.3))
+    assert converged(flat) is True  # 0.1 < 1.96 × 0.1, although its training loss still fell 5 %
+    assert converged(moved) is False and still_moving([flat, moved]) == ["one_to_one/alignment_mse"]
+    assert held_out(moved)["window"] == [75, 100]
+    older = record("c", "cpu", 0.0, (1.0, 1.0))
+    for check in older["train"]["checks"]:
+        del check["se"]  # quarterly checks without intervals, as records before held-out curves kept
+    assert converged(older) is None
