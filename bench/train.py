@@ -144,9 +144,9 @@ def train(method: Method, suite: Suite, cfg: TrainConfig, device: torch.device, 
     """Train `method` on `suite` for cfg.steps steps split over its stages; returns the EMA model.
     `log` receives the loss terms every cfg.log_every steps, which also go into summary.loss_curve, and those
     steps and each stage's first run under torch's FLOP counter (summary.counted_flops: a sample of one step in
-    log_every, since FLOPs per step vary with routing, and counting every step would cost 1.5-3× its time; the
-    counter reorders a few sums of those steps' backward pass, about 1e-7, and the counted steps are fixed by
-    their number, so a record reproduces and a resume is exact); `on_step`
+    log_every, since FLOPs per step vary with routing and counting every step would slow training severalfold;
+    the counter reorders a few sums of those steps' backward pass, and the counted steps are fixed by their
+    number, so a record reproduces and a resume is exact); `on_step`
     is told of every step (progress); `check` is called with the step and the EMA model after every step, and
     what it returns (a quick evaluation) goes into summary.progress. A checkpoint holds the weights, optimizer,
     data position, every random state and both lists, so a resumed run is bit-identical to an uninterrupted
