@@ -161,6 +161,9 @@ def build_parser() -> Parser:
     rep.add_argument("--out", type=directory, default=Path("reports"), help="where reports go (default: reports/)")
     rep.add_argument("--profile", default=None, help="only records of this profile (default: the profile "
                      "with the most records); reports of profiles other than cpu go to <out>/<profile>/")
+    rep.add_argument("--readme", type=Path, default=None, metavar="FILE",
+                     help="also make again the generated blocks of this markdown file (README.md: what the "
+                     "main job took and whether its cells settled) from the records under --results")
 
     perf = sub.add_parser("perf", help="measure training throughput against this machine's matmul peak",
                           description="Measure, for every method at a profile's sizes: training samples/s "
@@ -335,8 +338,15 @@ def cmd_report(args) -> int:
     SUITES.get(args.suite)
     existing_directory(args.results, "--results")
     writable_directory(args.out, "--out")
+    if args.readme is not None and not args.readme.is_file():
+        raise UsageError(f"--readme {args.readme}: no such file")
     for path in write_report(args.suite, args.results, args.out, args.profile):
         print(f"bench: wrote {path}")
+    if args.readme is not None:
+        from bench.report_readme import refresh
+
+        changed = refresh(args.readme, args.results)
+        print(f"bench: {'refreshed' if changed else 'already current:'} the generated blocks of {args.readme}")
     return 0
 
 

@@ -3,6 +3,7 @@ the budget ran out, whether the ranking was still moving, and older records' flo
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -239,16 +240,40 @@ def floors(rows, table) -> dict[str, float]:
     return {k: float(np.mean(v)) for k, v in found.items()}
 
 
+def network_size(record: dict[str, Any]) -> str:
+    """Width × blocks of the encoders, decoders and prior, as one label when they agree."""
+    model = (record.get("config") or {}).get("model") or {}
+    parts = {f"{model.get(f'{net}_width')}×{model.get(f'{net}_blocks')}" for net in ("encoder", "decoder", "prior")}
+    return parts.pop() if len(parts) == 1 else "/".join(sorted(parts))
+
+
+def busy_minutes(records: list[dict[str, Any]]) -> float | None:
+    """Wall-clock minutes during which at least one of these cells ran (the union of their started→finished
+    spans): what the job took with its cells side by side, without the gaps between separate runs."""
+    spans = sorted((datetime.fromisoformat(r["started_at"]), datetime.fromisoformat(r["finished_at"]))
+                   for r in records if r.get("started_at") and r.get("finished_at"))
+    if not spans:
+        return None
+    total, (start, end) = 0.0, spans[0]
+    for s, e in spans[1:]:
+        if s > end:
+            total, start = total + (end - start).total_seconds(), s
+        end = max(end, e)
+    return (total + (end - start).total_seconds()) / 60
+
+
 def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
-    """Every budget this suite has records for (profiles, and variants every method ran), side by side: what
-    one seed of all methods cost, how many cells' loss had settled, and how much the ranking still moved. It
-    answers from records which budget this problem needs before losses and rankings stop moving."""
+    """Every budget this suite has records for (profiles, and variants every method ran), side by side: its size,
+    what one seed of all methods cost, how many cells had settled on their held-out curves and which methods had
+    not, and how much the ranking still moved. It answers from records which budget this problem needs and why
+    the default profile is the one it is."""
     groups: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
     for r in records:
         if r.get("status") == "ok":
             groups.setdefault((r["profile"], tuple(r.get("overrides") or ())), []).append(r)
-    header = ["profile", "settings", "budget", "methods", "cells", "Σ cell min (1 seed)", "settled",
-              "largest loss change, last fifth", "ranking τ 75%→100% (median)"]
+    header = ["profile", "settings", "budget", "networks (width×blocks)", "methods", "cells", "Σ cell min (1 seed)",
+              "job min (1 seed)", "settled", "not settled", "largest loss change, last fifth",
+              "ranking τ 75%→100% (median)"]
     body, settled_budgets, measured = [], [], 0
     for (profile, overrides), group in sorted(groups.items()):
         by_method: dict[str, list[dict[str, Any]]] = {}
@@ -257,23 +282,28 @@ def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
         if len(by_method) < 2:
             continue
         minutes = sum(mean_of(rs, "wall_time", "total") or 0.0 for rs in by_method.values()) / 60
+        first_seed = min(r["seed"] for r in group)
+        job = busy_minutes([r for r in group if r["seed"] == first_seed])
         states = [converged(r) for r in group]
         known = [s for s in states if s is not None]
+        moving = sorted({r["method"] for r in group if converged(r) is False})
         changes = {m: mean_of(rs, "train", "convergence", "relative_change") for m, rs in by_method.items()}
         changes = {m: c for m, c in changes.items() if c is not None}
         worst = max(changes, key=lambda m: abs(changes[m])) if changes else None
         tau = median_tau({m: checks_of(rs) for m, rs in by_method.items()}, table)
         stale = " ‡" if any(r.get("_changed") for r in group) else ""
         body.append([f"`{profile}`{stale}", " ".join(f"`{o}`" for o in overrides) or "-", describe_budget(group[0]),
-                     str(len(by_method)), str(len(group)), f"{minutes:.0f}",
+                     network_size(group[0]), str(len(by_method)), str(len(group)), f"{minutes:.0f}",
+                     "n/a" if job is None else f"{job:.0f}",
                      f"{sum(known)}/{len(known)}" if known else "n/a",
+                     (", ".join(moving) or "-") if known else "n/a",
                      f"{changes[worst]:+.1%} ({worst})" if worst else "n/a",
                      "n/a" if tau is None else f"{tau:.2f}"])
         complete = bool(states) and None not in states
         measured += complete
         if complete and all(states):
             settled_budgets.append(f"`{profile}`" + (f" with {' '.join(overrides)}" if overrides else "")
-                           + f" ({minutes:.0f} cell-minutes per seed)")
+                                   + f" ({minutes:.0f} cell-minutes per seed)")
     if len(body) < 2:
         return []
     if settled_budgets:
@@ -284,14 +314,16 @@ def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
     else:
         verdict = ("None of these records carries held-out convergence curves (they predate them): run them "
                    "again to answer this.")
+    machines = sorted({f"{(r.get('device') or {}).get('type', '?')} ({(r.get('device') or {}).get('threads', '?')} "
+                       "thread per cell)" for g in groups.values() for r in g})
     return ["## Which budget does this problem need?", "",
-            "Every budget with records of at least two methods: the sum over methods of one seed's cell time "
-            "(cells ran two at a time on the 2-core machine that made the cpu records, so a job took about half), "
-            f"the cells that had settled ({SETTLED_RULE}), the method whose smoothed training loss still moved "
-            f"most over the last fifth (secondary; {CONVERGED_BELOW:.0%} reads as flat), and the median over "
-            "metrics of Kendall's τ between the methods' ranking at three quarters of training and at the end "
-            "(1: unchanged). ‡: made by other code than this "
-            "checkout's.", "",
+            "Every budget with records of at least two methods: its networks, the sum over methods of one seed's "
+            "cell time, the job's wall-clock time for that seed (the union of its cells' started→finished spans, "
+            f"with cells side by side; devices: {', '.join(machines)}), the cells that had settled "
+            f"({SETTLED_RULE}) and the methods with a cell that had not, the method whose smoothed training loss "
+            f"still moved most over the last fifth (secondary; {CONVERGED_BELOW:.0%} reads as flat), and the median "
+            "over metrics of Kendall's τ between the methods' ranking at three quarters of training and at the end "
+            "(1: unchanged). ‡: made by other code than this checkout's.", "",
             markdown_table(header, body), "", verdict, ""]
 
 

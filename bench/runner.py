@@ -148,8 +148,8 @@ def run(request: RunRequest) -> RunResult:
 
 
 def resolve_workers(workers: int, device: torch.device) -> int:
-    """0 = auto: one single-threaded cell per CPU core (on the 2-core machine the cpu main job took 22.8 min
-    this way, against 25.5 min projected one cell at a time with two threads); one cell at a time on a GPU."""
+    """0 = auto: one single-threaded cell per CPU core (small networks keep a core busier alone than two threads
+    on one cell do); one cell at a time on a GPU."""
     if workers > 0:
         return workers
     return 1 if device.type == "cuda" else max(1, os.cpu_count() or 1)

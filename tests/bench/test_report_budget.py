@@ -23,8 +23,8 @@ def test_each_budget_says_whether_every_loss_settled_and_how_much_the_ranking_mo
     settled = [record(m, "long", 0.001, (v, v), minutes=10) for m, v in (("a", 1.0), ("b", 2.0), ("c", 3.0))]
     lines = "\n".join(convergence_by_profile(moving + settled, TABLE)).splitlines()
     rows = {line.split(" | ")[0]: line for line in lines if line.startswith("| `")}
-    assert "| 2/3 | -5.0% (a) |" in rows["| `cpu`"] and rows["| `cpu`"].endswith("| 0.33 |")  # b overtook a
-    assert "| 30 | 3/3 |" in rows["| `long`"] and rows["| `long`"].endswith("| 1.00 |")
+    assert "| 2/3 | b | -5.0% (a) |" in rows["| `cpu`"] and rows["| `cpu`"].endswith("| 0.33 |")  # b overtook a
+    assert "| 30 | n/a | 3/3 | - |" in rows["| `long`"] and rows["| `long`"].endswith("| 1.00 |")
     assert lines[-1] == ("Budgets at which every cell had settled on its held-out curves: `long` (30 cell-minutes "
                          "per seed).")
 
@@ -50,3 +50,18 @@ def test_a_cell_settles_when_its_held_out_metrics_stay_within_their_intervals_an
     for check in older["train"]["checks"]:
         del check["se"]  # quarterly checks without intervals, as records before held-out curves kept
     assert converged(older) is None
+
+
+def test_a_jobs_wall_time_is_the_union_of_its_cells_spans_without_the_gaps_between_runs():
+    from bench.report_budget import busy_minutes, network_size
+
+    def ran(start: str, end: str) -> dict:
+        return {"started_at": f"2026-12-01T{start}:00+00:00", "finished_at": f"2026-12-01T{end}:00+00:00"}
+
+    side_by_side = [ran("10:00", "10:10"), ran("10:00", "10:05"), ran("10:05", "10:12")]
+    assert busy_minutes(side_by_side) == 12
+    assert busy_minutes(side_by_side + [ran("15:00", "15:03")]) == 15  # a later rerun adds its own span only
+    assert busy_minutes([{}]) is None
+    model = {"encoder_width": 128, "encoder_blocks": 2, "decoder_width": 128, "decoder_blocks": 2,
+             "prior_width": 256, "prior_blocks": 3}
+    assert network_size({"config": {"model": model}}) == "128×2/256×3"

@@ -1,0 +1,79 @@
+"""Generated blocks of README.md: the measured sentences (what the main job took, whether its cells settled) are
+made from the committed records by `python -m bench report --readme README.md`, between markers that name their
+block, so no measured number in prose is typed by hand. tests/bench/test_report_readme.py fails when a block is
+out of date with the records."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.records import read_records
+from bench.report_budget import busy_minutes, converged
+
+BEGIN = "<!-- generated: {name} (python -m bench report --readme README.md); edits here are overwritten -->"
+END = "<!-- end generated: {name} -->"
+MAIN_JOB = ("gaussian_mixture", "cpu")  # the suite and profile `python -m bench run --methods all` uses
+
+
+def plain_records(results: Path, suite: str, profile: str) -> list[dict[str, Any]]:
+    """The records of a profile's plain rows (no `--set`), made by this checkout's code or not (marked)."""
+    from bench.report import mark_stale
+
+    records = [r for r in read_records(results, suite, warn=lambda _: None)
+               if r["profile"] == profile and not r.get("overrides") and r.get("status") == "ok"]
+    mark_stale(records, suite)
+    return records
+
+
+def main_job(results: Path) -> str:
+    """What the committed main job took and whether its cells settled, from its records."""
+    suite, profile = MAIN_JOB
+    records = plain_records(results, suite, profile)
+    if not records:
+        return f"There are no committed records of the main job (`{suite}`, profile `{profile}`) yet."
+    seeds = sorted({r["seed"] for r in records})
+    methods = sorted({r["method"] for r in records})
+    whole = busy_minutes(records)
+    threads = sorted({(r.get("device") or {}).get("threads") for r in records} - {None})
+    states = [converged(r) for r in records]
+    finished = max(r["finished_at"] for r in records)[:10]
+    settled = (f"{sum(s is True for s in states)} of {len(states)} cells settled on their held-out curves"
+               if None not in states else
+               f"{sum(s is None for s in states)} of {len(states)} cells predate held-out convergence curves")
+    stale = sum(bool(r.get("_changed")) for r in records)
+    text = (f"The committed main job ({len(methods)} methods × {len(seeds)} seed{'s' if len(seeds) > 1 else ''} "
+            f"of `{suite}` at profile `{profile}`, cells side by side with {'/'.join(map(str, threads)) or '?'} "
+            f"thread each) took {whole:.0f} min wall clock for its {len(records)} cells (finished {finished}); "
+            f"{settled}.")
+    if stale:
+        text += (f" {stale} of its {len(records)} records were made by other code than this checkout's, so a run "
+                 "of the main job trains them again (the reports mark them ‡).")
+    return text
+
+
+BLOCKS: dict[str, Callable[[Path], str]] = {"main-job": main_job}
+
+
+def block_pattern(name: str) -> re.Pattern:
+    return re.compile(re.escape(BEGIN.format(name=name)) + r"\n(?:.*?\n)?" + re.escape(END.format(name=name)), re.S)
+
+
+def refreshed(text: str, results: Path) -> str:
+    """The text with every generated block it holds made again from the records under results/."""
+    for name, make in BLOCKS.items():
+        pattern = block_pattern(name)
+        if pattern.search(text):
+            body = f"{BEGIN.format(name=name)}\n{make(results)}\n{END.format(name=name)}"
+            text = pattern.sub(lambda _, body=body: body, text)
+    return text
+
+
+def refresh(path: Path, results: Path) -> bool:
+    """Rewrite the generated blocks of the file at path; True when something changed."""
+    text = path.read_text()
+    new = refreshed(text, results)
+    if new != text:
+        path.write_text(new)
+    return new != text

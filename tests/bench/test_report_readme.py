@@ -1,0 +1,50 @@
+import json
+from pathlib import Path
+
+from bench.report_readme import BEGIN, BLOCKS, END, block_pattern, main_job, refreshed
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def record(method: str, seed: int, start: str, end: str, settled: bool) -> dict:
+    last = 1.0 if settled else 2.0
+    checks = [{"step": s, "fraction": s / 8, "metrics": {"m": v}, "se": {"m": 0.1}}
+              for s, v in ((4, 1.0), (6, 1.0), (7, 1.0), (8, last))]
+    return {"schema": 3, "status": "ok", "suite": "gaussian_mixture", "metrics": {}, "config": {}, "git": {},
+            "wall_time": {}, "profile": "cpu", "method": method, "seed": seed,
+            "overrides": [], "config_hash": "abc", "device": {"type": "cpu", "threads": 1},
+            "started_at": f"2026-12-01T{start}:00+00:00", "finished_at": f"2026-12-01T{end}:00+00:00",
+            "train": {"checks": checks}, "code": {"files": {}}}
+
+
+def write(tmp_path: Path, records: list[dict]) -> Path:
+    for i, r in enumerate(records):
+        folder = tmp_path / "gaussian_mixture" / "cpu" / r["method"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"abc{i}-seed{r['seed']}.json").write_text(json.dumps(r))
+    return tmp_path
+
+
+def test_the_main_job_sentence_comes_from_its_records(tmp_path):
+    results = write(tmp_path, [record("muni", 0, "10:00", "10:20", True), record("mopoe", 0, "10:00", "10:25", True),
+                               record("muni", 1, "11:00", "11:10", False), record("mopoe", 1, "11:00", "11:12", True)])
+    text = main_job(results)
+    assert "2 methods × 2 seeds" in text and "took 37 min wall clock for its 4 cells" in text
+    assert "3 of 4 cells settled" in text and "finished 2026-12-01" in text
+    assert "made by other code" in text  # the fixture's records carry no fingerprint of this code
+    assert "no committed records" in main_job(tmp_path / "empty")
+
+
+def test_a_block_is_made_again_and_the_prose_around_it_is_kept(tmp_path):
+    results = write(tmp_path, [record("muni", 0, "10:00", "10:20", True), record("mopoe", 0, "10:00", "10:25", True)])
+    before = f"Intro.\n{BEGIN.format(name='main-job')}\nold typed number: 99 min\n{END.format(name='main-job')}\nEnd.\n"
+    after = refreshed(before, results)
+    assert after.startswith("Intro.\n") and after.endswith("End.\n") and "99 min" not in after
+    assert main_job(results) in after and refreshed(after, results) == after
+
+
+def test_the_committed_readme_blocks_are_current_with_the_committed_records():
+    text = (ROOT / "README.md").read_text()
+    assert all(block_pattern(name).search(text) for name in BLOCKS), "README lost a generated block"
+    assert refreshed(text, ROOT / "results") == text, (
+        "README's generated blocks are out of date: run 'python -m bench report --readme README.md'")
