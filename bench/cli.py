@@ -116,7 +116,7 @@ def build_parser() -> Parser:
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--methods", default="all", help="'all' or comma-separated method names (see bench list)")
     run.add_argument("--suite", default="gaussian_mixture", help="suite name (default: gaussian_mixture)")
-    run.add_argument("--profile", default="cpu", help="smoke | cpu | cpu_long | paper (default: cpu, sized for a "
+    run.add_argument("--profile", default="cpu", help="smoke | cpu | cpu_wide | cpu_long | paper (default: cpu, sized for a "
                      "2-core machine); profiles live in bench/profiles/*.yaml")
     run.add_argument("--seeds", default="0", help="comma-separated training seeds (default: 0)")
     run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],

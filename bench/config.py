@@ -20,7 +20,7 @@ from methods import METHODS
 from methods.backbone.config import FlowConfig, ModelConfig, at_least
 from tasks import SUITES, EvalConfig
 
-PROFILES = ("smoke", "cpu", "cpu_long", "paper")  # bench/profiles/<name>.yaml
+PROFILES = ("smoke", "cpu", "cpu_wide", "cpu_long", "paper")  # bench/profiles/<name>.yaml
 
 
 @dataclass

@@ -103,3 +103,11 @@ def test_perf_measures_methods_and_the_reference_ceiling(capfd, tmp_path):
     assert "| muni |" in text and "| rows per call | GFLOP/s | of matmul peak |" in text
     assert "| rows per decoder | one after another ms | stacked ms | speed-up |" in text
     assert "USDT" not in err  # the profiler's own start/stop lines are kept off the terminal
+
+
+def test_run_help_names_every_profile(capsys):
+    from bench.config import PROFILES
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert " | ".join(PROFILES) in " ".join(capsys.readouterr().out.split())
