@@ -154,6 +154,47 @@ def tied(a: Estimate, b: Estimate, spec: MetricSpec, real: Estimate | None) -> b
     return interval.known and interval.decide() is None
 
 
+def scope_section(rows: list[Row], table: list[MetricSpec]) -> list[str]:
+    """What this profile's table can and cannot show: for each column, whether it separates the methods (some
+    method's paired difference with the best excludes 0) or every method is tied with the best, and how far the
+    best is from the oracle reference row. A finding that rests on a column that separates nothing is not decided
+    by this budget, whatever the paper's numbers say."""
+    plain = [i for i, row in enumerate(rows) if not row.overrides and row.records]
+    if len(plain) < 2:
+        return []
+    lines, blind = [], []
+    for spec in table:
+        scored = [i for i in plain if estimate(rows[i], spec.key) is not None]
+        if len(scored) < 2:
+            continue
+        best = best_rows([rows[i] for i in scored], spec)
+        top = min(best, key=lambda j: rank_key(spec, estimate(rows[scored[j]], spec.key).mean,
+                                               real_value(rows, spec)))
+        value = estimate(rows[scored[top]], spec.key)
+        oracle = reference_estimate(rows, REAL, spec.key)
+        against = "" if oracle is None else f" against the oracle reference's {fmt(oracle.mean)}"
+        head = f"- **{spec.label}**: "
+        if len(best) == len(scored):
+            blind.append(spec.label)
+            lines.append(head + f"does not separate the methods: all {len(scored)} are tied with the best "
+                         f"({rows[scored[top]].label}, {fmt(value.mean)}{against}).")
+        else:
+            lines.append(head + f"separates them: {len(best)} of {len(scored)} tied at the best "
+                         f"({', '.join(rows[scored[j]].label for j in sorted(best))}; {fmt(value.mean)}{against}).")
+    if not lines:
+        return []
+    summary = ("Every column separates at least two methods." if not blind else
+               f"**This profile cannot separate the methods on {', '.join(blind)}**: every method is tied with the "
+               "best there, so the table and the findings say nothing about the methods on those columns at this "
+               "budget; a longer budget or the paper profile (`scripts/`) is needed for them.")
+    stale = sum(rows[i].stale for i in plain)
+    made = f" ({stale} of them made by other code than this checkout's, {STALE})" if stale else ""
+    return ["## What this profile can and cannot show", "",
+            f"Per column of the table, from its {len(plain)} plain rows{made}: whether any method's paired "
+            "difference with the best has an interval that excludes 0, and the best value beside the oracle "
+            "reference row's.", "", summary, "", *lines, ""]
+
+
 def arrow(spec: MetricSpec) -> str:
     return spec.arrow
 
@@ -550,6 +591,7 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
         from bench.report_media import media_section
 
         sections += media_section(rows, suite_cls.media_layout(), paper)
+    sections += scope_section(rows, table)
     sections += budget_section(rows) + ranking_section(rows, table)
     sections += convergence_by_profile(all_records, table)
     sections += stale_section(records)

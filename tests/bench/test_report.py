@@ -171,3 +171,23 @@ def test_an_equal_flop_variant_gets_a_table_of_its_own_beside_the_equal_steps_on
     assert "every method got the same FLOPs: 1e+12 FLOPs (batches of 512) per cell" in text
     assert "Not run at this budget: mopoe." in text
     assert "| muni | 1 | n/a | **0.1000" in text and "| mvae | 1 | n/a | 0.2000" in text  # bold among its own rows
+
+
+def test_what_a_profile_can_show_names_the_columns_on_which_every_method_ties():
+    from bench.report import scope_section
+    from tasks.base import MetricSpec
+
+    table = [MetricSpec("m/acc", "Acc.", "one_to_one", "higher"), MetricSpec("m/coh", "Coh.", "unconditional", "higher")]
+
+    def two(method: str, acc: float, coh: float, seed: int) -> Row:
+        rng = np.random.default_rng(seed)
+        metrics = {k: {"value": v, "replicates": list(v + 0.02 * rng.standard_normal(100))}
+                   for k, v in (("m/acc", acc), ("m/coh", coh))}
+        return Row(method, method, [], [{"seed": 0, "metrics": metrics}])
+
+    rows = [two("muni", 0.80, 0.10, 1), two("mopoe", 0.60, 0.10, 2), two("mmvae", 0.61, 0.11, 3)]
+    text = "\n".join(scope_section(rows, table))
+    assert "**This profile cannot separate the methods on Coh.**" in text
+    assert "- **Acc.**: separates them: 1 of 3 tied at the best (muni; 0.8000)." in text
+    assert "- **Coh.**: does not separate the methods: all 3 are tied with the best" in text
+    assert scope_section(rows[:1], table) == []  # one method: nothing to separate
