@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 from base.registry import UnknownNameError
@@ -16,7 +15,6 @@ EXAMPLES = """examples:
       --set flow.encoder_grad_scale=0.03
   python -m bench report --suite gaussian_mixture
 """
-MAX_SEED = 2**31 - 1
 
 
 class Parser(argparse.ArgumentParser):
@@ -24,34 +22,27 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def comma_list(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
-
-
-def note(text: str) -> None:
-    print(f"bench: note: {text}", file=sys.stderr)
-
-
-def drop_repeats(items: list, flag: str) -> list:
-    """Each name or seed once, in the order given; a repeat is dropped with a note, never trained twice."""
-    kept = list(dict.fromkeys(items))
-    if len(kept) < len(items):
-        repeated = sorted({str(i) for i in items if items.count(i) > 1})
-        note(f"{flag} names {', '.join(repeated)} more than once; each runs once")
-    return kept
+def comma_list(text: str, flag: str) -> list[str]:
+    """The items of a comma-separated option; an empty item ('a,,b', 'a,') is a mistake, not something to drop."""
+    if not text.strip():
+        return []
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise UsageError(f"{flag} '{text}' has an empty item; separate the items by single commas")
+    return items
 
 
 def parse_seeds(text: str) -> list[int]:
+    """--seeds as integers; their range, emptiness and repeats are the plan's rules (bench/plan.py)."""
     try:
-        seeds = [int(s) for s in comma_list(text)]
+        return [int(s) for s in comma_list(text, "--seeds")]
     except ValueError:
         raise UsageError(f"--seeds expects comma-separated integers such as 0,1,2, got '{text}'") from None
-    if not seeds:
-        raise UsageError("--seeds is empty; give at least one seed, e.g. --seeds 0")
-    for seed in seeds:
-        if not 0 <= seed <= MAX_SEED:
-            raise UsageError(f"--seeds: {seed} is out of range; a seed is an integer from 0 to {MAX_SEED}")
-    return drop_repeats(seeds, "--seeds")
+
+
+def method_names(text: str) -> list[str] | str:
+    """--methods as "all" or names; whether they exist and train on the suite is the plan's rule."""
+    return "all" if text.strip() == "all" else comma_list(text, "--methods")
 
 
 def directory(text: str) -> Path:
@@ -78,21 +69,6 @@ positive = whole_number(1, "at least 1")
 not_negative = whole_number(0, "0 (auto) or a positive number")
 
 
-def writable_directory(path: Path, flag: str) -> None:
-    """Fail before any work when `path` cannot hold output (a file in the way, no permission), leaving nothing
-    behind: writability is tried with a temporary file in the nearest existing folder."""
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"{flag} {path}: {existing} is a file, not a directory")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as err:
-        raise UsageError(f"{flag} {path}: {existing} is not writable ({err.strerror})") from None
-
-
 def existing_directory(path: Path, flag: str) -> None:
     if not path.exists():
         raise FileNotFoundError(f"{flag} {path} does not exist")
@@ -116,8 +92,8 @@ def build_parser() -> Parser:
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--methods", default="all", help="'all' or comma-separated method names (see bench list)")
     run.add_argument("--suite", default="gaussian_mixture", help="suite name (default: gaussian_mixture)")
-    run.add_argument("--profile", default="cpu", help="smoke | cpu | cpu_wide | cpu_long | paper (default: cpu, sized for a "
-                     "2-core machine); profiles live in bench/profiles/*.yaml")
+    run.add_argument("--profile", default="cpu", help="smoke | cpu | cpu_wide | cpu_long | paper (default: cpu, "
+                     "sized for a 2-core machine); profiles live in bench/profiles/*.yaml")
     run.add_argument("--seeds", default="0", help="comma-separated training seeds (default: 0)")
     run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                      help="where to train (default: auto = cuda if available)")
@@ -155,12 +131,19 @@ def build_parser() -> Parser:
     rep = sub.add_parser("report", help="tables (md, tex, csv) and figures from result records",
                          description="Read the records under --results and write <suite>.md/.tex/.csv tables "
                          "and PNG figures to --out. Nothing in the reports is typed by hand.")
-    rep.add_argument("--suite", default="gaussian_mixture", help="suite name (default: gaussian_mixture)")
+    rep.add_argument("--suite", default=None, help="suite name (default: gaussian_mixture)")
+    rep.add_argument("--all", action="store_true",
+                     help="every suite with records (each at its default profile), and the page across suites, "
+                     "<out>/index.md")
     rep.add_argument("--results", type=directory, default=Path("results"),
                      help="where records are (default: results/)")
     rep.add_argument("--out", type=directory, default=Path("reports"), help="where reports go (default: reports/)")
-    rep.add_argument("--profile", default=None, help="only records of this profile (default: the profile "
-                     "with the most records); reports of profiles other than cpu go to <out>/<profile>/")
+    rep.add_argument("--profile", default=None, help="only records of this profile (default: cpu when it "
+                     "has records, else the profile with the most); reports of profiles other than cpu go to "
+                     "<out>/<profile>/")
+    rep.add_argument("--include-stale", action="store_true",
+                     help="put records made by other code than this checkout's into the tables, marked ‡ "
+                     "(default: leave them out, count them in one line and list them by commit at the end)")
     rep.add_argument("--readme", type=Path, default=None, metavar="FILE",
                      help="also make again the generated blocks of this markdown file (README.md: what the "
                      "main job took and whether its cells settled) from the records under --results")
@@ -193,100 +176,28 @@ def build_parser() -> Parser:
     return parser
 
 
-def pick_methods(text: str) -> list[str]:
-    from methods import METHODS
+def request_from(args):
+    """The RunRequest that `bench run`'s arguments ask for (the plan checks it: bench/plan.py)."""
+    from bench.plan import RunRequest
+    from bench.records import command_line
 
-    if text.strip() == "all":
-        return METHODS.names()
-    names = comma_list(text)
-    if not names:
-        raise UsageError("--methods is empty; give 'all' or method names (see 'bench list methods')")
-    for name in names:
-        METHODS.get(name)
-    return drop_repeats(names, "--methods")
-
-
-def trainable_on(suite: str, methods: list[str], everything: bool) -> tuple[list[str], dict[str, str]]:
-    """The methods that can train on the suite's data: not those that need complete tuples where training samples
-    miss modalities (the paper leaves MVAE and HELVAE out of §6.3 for this reason), nor those limited to modality
-    kinds the suite lacks (FlowBind: vectors). `--methods all` leaves them out and says so; naming one is a usage
-    error. A suite or method that declares no modality_kinds takes any. Returns the methods kept and, for each
-    left out, why (printed once every input has been checked)."""
-    from methods import METHODS
-    from tasks import SUITES
-
-    suite_cls = SUITES.get(suite)
-    reasons = {}
-    for m in methods:
-        kinds, has = METHODS.get(m).modality_kinds, suite_cls.modality_kinds
-        if suite_cls.partial_tuples and METHODS.get(m).needs_full_tuples:
-            reasons[m] = f"it trains on complete tuples only, and {suite} trains on pairs"
-        elif kinds and has and not set(has) <= set(kinds):
-            reasons[m] = f"it handles {', '.join(kinds)} modalities only, and {suite} has {', '.join(has)}"
-    if reasons and not everything:
-        m = next(iter(reasons))
-        raise UsageError(f"{m} cannot train on {suite}: {reasons[m]}; leave it out (--methods all does)")
-    return [m for m in methods if m not in reasons], reasons
-
-
-def say_left_out(reasons: dict[str, str]) -> None:
-    for m, why in reasons.items():
-        print(f"bench: leaving out {m}: {why}", file=sys.stderr)
-
-
-def check_profile(name: str) -> None:
-    from bench.config import PROFILES
-
-    if name not in PROFILES:
-        raise UsageError(f"unknown profile '{name}'; available: {', '.join(PROFILES)}")
-
-
-def check_executor(args) -> None:
-    """Ray's options only with --executor ray, and Ray itself installed (found, not imported: that takes seconds)."""
-    if args.executor == "ray":
-        import importlib.util
-
-        if importlib.util.find_spec("ray") is None:
-            raise UsageError("--executor ray needs Ray, which is not installed: pip install -e '.[ray]'")
-        if args.ray_address is not None and not args.ray_address.strip():
-            raise UsageError("--ray-address is empty; give the cluster's address such as HEAD:6379, or leave it "
-                             "out to start a Ray instance here")
-        return
-    for flag, value in (("--ray-address", args.ray_address), ("--cell-threads", args.cell_threads)):
-        if value is not None:
-            raise UsageError(f"{flag} is an option of --executor ray; add --executor ray or leave it out")
+    if args.executor != "ray" and args.cell_threads is not None:
+        raise UsageError("--cell-threads is an option of --executor ray; add --executor ray or leave it out")
+    return RunRequest(suite=args.suite, methods=method_names(args.methods), seeds=parse_seeds(args.seeds),
+                      profile=args.profile, overrides=args.overrides, device=args.device, out=args.out,
+                      tracking_uri=args.tracking_uri, force=args.force,
+                      command=command_line(getattr(args, "argv", [])), show_progress=not args.quiet,
+                      workers=args.workers, record_interrupted=args.record_interrupted,
+                      require_tracking=args.require_tracking, executor=args.executor, ray_address=args.ray_address,
+                      cell_threads=args.cell_threads or 1)
 
 
 def cmd_run(args) -> int:
-    from bench.config import validate_overrides
-    from bench.records import command_line
-    from bench.runner import RunRequest, TrackingUnavailable, pick_device, plan, run
-    from tasks import SUITES
+    from bench.runner import TrackingUnavailable, run
 
-    SUITES.get(args.suite)
-    check_profile(args.profile)
-    methods, left_out = trainable_on(args.suite, pick_methods(args.methods), everything=args.methods.strip() == "all")
-    validate_overrides(args.overrides, args.suite, methods)
-    if args.tracking_uri is not None and not args.tracking_uri.strip():
-        raise UsageError("--tracking-uri is empty; give a URI such as sqlite:///results/mlflow.db or "
-                         "http://127.0.0.1:5000, or leave it out")
-    check_executor(args)
-    if args.executor == "local":  # under Ray the cluster's devices count, not this machine's
-        try:
-            pick_device(args.device)
-        except ValueError as err:
-            raise UsageError(str(err)) from None
-    request = RunRequest(suite=args.suite, methods=methods, seeds=parse_seeds(args.seeds), profile=args.profile,
-                         overrides=args.overrides, device=args.device, out=args.out,
-                         tracking_uri=args.tracking_uri, force=args.force,
-                         command=command_line(args.argv), show_progress=not args.quiet, workers=args.workers,
-                         record_interrupted=args.record_interrupted, require_tracking=args.require_tracking,
-                         executor=args.executor, ray_address=args.ray_address, cell_threads=args.cell_threads or 1)
-    plan(request)  # resolve and check every cell before anything is written or trained
-    writable_directory(args.out, "--out")
-    say_left_out(left_out)
+    request = request_from(args)
     try:
-        result = run(request)
+        result = run(request)  # plans first: every rule is checked before anything is written or trained
     except TrackingUnavailable as err:
         raise UsageError(str(err)) from None
     except KeyboardInterrupt:  # between cells, before any started
@@ -335,13 +246,27 @@ def cmd_report(args) -> int:
     from bench.report import write_report
     from tasks import SUITES
 
-    SUITES.get(args.suite)
+    if args.all and (args.suite or args.profile):
+        raise UsageError("--all writes every suite at its default profile; leave out --suite and --profile")
+    suites = SUITES.names() if args.all else [args.suite or "gaussian_mixture"]
+    for suite in suites:
+        SUITES.get(suite)
     existing_directory(args.results, "--results")
+    from bench.plan import writable_directory
+
     writable_directory(args.out, "--out")
     if args.readme is not None and not args.readme.is_file():
         raise UsageError(f"--readme {args.readme}: no such file")
-    for path in write_report(args.suite, args.results, args.out, args.profile):
-        print(f"bench: wrote {path}")
+    for suite in suites:
+        if args.all and not (args.results / suite).is_dir():
+            print(f"bench: no records of {suite} under {args.results}/; skipped")
+            continue
+        for path in write_report(suite, args.results, args.out, args.profile, args.include_stale):
+            print(f"bench: wrote {path}")
+    if args.all:
+        from bench.report_index import write_index
+
+        print(f"bench: wrote {write_index(args.results, args.out)}")
     if args.readme is not None:
         from bench.report_readme import refresh
 
@@ -353,12 +278,13 @@ def cmd_report(args) -> int:
 def cmd_perf(args) -> int:
     from bench.config import resolve, validate_overrides
     from bench.perf import run_perf
-    from bench.runner import pick_device
+    from bench.plan import check_profile, methods_for, pick_device, writable_directory
     from tasks import SUITES
 
     SUITES.get(args.suite)
     check_profile(args.profile)
-    methods, left_out = trainable_on(args.suite, pick_methods(args.methods), everything=args.methods.strip() == "all")
+    notes: list[str] = []
+    methods = methods_for(args.suite, method_names(args.methods), notes)
     validate_overrides(args.overrides, args.suite, methods)
     for name in methods:  # every measured config resolves, before any process starts
         resolve(args.suite, name, 0, args.profile, list(args.overrides))
@@ -368,7 +294,8 @@ def cmd_perf(args) -> int:
         raise UsageError(str(err)) from None
     writable_directory(args.out, "--out")
     writable_directory(args.results / "perf", "--results")
-    say_left_out(left_out)
+    for text in notes:
+        print(f"bench: note: {text}", file=sys.stderr)
 
     for path in run_perf(args, methods):
         print(f"bench: wrote {path}")

@@ -35,7 +35,8 @@ from methods import METHODS
 from tasks import SUITES
 
 if TYPE_CHECKING:  # the runner imports this module
-    from bench.runner import Progress, RunRequest
+    from bench.plan import RunRequest
+    from bench.runner import Progress
 
 RETRIES = 2  # a cell whose worker died starts again this many times, as the local executor restarts its pool
 CONTACT_S = 0.5  # how often at most a task sends its progress and learns whether the run is stopping

@@ -113,7 +113,7 @@ def measure_method(suite_name: str, method_name: str, profile: str, overrides: l
     from torch.utils.flop_counter import FlopCounterMode
 
     from bench.config import resolve
-    from bench.runner import pick_device
+    from bench.plan import pick_device
     from bench.train import EMA, make_optimizer, training_step
     from methods import METHODS
     from methods.backbone.nets import ResidualMLP, VelocityMLP
@@ -181,7 +181,7 @@ def measure_reference(suite_name: str, profile: str, overrides: list[str], repea
     from torch.utils.flop_counter import FlopCounterMode
 
     from bench.config import resolve
-    from bench.runner import pick_device
+    from bench.plan import pick_device
     from bench.train import autocast
     from methods.backbone.nets import VelocityMLP
 
@@ -234,7 +234,7 @@ def measure_stacking(cfg: Any, names: list[str], size: int, repeats: int, steps:
     backward with `rows` rows each. The speed-up a backbone that stacks them could hope for on this device."""
     from torch.func import functional_call, stack_module_state, vmap
 
-    from bench.runner import pick_device
+    from bench.plan import pick_device
     from bench.train import autocast
     from methods.backbone.nets import VelocityMLP
 
@@ -301,7 +301,7 @@ def run_perf(args, methods: list[str]) -> list[Path]:
     """Measure `methods` (checked by the command line) with the settings in `args`; write the record and page."""
     from bench.config import resolve
     from bench.perf_page import describe_machine, render
-    from bench.runner import pick_device
+    from bench.plan import pick_device
 
     device = pick_device(args.device)
     threads = args.threads or default_threads(device)

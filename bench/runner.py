@@ -8,9 +8,10 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -18,38 +19,15 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from bench.config import resolve
-from bench.fingerprint import changed_files, code_fingerprint
+from bench.fingerprint import changed_files
 from bench.job import Cell, CellOutcome, JobSettings, run_cell
+from bench.plan import RunRequest, pick_device, plan
 from bench.records import git_state
 from bench.tracking import TrackingSetup, prepare_tracking, quiet_tracking_logs, store_uri
-from methods import METHODS
-from tasks import SUITES
 
 
 class TrackingUnavailable(RuntimeError):
     """--require-tracking was given and the store cannot be used."""
-
-
-@dataclass
-class RunRequest:
-    suite: str
-    methods: list[str]
-    seeds: list[int]
-    profile: str = "cpu"
-    overrides: list[str] = field(default_factory=list)
-    device: str = "auto"
-    out: Path = Path("results")
-    tracking_uri: str | None = None
-    force: bool = False
-    command: str = ""
-    show_progress: bool = True
-    workers: int = 1  # cells run side by side; 0 = auto (one per CPU core)
-    record_interrupted: bool = False  # write a record with status "interrupted" for cells stopped by Ctrl-C
-    require_tracking: bool = False  # stop before any cell when the tracking store cannot be used
-    executor: str = "local"  # local: processes on this machine; ray: one Ray task per cell (bench/executor_ray.py)
-    ray_address: str | None = None  # the Ray cluster to use; None: start a Ray instance on this machine
-    cell_threads: int = 1  # CPU threads per cell under Ray (the CPUs Ray reserves for it)
 
 
 @dataclass
@@ -62,36 +40,13 @@ class RunResult:
         return sum(o.status == status for o in self.outcomes)
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but no CUDA device is available; use --device cpu or auto")
-    return torch.device(name)
-
-
-def unique(items: list) -> list:
-    return list(dict.fromkeys(items))
-
-
-def plan(request: RunRequest) -> list[Cell]:
-    """Every cell of the matrix, resolved (so config mistakes stop the run before any training)."""
-    fingerprints: dict[str, dict[str, Any]] = {}
-    suite_module = SUITES.get(request.suite).__module__
-    cells = []
-    for method in unique(request.methods):
-        if method not in fingerprints:
-            fingerprints[method] = code_fingerprint(METHODS.get(method).__module__, suite_module)
-        for seed in unique(request.seeds):
-            cfg = resolve(request.suite, method, seed, request.profile, request.overrides)
-            cells.append(Cell(cfg, request.out, fingerprints[method]))
-    return cells
-
-
 def run(request: RunRequest) -> RunResult:
     """Run every pending cell, `request.workers` at a time, here or on Ray. Outcomes come back in plan order."""
+    planned = plan(request)
+    for text in planned.notes:
+        print(f"bench: note: {text}", file=sys.stderr)
+    cells = planned.cells
     device = pick_device(request.device) if request.executor == "local" else None  # on Ray, the cluster's
-    cells = plan(request)
     progress = Progress(request.show_progress)
     done: dict[str, CellOutcome] = {}
     pending = []

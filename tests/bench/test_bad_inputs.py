@@ -14,9 +14,11 @@ CATALOGUE = [
     # names and lists
     (["run", "--methods", "munii"], "unknown method 'munii'; available: muni, muni_hellinger"),
     (["run", "--methods", ""], "--methods is empty"),
-    (["run", "--methods", " , "], "--methods is empty"),
+    (["run", "--methods", " , "], "--methods ' , ' has an empty item"),
+    (["run", "--methods", "muni,,mopoe"], "--methods 'muni,,mopoe' has an empty item"),
+    (["run", "--seeds", "0,,1"], "--seeds '0,,1' has an empty item"),
     (["run", "--suite", "polymnist"], "unknown suite 'polymnist'; available: gaussian_mixture"),
-    (["run", "--profile", "fast"], "unknown profile 'fast'; available: smoke, cpu, cpu_long, paper"),
+    (["run", "--profile", "fast"], "unknown profile 'fast'; available: smoke, cpu, cpu_wide, cpu_long, paper"),
     (["run", "--suite", "polymnist_quadrant_labels", "--profile", "cpu_long"],
      "profile 'cpu_long' has no settings for suite 'polymnist_quadrant_labels'; it has: gaussian_mixture"),
     (["run", "--seeds", "0,x"], "--seeds expects comma-separated integers"),
@@ -132,6 +134,31 @@ def test_a_bad_input_is_one_clear_line_exit_2_and_nothing_written(argv, message,
     assert code == 2, (out, err)
     assert err.startswith("bench: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
     assert message in err, err
+    assert snapshot(tmp_path) == before
+
+
+API_CASES = [(argv, message) for argv, message in CATALOGUE + FILE_IN_THE_WAY if argv[0] == "run"]
+
+
+@pytest.mark.parametrize("argv, message", API_CASES)
+def test_the_python_api_refuses_the_same_bad_runs_before_anything_is_written(argv, message, tmp_path, monkeypatch):
+    """The same request built for bench.runner.run: the plan (bench/plan.py) refuses it, not the command line."""
+    from base.registry import UnknownNameError
+    from bench.cli import build_parser, request_from
+    from bench.errors import ConfigError, UsageError
+    from bench.runner import run
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("a file, not a directory")
+    (tmp_path / "empty").mkdir()
+    try:
+        request = request_from(build_parser().parse_args(argv))
+    except UsageError:
+        pytest.skip("a mistake of the command line's own syntax (argparse or a comma list)")
+    before = snapshot(tmp_path)
+    with pytest.raises((UsageError, ConfigError, UnknownNameError)) as caught:
+        run(request)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
     assert snapshot(tmp_path) == before
 
 

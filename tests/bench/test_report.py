@@ -177,7 +177,8 @@ def test_what_a_profile_can_show_names_the_columns_on_which_every_method_ties():
     from bench.report import scope_section
     from tasks.base import MetricSpec
 
-    table = [MetricSpec("m/acc", "Acc.", "one_to_one", "higher"), MetricSpec("m/coh", "Coh.", "unconditional", "higher")]
+    table = [MetricSpec("m/acc", "Acc.", "one_to_one", "higher"),
+             MetricSpec("m/coh", "Coh.", "unconditional", "higher")]
 
     def two(method: str, acc: float, coh: float, seed: int) -> Row:
         rng = np.random.default_rng(seed)
@@ -191,3 +192,23 @@ def test_what_a_profile_can_show_names_the_columns_on_which_every_method_ties():
     assert "- **Acc.**: separates them: 1 of 3 tied at the best (muni; 0.8000)." in text
     assert "- **Coh.**: does not separate the methods: all 3 are tied with the best" in text
     assert scope_section(rows[:1], table) == []  # one method: nothing to separate
+
+
+def test_records_made_by_other_code_stay_out_of_the_tables_unless_asked_for(smoke_results, tmp_path):
+    import json
+    import shutil
+
+    results = tmp_path / "results"
+    shutil.copytree(smoke_results, results)
+    seed1 = next(results.glob("gaussian_mixture/smoke/muni/*-seed1.json"))
+    record = json.loads(seed1.read_text())
+    record["code"]["files"]["methods/muni.py"] = "0" * 12  # made by another version of the method
+    seed1.write_text(json.dumps(record))
+    md = (write_report("gaussian_mixture", results, tmp_path / "a")[0].parent / "gaussian_mixture.md").read_text()
+    assert "**Made by other code**: 1 record, left out of the tables (see the last section)." in md
+    assert re.search(r"\| muni \| 1 \|", md) and "‡" not in md.split("## Records made by other code")[0]
+    appendix = md.split("## Records made by other code")[1]
+    assert "1 record (muni); differs in methods/muni.py" in appendix and "--include-stale" in appendix
+    md = (write_report("gaussian_mixture", results, tmp_path / "b", include_stale=True)[0].parent
+          / "gaussian_mixture.md").read_text()
+    assert re.search(r"\| muni ‡ \| 2 \|", md) and "in the tables marked ‡" in md

@@ -59,12 +59,13 @@ def smoke_records(tmp_path_factory):
 
 
 def test_all_methods_means_those_that_train_on_pairs():
-    from bench.cli import pick_methods, trainable_on
+    from bench.plan import trainable_on
+    from methods import METHODS
 
-    kept, left_out = trainable_on("image_text_audio", pick_methods("all"), everything=True)
+    kept, left_out = trainable_on("image_text_audio", METHODS.names(), everything=True)
     assert kept == ["muni", "muni_hellinger", "mmvae", "mopoe", "mmvae_plus", "unified_latents", "flowbind"]
     assert left_out["mvae"] == "it trains on complete tuples only, and image_text_audio trains on pairs"
-    assert "flowbind" in trainable_on("polymnist_quadrant_labels", pick_methods("all"), everything=True)[1]
+    assert "flowbind" in trainable_on("polymnist_quadrant_labels", METHODS.names(), everything=True)[1]
 
 
 def test_a_method_without_co_generation_records_it_as_unsupported(smoke_records):

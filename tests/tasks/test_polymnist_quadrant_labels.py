@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.cli import trainable_on
 from bench.config import resolve
+from bench.plan import trainable_on
 from bench.train import train
 from methods import METHODS
 from methods.backbone.modality import Batch

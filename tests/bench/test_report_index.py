@@ -1,0 +1,24 @@
+from bench.report_index import tally, verdict_of, write_index
+
+
+def test_a_findings_tally_counts_each_verdict_once():
+    findings = ["A beats B: **reproduced** — ours ...", "C: **not reproduced** — ours ...",
+                "D: **undecided** (the interval ...)", "E: **reproduced**"]
+    assert [verdict_of(f) for f in findings] == ["reproduced", "not reproduced", "undecided", "reproduced"]
+    assert tally(findings) == "1 not reproduced, 2 reproduced, 1 undecided" and tally([]) == "none checked"
+
+
+def test_the_index_has_a_line_per_suite_with_records_and_links_its_report(smoke_results, tmp_path):
+    text = write_index(smoke_results, tmp_path).read_text()
+    assert text.startswith("# Where the harness stands on the paper's benchmarks")
+    line = next(line for line in text.splitlines() if line.startswith("| gaussian_mixture |"))
+    assert "| `smoke` |" in line and "[smoke/gaussian_mixture.md](smoke/gaussian_mixture.md)" in line
+    assert " of 3 |" in line  # muni's two seeds and shala's one
+    assert "image_text_audio" not in text  # no records, no line
+
+
+def test_report_all_refuses_a_suite_or_profile_beside_it(capsys):
+    from bench.cli import main
+
+    assert main(["report", "--all", "--suite", "gaussian_mixture"]) == 2
+    assert "--all writes every suite" in capsys.readouterr().err
