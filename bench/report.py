@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from base.results import Row
-from bench.fingerprint import changed_files, code_fingerprint
+from bench.fingerprint import ROOT, changed_files, code_fingerprint
 from bench.records import read_records
 from bench.report_budget import (
     budget_line,
@@ -83,20 +83,35 @@ def mark_stale(records: list[dict[str, Any]], suite: str) -> None:
             r["_changed"] = changed_files(r["code"]["files"], current[method])
 
 
-def stale_section(records: list[dict[str, Any]]) -> list[str]:
+def stale_section(records: list[dict[str, Any]], left_out: bool) -> list[str]:
+    """The appendix of records made by other code, one line per commit: its methods and the result-determining
+    files that differ from this checkout's (files since removed are counted, not named)."""
     stale = [r for r in records if r.get("_changed") and r.get("status") == "ok"]
     if not stale:
         return []
-    groups = Counter((r["method"], r["git"].get("commit", "unknown")[:10], ", ".join(r["_changed"])) for r in stale)
+    by_commit: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in stale:
+        by_commit[(r.get("git") or {}).get("commit", "unknown")[:10]].append(r)
+    where = ("left out of the tables above (`bench report --include-stale` puts them back, marked "
+             f"{STALE})" if left_out else f"in the tables above, marked {STALE}")
     lines = ["## Records made by other code", "",
-             f"{len(stale)} of the {sum(r.get('status') == 'ok' for r in records)} records in this report were made "
-             f"by code whose result-determining files differ from this checkout's (rows marked {STALE}): their "
-             "numbers are what that code gave, not necessarily what this code gives. Rerunning the same "
+             f"{len(stale)} records of this profile were made by code whose result-determining files differ from "
+             f"this checkout's, so they are {where}: their numbers are what that code gave. Rerunning the same "
              "`bench run` command trains them again.", ""]
-    lines += [f"- {method}: {n} record{'s' if n > 1 else ''} from commit {commit}"
-              + (f" {changed}" if changed.startswith("(") else f"; differs in {changed}")
-              for (method, commit, changed), n in sorted(groups.items())]
+    for commit, group in sorted(by_commit.items()):
+        changed = sorted({f for r in group for f in r["_changed"]})
+        notes = [f for f in changed if f.startswith("(")]
+        present = [f for f in changed if not f.startswith("(") and (ROOT / f).exists()]
+        gone = len(changed) - len(notes) - len(present)
+        methods = ", ".join(sorted({r["method"] for r in group}))
+        what = "; ".join(notes + ([f"differs in {', '.join(present)}"] if present else [])
+                         + ([f"{gone} files since removed"] if gone else []))
+        lines.append(f"- commit {commit}: {plural(len(group), 'record')} ({methods}); {what}")
     return lines + [""]
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def summarize(values: list[float] | None) -> tuple[float, float, int] | None:
@@ -548,7 +563,14 @@ def flatten(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_report(suite: str, results: Path, out: Path, profile: str | None = None) -> list[Path]:
+def default_profile(records: list[dict[str, Any]]) -> str:
+    """The profile a report shows unless told: the default `cpu` when it has records, else the one with most."""
+    profiles = Counter(r["profile"] for r in records)
+    return "cpu" if "cpu" in profiles else profiles.most_common(1)[0][0]
+
+
+def write_report(suite: str, results: Path, out: Path, profile: str | None = None,
+                 include_stale: bool = False) -> list[Path]:
     from bench.figures import bar_chart, suite_figures
 
     suite_cls = SUITES.get(suite)
@@ -557,13 +579,16 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
         raise FileNotFoundError(f"no result records for suite '{suite}' under {results}/; "
                                 f"run 'python -m bench run --suite {suite}' first")
     profiles = Counter(r["profile"] for r in records)
-    profile = profile or profiles.most_common(1)[0][0]
+    profile = profile or default_profile(records)
     records = [r for r in records if r["profile"] == profile]
     if not records:
         raise FileNotFoundError(f"no records of profile '{profile}' for suite '{suite}' under {results}/; "
                                 f"found profiles: {', '.join(profiles)}")
     mark_stale(all_records, suite)
-    rows = collect_rows(records)
+    current = [r for r in records if not (r.get("_changed") and r.get("status") == "ok")]
+    # records made by other code stay out of the tables unless asked for, or unless nothing else is there
+    left_out = not include_stale and any(r.get("status") == "ok" for r in current)
+    rows = collect_rows(current if left_out else records)
     paper = suite_cls.paper_reference()
     table = suite_cls.table
     out = out if profile == "cpu" else out / profile  # the default profile's report sits at the top
@@ -574,7 +599,14 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     title = f"# {suite}: {suite_cls.paper_table or 'results'} — profile `{profile}`"
     command = f"python -m bench report --suite {suite}" + ("" if profile == "cpu" else f" --profile {profile}")
     intro = reading_guide(rows, table, records, ok_records, command, results)
-    sections = [title, "", budget_line(rows), "", settled_line(rows), "", intro, "", markdown_table(header, body), ""]
+    stale_count = sum(bool(r.get("_changed")) and r.get("status") == "ok" for r in records)
+    stale_line = ("" if not stale_count else
+                  f"**Made by other code**: {plural(stale_count, 'record')}, left out of the tables (see the last "
+                  "section)." if left_out else
+                  f"**Made by other code**: {plural(stale_count, 'record')}, in the tables marked {STALE}"
+                  + ("" if include_stale else " (no record of this profile was made by this checkout's code)") + ".")
+    sections = [title, "", budget_line(rows), "", settled_line(rows), ""] + ([stale_line, ""] if stale_line else [])
+    sections += [intro, "", markdown_table(header, body), ""]
     sections += equal_compute_tables(rows, table)
     extras = [spec for spec in suite_cls.extra_metrics if any(spec.key in r["metrics"] for r in ok_records)]
     if extras:
@@ -594,7 +626,7 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     sections += scope_section(rows, table)
     sections += budget_section(rows) + ranking_section(rows, table)
     sections += convergence_by_profile(all_records, table)
-    sections += stale_section(records)
+    sections += stale_section(records, left_out)
     failures = [(row.label, r) for row in rows for r in row.failed]
     if failures:
         sections += ["## Failed cells", ""] + [f"- {label} seed {r['seed']}: {r.get('reason')}"
