@@ -27,6 +27,7 @@ import ray
 import torch
 
 from bench.errors import UsageError
+from bench.executor import Progress, Report, Start
 from bench.fingerprint import changed_files, code_fingerprint
 from bench.job import Cell, CellOutcome, JobSettings, claimed, run_cell
 from bench.records import write_atomic
@@ -34,9 +35,8 @@ from bench.tracking import HTTP_SETTINGS, first_line, quiet_tracking_logs, shown
 from methods import METHODS
 from tasks import SUITES
 
-if TYPE_CHECKING:  # the runner imports this module
+if TYPE_CHECKING:
     from bench.plan import RunRequest
-    from bench.runner import Progress
 
 RETRIES = 2  # a cell whose worker died starts again this many times, as the local executor restarts its pool
 CONTACT_S = 0.5  # how often at most a task sends its progress and learns whether the run is stopping
@@ -251,6 +251,17 @@ def failure(err: ray.exceptions.RayError) -> str:
         return (f"its worker died {RETRIES + 1} times ({first_line(err)}); no record was written, and a rerun "
                 "trains it again")
     return first_line(err)
+
+
+@dataclass
+class RayExecutor:
+    """Cells as Ray tasks on a cluster (this module's run_ray)."""
+
+    request: RunRequest
+    uri: str  # the tracking store the driver set up
+
+    def run(self, cells: list[Cell], start: Start, progress: Progress, report: Report) -> bool:
+        return run_ray(self.request, cells, self.uri, start, progress, report)
 
 
 def run_ray(request: RunRequest, cells: list[Cell], uri: str, start: Callable[[Path | None], JobSettings],

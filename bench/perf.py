@@ -46,7 +46,7 @@ def sync(device: torch.device) -> None:
 
 def default_threads(device: torch.device) -> int:
     """The CPU threads one cell of `bench run` trains with by default: one per core, cells side by side."""
-    from bench.runner import resolve_workers
+    from bench.executor_local import resolve_workers
 
     return max(1, (os.cpu_count() or 1) // resolve_workers(0, device)) if device.type == "cpu" else 1
 
@@ -101,7 +101,7 @@ def matmul_seconds(step: Callable[[int], None], steps: int, device: torch.device
 def start_process(threads: int, device_name: str) -> None:
     """Pool initializer: the measured process uses `threads` CPU threads (a cell of `bench run` sets its own), and
     stops when `bench perf` dies, as the runner's workers do."""
-    from bench.runner import die_with_parent
+    from bench.executor_local import die_with_parent
 
     die_with_parent()
     if device_name != "cuda":

@@ -196,7 +196,7 @@ def test_workers_stop_when_the_runner_dies():
     import signal
     import time
 
-    from bench.runner import die_with_parent
+    from bench.executor_local import die_with_parent
 
     def worker(ready):
         die_with_parent()
