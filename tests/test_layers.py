@@ -1,47 +1,85 @@
-"""The project's layers import downward only: base → methods, metrics → tasks → bench. Every import counts,
-at module level, inside a function or for type checking only; and no two modules import each other at run time."""
+"""The project's layers import downward only: base → methods, metrics → tasks → bench; and no group of modules
+imports itself round. Every import counts — at module level, inside a function, or for type checking only —
+relative imports are resolved, and `from package import name` is an import of the package's module `name` when
+there is one, else of the package's __init__."""
 import ast
 from pathlib import Path
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 ROOT = Path(__file__).resolve().parent.parent
 ALLOWED = {"base": {"base"}, "methods": {"base", "methods"}, "metrics": {"base", "metrics"},
            "tasks": {"base", "methods", "metrics", "tasks"}, "bench": {"base", "methods", "metrics", "tasks", "bench"}}
-
-
-def type_checking_blocks(tree: ast.Module) -> set[int]:
-    blocks = [b for b in ast.walk(tree) if isinstance(b, ast.If) and ast.unparse(b.test) == "TYPE_CHECKING"]
-    return {id(n) for block in blocks for n in ast.walk(block)}
-
-
-def project_imports(path: Path, run_time_only: bool = False) -> set[str]:
-    found = set()
-    tree = ast.parse(path.read_text())
-    skip = type_checking_blocks(tree) if run_time_only else set()
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in found if name.split(".")[0] in ALLOWED}
+# cycles that exist and are to be removed (issue 23): the test fails when a new one appears and when one of these
+# is gone, so this list only shrinks
+KNOWN_CYCLES = [{"tasks.base", "tasks.evaluation"}]
 
 
 def modules() -> dict[str, Path]:
-    return {".".join(p.relative_to(ROOT).with_suffix("").parts): p
-            for layer in ALLOWED for p in (ROOT / layer).rglob("*.py")}
+    """Module name -> file; a package is named by its folder (tasks, not tasks.__init__)."""
+    found = {}
+    for layer in ALLOWED:
+        for path in (ROOT / layer).rglob("*.py"):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The project modules `name` imports, anywhere in its file."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
+    return {m for m in found if m in known and m != name}
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imports(name, path, known) for name, path in known.items()}
 
 
 def test_no_layer_imports_one_above_it():
-    upward = [f"{name} imports {target}" for name, path in modules().items()
-              for target in project_imports(path) if target.split(".")[0] not in ALLOWED[name.split(".")[0]]]
+    upward = [f"{name} imports {target}" for name, targets in graph().items()
+              for target in targets if target.split(".")[0] not in ALLOWED[name.split(".")[0]]]
     assert upward == []
 
 
-def test_no_two_modules_import_each_other():
-    known = modules()
-    edges = {name: {t for t in project_imports(path, run_time_only=True) if t in known and t != name}
-             for name, path in known.items()}
-    cycles = sorted(f"{a} <-> {b}" for a in edges for b in edges[a] if a < b and a in edges.get(b, set()))
-    assert cycles == []
+def cycles(edges: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected groups of more than one module: each imports itself through the others."""
+    names = sorted(edges)
+    index = {n: i for i, n in enumerate(names)}
+    rows = [index[a] for a in names for b in edges[a]]
+    cols = [index[b] for a in names for b in edges[a]]
+    matrix = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(names), len(names)))
+    _, labels = connected_components(matrix, directed=True, connection="strong")
+    groups = [{names[i] for i in np.flatnonzero(labels == label)} for label in np.unique(labels)]
+    return sorted((g for g in groups if len(g) > 1), key=sorted)
+
+
+def test_the_cycle_finder_sees_a_cycle_of_three_and_a_package_imported_by_name():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
+    known = {"pkg": Path("pkg/__init__.py"), "pkg.mod": Path("pkg/mod.py"), "pkg.other": Path("pkg/other.py")}
+    tree = "from pkg import mod, NAME\nfrom . import other\n"
+    path = ROOT / "tests" / "_layers_probe.py"
+    path.write_text(tree)
+    try:
+        assert imports("pkg.mod2", path, known) == {"pkg.mod", "pkg", "pkg.other"}
+    finally:
+        path.unlink()
+
+
+def test_no_group_of_modules_imports_itself_round():
+    found = cycles(graph())
+    assert [c for c in found if c not in KNOWN_CYCLES] == [], "a new import cycle"
+    assert [c for c in KNOWN_CYCLES if c not in found] == [], "a known cycle is gone: take it off KNOWN_CYCLES"
