@@ -28,16 +28,17 @@ from bench.report_budget import (
     ranking_section,
     settled_line,
 )
+from bench.report_ranking import REAL, best_rows, fmt, plural, rank_key, real_value, summarize
+from bench.report_sensitivity import sensitivity_section
 from bench.tables import markdown_table
 from methods import METHODS
 from metrics.bootstrap import Z95
 from tasks import SUITES
 from tasks.base import MetricSpec
-from tasks.verdicts import Estimate, compare, estimate, reference_estimate
+from tasks.verdicts import Estimate, estimate, reference_estimate
 
 DASH = "—"
 FLOOR_LABEL = "oracle (older records: real data in the generator's place)"
-REAL = "oracle"  # the reference row whose values are the real data's: what "match" metrics are ranked against
 
 
 STALE = "‡"
@@ -108,65 +109,6 @@ def stale_section(records: list[dict[str, Any]], left_out: bool) -> list[str]:
                          + ([f"{gone} files since removed"] if gone else []))
         lines.append(f"- commit {commit}: {plural(len(group), 'record')} ({methods}); {what}")
     return lines + [""]
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def summarize(values: list[float] | None) -> tuple[float, float, int] | None:
-    if values is None or not values:
-        return None
-    arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, len(arr)
-
-
-def fmt(x: float) -> str:
-    if x == 0 or not math.isfinite(x):
-        return f"{x:.4f}"
-    return f"{x:.4f}" if abs(x) >= 1e-3 else f"{x:.2e}"
-
-
-def real_value(rows: list[Row], spec: MetricSpec) -> Estimate | None:
-    """The real data's value of a "match" metric: the oracle reference row's."""
-    return reference_estimate(rows, REAL, spec.key) if spec.ideal == "match" else None
-
-
-def rank_key(spec: MetricSpec, mean: float, real: Estimate | None) -> float:
-    """Smaller is better: the value (lower), its negative (higher), its distance to the real value (match)."""
-    if spec.ideal == "match":
-        return abs(mean - real.mean) if real is not None else math.nan
-    return -mean if spec.ideal == "higher" else mean
-
-
-def best_rows(rows: list[Row], spec: MetricSpec) -> set[int]:
-    """The row with the best mean, among the rows at the table's shared settings when there are any (rows set
-    apart by --set overrides had another budget or variant, so they do not compete), and the rows tied with it:
-    those whose paired difference with it has an interval that contains 0. A "match" metric without a real value
-    to match has no best."""
-    plain = {i for i, row in enumerate(rows) if not row.overrides} or set(range(len(rows)))
-    real = real_value(rows, spec)
-    found = {i: e for i, row in enumerate(rows) if i in plain and (e := estimate(row, spec.key)) is not None}
-    keys = {i: rank_key(spec, e.mean, real) for i, e in found.items()}
-    keys = {i: k for i, k in keys.items() if math.isfinite(k)}
-    if not keys:
-        return set()
-    top = min(keys, key=keys.get)
-    best = {i for i, k in keys.items() if k == keys[top]}
-    for i in keys:
-        if i not in best and tied(found[top], found[i], spec, real):
-            best.add(i)
-    return best
-
-
-def tied(a: Estimate, b: Estimate, spec: MetricSpec, real: Estimate | None) -> bool:
-    """The paired comparison of a and b is known and its interval contains 0."""
-    if spec.ideal == "match":
-        interval = compare([a, b, real], lambda x, y, r: np.abs(y - r) - np.abs(x - r))
-    else:
-        sign = 1.0 if spec.ideal == "higher" else -1.0
-        interval = compare([a, b], lambda x, y: sign * (x - y))
-    return interval.known and interval.decide() is None
 
 
 def scope_section(rows: list[Row], table: list[MetricSpec]) -> list[str]:
@@ -594,7 +536,8 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     out = out if profile == "cpu" else out / profile  # the default profile's report sits at the top
     out.mkdir(parents=True, exist_ok=True)
     stem = out / suite
-    header, body = main_table(rows, table, paper, latex=False)
+    table_rows = [row for row in rows if not row.overrides] or rows  # variants: the sensitivity section
+    header, body = main_table(table_rows, table, paper, latex=False)
     ok_records = [r for row in rows for r in row.records]
     title = f"# {suite}: {suite_cls.paper_table or 'results'} — profile `{profile}`"
     command = f"python -m bench report --suite {suite}" + ("" if profile == "cpu" else f" --profile {profile}")
@@ -612,13 +555,14 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     if extras:
         sections += ["## Beside the paper's table", "",
                      "Further metrics every record of this suite keeps, laid out like the table above.", "",
-                     markdown_table(*main_table(rows, extras, {}, latex=False)), ""]
+                     markdown_table(*main_table(table_rows, extras, {}, latex=False)), ""]
     findings = suite_cls.findings(rows)
     if findings:
         note = convergence_note(rows)
         sections += ["## The paper's findings, checked", ""] + ([note, ""] if note else [])
         sections += [f"- {f}" for f in findings] + [""]
         sections += variant_findings(rows, suite_cls)
+    sections += sensitivity_section(rows, table)
     if suite_cls.media_layout():
         from bench.report_media import media_section
 
@@ -644,7 +588,7 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     md = stem.with_suffix(".md")
     md.write_text("\n".join(sections) + "\n")
     written.append(md)
-    lheader, lbody = main_table(rows, table, paper, latex=True)
+    lheader, lbody = main_table(table_rows, table, paper, latex=True)
     tex = stem.with_suffix(".tex")
     tex.write_text(latex_table(lheader, lbody, f"{suite_cls.paper_table or suite}: ours vs paper ({profile})"))
     written.append(tex)
