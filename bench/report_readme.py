@@ -53,7 +53,25 @@ def main_job(results: Path) -> str:
     return text
 
 
-BLOCKS: dict[str, Callable[[Path], str]] = {"main-job": main_job}
+def equal_flops(results: Path) -> str:
+    """The equal-FLOP command at the main job's own compute: the mean over methods of a cell's counted FLOPs."""
+    suite, profile = MAIN_JOB
+    by_method: dict[str, list[float]] = {}
+    for r in plain_records(results, suite, profile):
+        flops = (r.get("budget") or {}).get("flops")
+        if flops:
+            by_method.setdefault(r["method"], []).append(float(flops))
+    if not by_method:
+        return "(no records of the main job carry counted FLOPs yet)"
+    amount = sum(sum(v) / len(v) for v in by_method.values()) / len(by_method)
+    return ("```bash\n"
+            f"python -m bench run --methods all --set train.budget=flops --set train.budget_amount={amount:.3g}\n"
+            "```\n\n"
+            f"`{amount:.3g}` is the mean FLOPs counted in one cell of the committed main job over its "
+            f"{len(by_method)} methods, so this job costs what the equal-steps job costs.")
+
+
+BLOCKS: dict[str, Callable[[Path], str]] = {"main-job": main_job, "equal-flops": equal_flops}
 
 
 def block_pattern(name: str) -> re.Pattern:

@@ -1,12 +1,12 @@
 import json
 from pathlib import Path
 
-from bench.report_readme import BEGIN, BLOCKS, END, block_pattern, main_job, refreshed
+from bench.report_readme import BEGIN, BLOCKS, END, block_pattern, equal_flops, main_job, refreshed
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def record(method: str, seed: int, start: str, end: str, settled: bool) -> dict:
+def record(method: str, seed: int, start: str, end: str, settled: bool, flops: float = 1e12) -> dict:
     last = 1.0 if settled else 2.0
     checks = [{"step": s, "fraction": s / 8, "metrics": {"m": v}, "se": {"m": 0.1}}
               for s, v in ((4, 1.0), (6, 1.0), (7, 1.0), (8, last))]
@@ -14,7 +14,7 @@ def record(method: str, seed: int, start: str, end: str, settled: bool) -> dict:
             "wall_time": {}, "profile": "cpu", "method": method, "seed": seed,
             "overrides": [], "config_hash": "abc", "device": {"type": "cpu", "threads": 1},
             "started_at": f"2026-12-01T{start}:00+00:00", "finished_at": f"2026-12-01T{end}:00+00:00",
-            "train": {"checks": checks}, "code": {"files": {}}}
+            "train": {"checks": checks}, "code": {"files": {}}, "budget": {"flops": flops}}
 
 
 def write(tmp_path: Path, records: list[dict]) -> Path:
@@ -48,3 +48,11 @@ def test_the_committed_readme_blocks_are_current_with_the_committed_records():
     assert all(block_pattern(name).search(text) for name in BLOCKS), "README lost a generated block"
     assert refreshed(text, ROOT / "results") == text, (
         "README's generated blocks are out of date: run 'python -m bench report --readme README.md'")
+
+
+def test_the_equal_flop_command_uses_the_main_jobs_mean_counted_flops_per_method(tmp_path):
+    results = write(tmp_path, [record("muni", 0, "10:00", "10:20", True, 1e12), record("muni", 1, "10:00", "10:20",
+                               True, 3e12), record("mopoe", 0, "10:00", "10:25", True, 6e12)])
+    text = equal_flops(results)
+    assert "--set train.budget=flops --set train.budget_amount=4e+12" in text  # (2e12 + 6e12) / 2
+    assert "over its 2 methods" in text
