@@ -53,6 +53,36 @@ def main_job(results: Path) -> str:
     return text
 
 
+def main_job_verdict(results: Path) -> str:
+    """Whether the main job's cells settled, how far the others still moved, and the findings' tally."""
+    from bench.report import collect_rows
+    from bench.report_budget import held_out
+    from bench.report_index import tally
+    from tasks import SUITES
+
+    suite, profile = MAIN_JOB
+    records = [r for r in plain_records(results, suite, profile) if not r.get("_changed")]
+    if not records:
+        return "No record of the main job was made by this checkout's code yet: run it to see its verdict."
+    moving: dict[str, float] = {}
+    for r in records:
+        reading = held_out(r) or {}
+        last = ((r.get("train") or {}).get("checks") or [{}])[-1].get("metrics", {})
+        for key in reading.get("unsettled", []):
+            if last.get(key):
+                share = reading["moved"][key] / abs(last[key])
+                moving[r["method"]] = max(moving.get(r["method"], 0.0), share)
+    states = [converged(r) for r in records]
+    settled = sum(s is True for s in states)
+    findings = SUITES.get(suite).findings(collect_rows(records))
+    text = f"At the main job's budget {settled} of {len(states)} cells settled on their held-out curves"
+    if moving:
+        text += ("; in the others the metric that moved most over the last quarter of training moved by "
+                 + ", ".join(f"{share:.0%} ({m})" for m, share in sorted(moving.items(), key=lambda x: -x[1]))
+                 + " of its final value")
+    return text + f". The paper's findings on it: {tally(findings)} (`reports/{suite}.md`)."
+
+
 def equal_flops(results: Path) -> str:
     """The equal-FLOP command at the main job's own compute: the mean over methods of a cell's counted FLOPs."""
     suite, profile = MAIN_JOB
@@ -71,7 +101,8 @@ def equal_flops(results: Path) -> str:
             f"{len(by_method)} methods, so this job costs what the equal-steps job costs.")
 
 
-BLOCKS: dict[str, Callable[[Path], str]] = {"main-job": main_job, "equal-flops": equal_flops}
+BLOCKS: dict[str, Callable[[Path], str]] = {"main-job": main_job, "main-job-verdict": main_job_verdict,
+                                            "equal-flops": equal_flops}
 
 
 def block_pattern(name: str) -> re.Pattern:
