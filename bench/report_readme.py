@@ -56,7 +56,7 @@ def main_job(results: Path) -> str:
 def main_job_verdict(results: Path) -> str:
     """Whether the main job's cells settled, how far the others still moved, and the findings' tally."""
     from bench.report import collect_rows
-    from bench.report_budget import held_out
+    from bench.report_budget import checks_of, held_out, median_tau
     from bench.report_index import tally
     from tasks import SUITES
 
@@ -75,11 +75,18 @@ def main_job_verdict(results: Path) -> str:
     states = [converged(r) for r in records]
     settled = sum(s is True for s in states)
     findings = SUITES.get(suite).findings(collect_rows(records))
+    by_method: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_method.setdefault(r["method"], []).append(r)
+    tau = median_tau({m: checks_of(rs) for m, rs in by_method.items()}, SUITES.get(suite).table)
     text = f"At the main job's budget {settled} of {len(states)} cells settled on their held-out curves"
     if moving:
-        text += ("; in the others the metric that moved most over the last quarter of training moved by "
+        text += ("; per method, the metric that moved most over the last quarter of training in its unsettled cells moved by "
                  + ", ".join(f"{share:.0%} ({m})" for m, share in sorted(moving.items(), key=lambda x: -x[1]))
                  + " of its final value")
+    if tau is not None:
+        text += (f". The methods' ranking between three quarters of training and the end (median over metrics of "
+                 f"Kendall's τ) was {tau:.2f} (1: unchanged)")
     return text + f". The paper's findings on it: {tally(findings)} (`reports/{suite}.md`)."
 
 
