@@ -81,7 +81,8 @@ def main_job_verdict(results: Path) -> str:
     tau = median_tau({m: checks_of(rs) for m, rs in by_method.items()}, SUITES.get(suite).table)
     text = f"At the main job's budget {settled} of {len(states)} cells settled on their held-out curves"
     if moving:
-        text += ("; per method, the metric that moved most over the last quarter of training in its unsettled cells moved by "
+        text += ("; per method, the metric that moved most over the last quarter of training in its unsettled "
+                 "cells moved by "
                  + ", ".join(f"{share:.0%} ({m})" for m, share in sorted(moving.items(), key=lambda x: -x[1]))
                  + " of its final value")
     if tau is not None:
