@@ -212,19 +212,3 @@ def test_records_made_by_other_code_stay_out_of_the_tables_unless_asked_for(smok
     md = (write_report("gaussian_mixture", results, tmp_path / "b", include_stale=True)[0].parent
           / "gaussian_mixture.md").read_text()
     assert re.search(r"\| muni ‡ \| 2 \|", md) and "in the tables marked ‡" in md
-
-
-def test_a_variant_is_shown_as_the_change_it_makes_with_its_interval_and_rank():
-    from bench.report_sensitivity import sensitivity_section
-    from tasks.base import MetricSpec
-
-    spec = MetricSpec("m/acc", "Acc.", "one_to_one", "higher")
-    rows = [row("muni", [], 0.50, 0.01, seed=1), row("mopoe", [], 0.70, 0.01, seed=2),
-            row("muni", ["train.steps=4000"], 0.90, 0.01, seed=3), row("mopoe", ["train.steps=4000"], 0.705, 0.01, 4)]
-    text = "\n".join(sensitivity_section(rows, [spec]))
-    assert "### `--set train.steps=4000`" in text and "Not run" not in text
-    assert re.search(r"\| muni \| \*\*\+0\.4 ± 0\.01\d*\*\* \(rank 2→1\) \|", text), text
-    assert re.search(r"\| mopoe \| \+0\.005 ± 0\.0\d+ \(rank 1→1\) \|", text), text  # within its noise: a tie
-    alone = "\n".join(sensitivity_section(rows[:3], [spec]))
-    assert "Not run with this variant: mopoe." in alone
-    assert sensitivity_section(rows[:2], [spec]) == []
