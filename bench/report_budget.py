@@ -271,9 +271,11 @@ def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
     for r in records:
         if r.get("status") == "ok":
             groups.setdefault((r["profile"], tuple(r.get("overrides") or ())), []).append(r)
-    header = ["profile", "settings", "budget", "networks (width×blocks)", "methods", "cells", "Σ cell min (1 seed)",
-              "job min (1 seed)", "settled", "not settled", "largest loss change, last fifth",
+    header = ["profile", "settings", "budget", "data", "networks (width×blocks)", "methods", "cells",
+              "Σ cell min (1 seed)", "job min per seed", "settled", "not settled", "largest loss change, last fifth",
               "ranking τ 75%→100% (median)"]
+    datas = [((g[0].get("config") or {}).get("data") or {}) for g in groups.values()]
+    differing = sorted({k for d in datas for k in d if len({repr(x.get(k)) for x in datas}) > 1})
     body, settled_budgets, measured = [], [], 0
     for (profile, overrides), group in sorted(groups.items()):
         by_method: dict[str, list[dict[str, Any]]] = {}
@@ -282,8 +284,10 @@ def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
         if len(by_method) < 2:
             continue
         minutes = sum(mean_of(rs, "wall_time", "total") or 0.0 for rs in by_method.values()) / 60
-        first_seed = min(r["seed"] for r in group)
-        job = busy_minutes([r for r in group if r["seed"] == first_seed])
+        seeds = {r["seed"] for r in group}
+        busy = busy_minutes(group)  # the seeds of a job interleave: its wall clock over the seeds it ran
+        job = None if busy is None else busy / len(seeds)
+        data = (group[0].get("config") or {}).get("data") or {}
         states = [converged(r) for r in group]
         known = [s for s in states if s is not None]
         moving = sorted({r["method"] for r in group if converged(r) is False})
@@ -293,7 +297,8 @@ def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
         tau = median_tau({m: checks_of(rs) for m, rs in by_method.items()}, table)
         stale = " ‡" if any(r.get("_changed") for r in group) else ""
         body.append([f"`{profile}`{stale}", " ".join(f"`{o}`" for o in overrides) or "-", describe_budget(group[0]),
-                     network_size(group[0]), str(len(by_method)), str(len(group)), f"{minutes:.0f}",
+                     " ".join(f"{k}={data.get(k)}" for k in differing) or "-", network_size(group[0]),
+                     str(len(by_method)), str(len(group)), f"{minutes:.0f}",
                      "n/a" if job is None else f"{job:.0f}",
                      f"{sum(known)}/{len(known)}" if known else "n/a",
                      (", ".join(moving) or "-") if known else "n/a",
@@ -314,12 +319,14 @@ def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
     else:
         verdict = ("None of these records carries held-out convergence curves (they predate them): run them "
                    "again to answer this.")
-    machines = sorted({f"{(r.get('device') or {}).get('type', '?')} ({(r.get('device') or {}).get('threads', '?')} "
-                       "thread per cell)" for g in groups.values() for r in g})
+    machines = sorted({f"{(r.get('device') or {}).get('type', '?')}"
+                       + (f" ({r['device']['threads']} thread per cell)" if (r.get("device") or {}).get("threads")
+                          else "") for g in groups.values() for r in g})
     return ["## Which budget does this problem need?", "",
-            "Every budget with records of at least two methods: its networks, the sum over methods of one seed's "
-            "cell time, the job's wall-clock time for that seed (the union of its cells' started→finished spans, "
-            f"with cells side by side; devices: {', '.join(machines)}), the cells that had settled "
+            "Every budget with records of at least two methods: the data settings that differ between them, its "
+            "networks, the sum over methods of one seed's cell time, the job's wall-clock time per seed (the union "
+            "of its cells' started→finished spans, with cells side by side, divided by the seeds it ran; devices: "
+            f"{', '.join(machines)}), the cells that had settled "
             f"({SETTLED_RULE}) and the methods with a cell that had not, the method whose smoothed training loss "
             f"still moved most over the last fifth (secondary; {CONVERGED_BELOW:.0%} reads as flat), and the median "
             "over metrics of Kendall's τ between the methods' ranking at three quarters of training and at the end "
