@@ -50,7 +50,7 @@ def test_options_of_a_method_outside_the_run_are_refused():
 
 
 def test_unknown_profile_lists_the_available_ones():
-    with pytest.raises(ConfigError, match="unknown profile 'fast'; available: smoke, cpu, cpu_long, paper"):
+    with pytest.raises(ConfigError, match="unknown profile 'fast'; available: smoke, cpu, cpu_wide, cpu_long, paper"):
         resolve("gaussian_mixture", "muni", 0, "fast")
 
 
