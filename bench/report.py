@@ -292,7 +292,8 @@ def steps_text(row: Row) -> str:
     return "/".join(str(s) for s in steps) or "?"
 
 
-def main_table(rows: list[Row], table: list[MetricSpec], paper: dict, latex: bool) -> tuple[list[str], list[list[str]]]:
+def main_table(rows: list[Row], table: list[MetricSpec], paper: dict, latex: bool,
+               left_out: frozenset[str] = frozenset()) -> tuple[list[str], list[list[str]]]:
     """One row per method and configuration, then the floor: what real data scores at the same sample size."""
     best = {spec.key: best_rows(rows, spec) for spec in table}
     header = ["Method", "Seeds", "Conv."]
@@ -307,7 +308,8 @@ def main_table(rows: list[Row], table: list[MetricSpec], paper: dict, latex: boo
     shown = {row.method for row in rows}
     for name, published in paper.items():  # methods the paper compares with that this harness does not run
         if name not in shown and any(published.get(spec.key) is not None for spec in table):
-            body.append([f"{name} (paper only; not run here)", "", ""] + [
+            why = "our records by other code left out" if name in left_out else "not run here"
+            body.append([f"{name} (paper only; {why})", "", ""] + [
                 cell for spec in table for cell in (DASH, paper_value(published.get(spec.key), latex))])
     for name in reference_names(rows):
         found = {spec.key: reference_estimate(rows, name, spec.key) for spec in table}
@@ -537,7 +539,8 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     out.mkdir(parents=True, exist_ok=True)
     stem = out / suite
     table_rows = [row for row in rows if not row.overrides] or rows  # variants: the sensitivity section
-    header, body = main_table(table_rows, table, paper, latex=False)
+    stale_methods = frozenset(r["method"] for r in records if r.get("_changed")) if left_out else frozenset()
+    header, body = main_table(table_rows, table, paper, latex=False, left_out=stale_methods)
     ok_records = [r for row in rows for r in row.records]
     title = f"# {suite}: {suite_cls.paper_table or 'results'} — profile `{profile}`"
     command = f"python -m bench report --suite {suite}" + ("" if profile == "cpu" else f" --profile {profile}")
@@ -588,7 +591,7 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     md = stem.with_suffix(".md")
     md.write_text("\n".join(sections) + "\n")
     written.append(md)
-    lheader, lbody = main_table(table_rows, table, paper, latex=True)
+    lheader, lbody = main_table(table_rows, table, paper, latex=True, left_out=stale_methods)
     tex = stem.with_suffix(".tex")
     tex.write_text(latex_table(lheader, lbody, f"{suite_cls.paper_table or suite}: ours vs paper ({profile})"))
     written.append(tex)
