@@ -28,7 +28,7 @@ from bench.report_budget import (
     ranking_section,
     settled_line,
 )
-from bench.report_ranking import REAL, best_rows, fmt, plural, rank_key, real_value, summarize
+from bench.report_ranking import REAL, STALE, best_rows, fmt, plural, rank_key, real_value, summarize
 from bench.report_sensitivity import sensitivity_section
 from bench.tables import markdown_table
 from methods import METHODS
@@ -41,7 +41,6 @@ DASH = "—"
 FLOOR_LABEL = "oracle (older records: real data in the generator's place)"
 
 
-STALE = "‡"
 
 
 def common_overrides(records: list[dict[str, Any]]) -> list[str]:

@@ -10,6 +10,7 @@ from base.results import Row
 from tasks.base import MetricSpec
 from tasks.verdicts import Estimate, compare, estimate, reference_estimate
 
+STALE = "‡"  # marks a row or record made by other code than this checkout's
 REAL = "oracle"  # the reference row whose values are the real data's: what "match" metrics are ranked against
 
 

@@ -7,12 +7,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from base.results import Row
-from bench.report_ranking import real_value
+from bench.report_ranking import STALE, real_value
 from bench.tables import markdown_table
 from tasks.base import MetricSpec
 from tasks.verdicts import better, compare, estimate
-
-STALE = "‡"
 
 
 def rank_of(rows: list[Row], index: int, spec: MetricSpec) -> int | None:
