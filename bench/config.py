@@ -216,7 +216,12 @@ def parse_overrides(overrides: list[str]) -> list[tuple[str, str, str]]:
 def validate_overrides(overrides: list[str], suite: str, methods: list[str]) -> None:
     """Check every --set key against the sections it names, before any cell runs."""
     suite_cls = SUITES.get(suite)
-    for section, name, _ in parse_overrides(overrides):
+    seen: dict[str, str] = {}
+    for section, name, value in parse_overrides(overrides):
+        key = f"{section}.{name}"
+        if key in seen:
+            raise ConfigError(f"--set {key} is given twice ({seen[key]!r} and {value!r}); give it once")
+        seen[key] = value
         if section in METHODS.names() and section not in methods:
             raise ConfigError(f"--set {section}.{name}: method '{section}' is not in this run "
                               f"({', '.join(methods)})")

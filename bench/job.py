@@ -157,7 +157,8 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
     tracker = Tracker(settings.tracking, experiment=cfg.suite, artifact_root=out / "mlruns")
     tracker.start(f"{cfg.method}-seed{cfg.seed}", cfg.flat(),
                   {"suite": cfg.suite, "method": cfg.method, "seed": str(cfg.seed), "profile": cfg.profile,
-                   "config_hash": cfg.config_hash(), "code_fingerprint": cell.code["fingerprint"]})
+                   "config_hash": cfg.config_hash(), "code_fingerprint": cell.code["fingerprint"]},
+                  keep=cell.checkpoint.with_suffix(".mlflow_run"))
     record: dict[str, Any] = {
         "schema": SCHEMA, "suite": cfg.suite, "method": cfg.method, "seed": cfg.seed, "profile": cfg.profile,
         "config_hash": cfg.config_hash(), "overrides": cfg.overrides, "command": settings.command,
@@ -231,6 +232,7 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
         tracker.end("KILLED")
         reason = f"interrupted: {err}" if str(err) else "interrupted by the user"
         if settings.record_interrupted:
+            notes[:] = [portable_traceback(n, out) for n in notes]
             record.update(status="interrupted", reason=reason, notes=notes, reached_step=marks.get("step"),
                           finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                           tracking=tracker.summary())
@@ -239,9 +241,12 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
         return CellOutcome(cfg.method, cfg.seed, "interrupted", cell.record, reason, tracker.error, notes)
     except Exception as err:  # one failed cell must not stop the others
         record["reason"] = f"{type(err).__name__}: {err}"
-        record["traceback"] = portable_traceback(traceback.format_exc(limit=6))
+        record["traceback"] = portable_traceback(traceback.format_exc(limit=6), out)
     wall["total"] = time.perf_counter() - start
+    notes[:] = [portable_traceback(n, out) for n in notes]
     record["notes"] = notes
+    if record["reason"]:
+        record["reason"] = portable_traceback(record["reason"], out)
     record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     record["tracking"] = tracker.summary()
     write_record(cell.record, record)

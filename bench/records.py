@@ -129,10 +129,14 @@ def record_state(path: Path, config_hash: str, fingerprint: str) -> tuple[str, d
     return "done", record
 
 
-def portable_traceback(text: str) -> str:
-    """A traceback without the machine's paths: project files relative to the project, others to Python's."""
-    root = str(Path(__file__).resolve().parent.parent) + os.sep
-    for prefix, name in ((root, ""), (sys.prefix + os.sep, "<python>/"), (sys.base_prefix + os.sep, "<python>/")):
+def portable_traceback(text: str, out: Path | None = None) -> str:
+    """Text (a traceback, a note, a reason) without the machine's paths: files under the output directory relative
+    to it, project files relative to the project, others to Python's."""
+    prefixes = [(str(Path(__file__).resolve().parent.parent) + os.sep, ""),
+                (sys.prefix + os.sep, "<python>/"), (sys.base_prefix + os.sep, "<python>/")]
+    if out is not None:  # first: the output directory may lie inside the project
+        prefixes = [(str(Path(out).resolve()) + os.sep, ""), (str(Path(out).absolute()) + os.sep, ""), *prefixes]
+    for prefix, name in prefixes:
         text = text.replace(prefix, name)
     return text
 

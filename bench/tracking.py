@@ -157,6 +157,7 @@ class Tracker:
         self.experiment = experiment
         self.artifact_root = artifact_root
         self.run_id: str | None = None
+        self.kept: Path | None = None  # the file naming this cell's run, for a rerun after a kill
         self.error: str | None = None
         self._client = None
         self._pending: list[Any] = []
@@ -170,21 +171,44 @@ class Tracker:
             self.error = f"{action} failed: {first_line(err)}"
             return None
 
-    def start(self, run_name: str, params: dict[str, Any], tags: dict[str, str]) -> None:
-        self._guard("starting the MLflow run", self._start, run_name, params, tags)
+    def start(self, run_name: str, params: dict[str, Any], tags: dict[str, str], keep: Path | None = None) -> None:
+        """Start the cell's run; with `keep` (a file beside the cell's checkpoint), continue the run an earlier,
+        killed attempt of the cell left unfinished, so the store holds one run per cell and no ghost RUNNING."""
+        self._guard("starting the MLflow run", self._start, run_name, params, tags, keep)
 
-    def _start(self, run_name, params, tags):
+    def _start(self, run_name, params, tags, keep):
         from mlflow.entities import Param
         from mlflow.tracking import MlflowClient
 
         quiet_tracking_logs()
         self._client = MlflowClient(tracking_uri=self.setup.uri)
-        run = self._client.create_run(experiment_id(self._client, self.experiment, self.artifact_root),
-                                      run_name=run_name, tags=tags)
+        experiment = experiment_id(self._client, self.experiment, self.artifact_root)
+        self.kept = keep
+        if self._continue(keep, experiment):
+            return
+        run = self._client.create_run(experiment, run_name=run_name, tags=tags)
         self.run_id = run.info.run_id
+        if keep is not None:
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            keep.write_text(self.run_id)
         items = [Param(k, str(v)[:6000]) for k, v in params.items()]
         for i in range(0, len(items), 100):
             with_retries(self._client.log_batch, self.run_id, params=items[i:i + 100])
+
+    def _continue(self, keep: Path | None, experiment: str) -> bool:
+        """Take up the run named in `keep` when it is this experiment's and was not finished; its parameters are
+        the same cell's, already logged."""
+        if keep is None or not keep.is_file():
+            return False
+        try:
+            run = self._client.get_run(keep.read_text().strip())
+        except Exception:  # gone from the store (another store, or deleted): start a new run
+            return False
+        if run.info.experiment_id != experiment or run.info.status == "FINISHED":
+            return False
+        self.run_id = run.info.run_id
+        with_retries(self._client.update_run, self.run_id, status="RUNNING")
+        return True
 
     def log_metrics(self, values: dict[str, float], step: int) -> None:
         if self.run_id is None or self.error is not None:
@@ -208,9 +232,12 @@ class Tracker:
                         str(path), folder)
 
     def end(self, status: str = "FINISHED") -> None:
+        """End the run; a KILLED run stays named beside the checkpoint, for the rerun to continue."""
         self.flush()
         if self.run_id is not None:
             self._guard("ending the MLflow run", self._client.set_terminated, self.run_id, status)
+        if status != "KILLED" and self.kept is not None:
+            self.kept.unlink(missing_ok=True)
 
     def summary(self) -> dict[str, Any]:
         if self.setup.uri is None:

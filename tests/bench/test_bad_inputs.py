@@ -40,6 +40,8 @@ CATALOGUE = [
     (RUN + ["--set", "trian.steps=3"],
      "unknown section 'trian'; available: data, model, flow, train, eval, media, muni"),
     (RUN + ["--set", "train.steps"], "--set expects section.field=value"),
+    (RUN + ["--set", "train.steps=3", "--set", "train.steps=4"],
+     "--set train.steps is given twice ('3' and '4'); give it once"),
     (RUN + ["--set", "train.steps=abc"], "train.steps expects an integer, got 'abc'"),
     (RUN + ["--set", "model.encoder_width=1.5"], "model.encoder_width expects an integer, got '1.5'"),
     (RUN + ["--set", "muni.detach_self=maybe"], "muni.detach_self expects true or false, got 'maybe'"),
