@@ -107,6 +107,8 @@ def build_parser() -> Parser:
     run.add_argument("--require-tracking", action="store_true", help="stop before training when the tracking "
                      "store cannot be used (default: go on untracked, and every record says so)")
     run.add_argument("--force", action="store_true", help="train cells again even if their record is up to date")
+    run.add_argument("--yes", action="store_true", help="confirm a budget of more than a week of training per cell "
+                     "(refused without it)")
     run.add_argument("--workers", type=not_negative, default=0, help="cells trained side by side, each in its own "
                      "process (default: 0 = auto, one single-threaded cell per CPU core on cpu, one at a time on "
                      "cuda); with --executor ray, at most this many cells at once (0: as many as the cluster fits)")
@@ -188,7 +190,8 @@ def request_from(args):
                       tracking_uri=args.tracking_uri, force=args.force,
                       command=command_line(getattr(args, "argv", [])), show_progress=not args.quiet,
                       workers=args.workers, record_interrupted=args.record_interrupted,
-                      require_tracking=args.require_tracking, executor=args.executor, ray_address=args.ray_address,
+                      require_tracking=args.require_tracking, yes=args.yes, executor=args.executor,
+                      ray_address=args.ray_address,
                       cell_threads=args.cell_threads or 1)
 
 

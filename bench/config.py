@@ -11,6 +11,7 @@ import math
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -264,6 +265,15 @@ def resolve(suite: str, method: str, seed: int, profile: str, overrides: list[st
             media_suites = [name for name in SUITES.names() if SUITES.get(name).has_media]
             raise ConfigError(f"--set media.weights: suite '{suite}' has no media stage; suites with one: "
                               f"{', '.join(media_suites)}")
+        weights = Path(built["media"].weights).expanduser()
+        if weights.is_file():
+            try:
+                yaml.safe_load(weights.read_text())
+            except yaml.YAMLError as err:
+                mark = getattr(err, "problem_mark", None)
+                where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                raise ConfigError(f"media.weights: {weights} is not YAML: {getattr(err, 'problem', None) or err}"
+                                  f"{where}") from None
         try:
             suite_cls.check_media(built["media"].weights)
         except ValueError as err:

@@ -4,9 +4,11 @@ and scripts/ go through `plan`, so every rule holds however a run is started; ea
 UsageError line (the command line's exit 2), raised before anything is written or trained."""
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,12 @@ from tasks import SUITES
 
 MAX_SEED = 2**31 - 1
 EXECUTORS = ("local", "ray")
+# a documented bound instead of a probe: no device here trains one step of any method faster than this, so a
+# budget whose steps at this pace exceed LONG_RUN_SECONDS is refused unless the user confirms it (--yes)
+FASTEST_STEP_SECONDS = 1e-3
+LONG_RUN_SECONDS = 7 * 24 * 3600
+MIN_EVAL_TUPLES = 8  # a bootstrap interval or a Fréchet distance over fewer tuples means nothing
+MEMORY_SHARE = 0.8  # the data of one cell may take at most this share of the machine's memory
 
 
 @dataclass
@@ -42,6 +50,7 @@ class RunRequest:
     executor: str = "local"  # local: processes on this machine; ray: one Ray task per cell (bench/executor_ray.py)
     ray_address: str | None = None  # the Ray cluster to use; None: start a Ray instance on this machine
     cell_threads: int = 1  # CPU threads per cell under Ray (the CPUs Ray reserves for it)
+    yes: bool = False  # confirm a budget longer than LONG_RUN_SECONDS of training per cell
 
 
 @dataclass
@@ -154,10 +163,18 @@ def check_device(request: RunRequest) -> None:
         raise UsageError(str(err)) from None
 
 
+TRACKING_SCHEMES = ("sqlite:///", "http://", "https://", "postgresql://", "mysql://", "databricks")
+
+
 def check_tracking(request: RunRequest) -> None:
-    if request.tracking_uri is not None and not request.tracking_uri.strip():
+    """A URI MLflow can use as a store: a database or a tracking server (its file store is retired)."""
+    uri = request.tracking_uri
+    if uri is not None and not uri.strip():
         raise UsageError("--tracking-uri is empty; give a URI such as sqlite:///results/mlflow.db or "
                          "http://127.0.0.1:5000, or leave it out")
+    if uri is not None and not uri.startswith(TRACKING_SCHEMES):
+        raise UsageError(f"--tracking-uri {uri}: not a tracking store MLflow can use; give sqlite:///PATH, "
+                         "http(s)://HOST:PORT or a database URI (postgresql://, mysql://)")
 
 
 def writable_directory(path: Path, flag: str) -> None:
@@ -175,6 +192,91 @@ def writable_directory(path: Path, flag: str) -> None:
             pass
     except OSError as err:
         raise UsageError(f"{flag} {path}: {existing} is not writable ({err.strerror})") from None
+
+
+def one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
+
+
+def suite_preflight(suite: str):
+    """The suite's preflight module (tasks/<suite>/preflight.py: `check`, `tuple_floats`), or None."""
+    name = SUITES.get(suite).__module__.rpartition(".")[0] + ".preflight"
+    return importlib.import_module(name) if importlib.util.find_spec(name) is not None else None
+
+
+def check_sources(request: RunRequest, cells: list[Cell]) -> None:
+    """Every data source of the run read completely, once per distinct data and media setting: a user's files,
+    layouts, folders and the media stage's precondition fail here, in one line, not when a cell starts."""
+    preflight = suite_preflight(request.suite)
+    if preflight is None:
+        return
+    checked = set()
+    for cell in cells:
+        key = (repr(cell.cfg.data), cell.cfg.media.weights)
+        if key not in checked:
+            checked.add(key)
+            try:
+                preflight.check(cell.cfg.data, cell.cfg.media.weights)
+            except (ValueError, OSError) as err:
+                raise UsageError(one_line(err)) from None
+
+
+def bytes_text(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:,.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+def machine_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_resources(request: RunRequest, cells: list[Cell], notes: list[str]) -> RunRequest:
+    """Sizes that would run out of memory, run for years or evaluate on a handful of tuples are refused (one line);
+    more workers than CPU cores are capped with a note. Returns the request as it will run."""
+    preflight = suite_preflight(request.suite)
+    memory = machine_memory()
+    for cell in cells:
+        cfg = cell.cfg
+        data = cfg.data
+        steps = cfg.train.steps
+        if cfg.train.budget == "samples":
+            steps = int(cfg.train.budget_amount // cfg.train.batch_size)
+        seconds = (cfg.train.budget_amount if cfg.train.budget == "seconds" else steps * FASTEST_STEP_SECONDS)
+        if seconds > LONG_RUN_SECONDS and not request.yes:
+            what = (f"train.budget_amount={cfg.train.budget_amount:g} seconds" if cfg.train.budget == "seconds"
+                    else f"{steps} training steps")
+            raise UsageError(f"{what} per cell would take at least {seconds / 86400:,.0f} days (at "
+                             f"{FASTEST_STEP_SECONDS * 1e3:g} ms a step, faster than any device here); lower the "
+                             "budget, or confirm it with --yes")
+        synthetic = getattr(data, "source", "synthetic") in ("synthetic", "sklearn_digits", "mnist")
+        if preflight is not None and memory and request.executor == "local" and synthetic:
+            n_test = getattr(data, "n_test", 0) + getattr(data, "n_triplets", 0)
+            need = (data.n_train + n_test) * preflight.tuple_floats(data) * 4
+            if need > MEMORY_SHARE * memory:
+                raise UsageError(f"data.n_train={data.n_train} data.n_test={getattr(data, 'n_test', 0)}: the data "
+                                 f"would take {bytes_text(need)} of memory, and this machine has "
+                                 f"{bytes_text(memory)}; lower them")
+        n_test = getattr(data, "n_test", None)
+        if n_test is not None and synthetic and min(n_test, cfg.eval.n_samples) < MIN_EVAL_TUPLES:
+            which = "data.n_test" if n_test <= cfg.eval.n_samples else "eval.n_samples"
+            raise UsageError(f"{which}={min(n_test, cfg.eval.n_samples)}: the evaluation would use "
+                             f"{min(n_test, cfg.eval.n_samples)} test tuples; its bootstrap intervals and Fréchet "
+                             f"distances need at least {MIN_EVAL_TUPLES}")
+    first = cells[0].cfg if cells else None
+    if first is not None and getattr(first.data, "n_test", None) and first.eval.n_samples > first.data.n_test:
+        notes.append(f"eval.n_samples={first.eval.n_samples} is more than the {first.data.n_test} test tuples "
+                     "(data.n_test); every task evaluates on all of them")
+    cores = os.cpu_count() or 1
+    if request.executor == "local" and request.workers > cores:
+        notes.append(f"--workers {request.workers} is more than this machine's {cores} CPU cores; using {cores}")
+        request = replace(request, workers=cores)
+    return request
 
 
 def resolved_cells(request: RunRequest, methods: list[str], seeds: list[int]) -> list[Cell]:
@@ -205,6 +307,8 @@ def plan(request: RunRequest) -> Plan:
         check_device(request)
         cells = resolved_cells(request, methods, seeds)
     except ConfigError as err:
-        raise UsageError(str(err)) from None
+        raise UsageError(one_line(err)) from None
+    request = check_resources(request, cells, notes)
+    check_sources(request, cells)
     writable_directory(Path(request.out), "--out")
     return Plan(request, methods, seeds, cells, notes)

@@ -36,6 +36,7 @@ class RunResult:
 def run(request: RunRequest) -> RunResult:
     """Run every pending cell, `request.workers` at a time, here or on Ray. Outcomes come back in plan order."""
     planned = plan(request)
+    request = planned.request  # as it will run (--workers capped to the cores)
     for text in planned.notes:
         print(f"bench: note: {text}", file=sys.stderr)
     cells = planned.cells

@@ -5,11 +5,13 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.cli import main
 
 RUN = ["run", "--profile", "smoke"]
+ITA_FILES = RUN + ["--suite", "image_text_audio", "--set", "data.source=files", "--set", "train.batch_size=32"]
 CATALOGUE = [
     # names and lists
     (["run", "--methods", "munii"], "unknown method 'munii'; available: muni, muni_hellinger"),
@@ -98,6 +100,40 @@ CATALOGUE = [
     (RUN + ["--suite", "image_text_audio", "--set", "data.source=files", "--set", "data.root=empty"],
      "empty/meta.json is missing"),
     (RUN + ["--suite", "image_text_audio", "--set", "data.judge_fraction=0.7"], "judge_fraction must lie in (0, 0.5)"),
+    # resources (issue 25): budgets of years, data beyond memory, evaluations on a handful of tuples
+    (RUN + ["--set", "train.steps=1e12"], "1000000000000 training steps per cell would take at least"),
+    (RUN + ["--set", "train.budget=samples", "--set", "train.budget_amount=1e15"], "training steps per cell would"),
+    (RUN + ["--set", "train.budget=seconds", "--set", "train.budget_amount=1e9"],
+     "train.budget_amount=1e+09 seconds per cell would take at least 11,574 days"),
+    (RUN + ["--set", "data.n_train=1e12"], "data.n_train=1000000000000 data.n_test=512: the data would take"),
+    (RUN + ["--suite", "polymnist_quadrant_labels", "--set", "data.n_train=1e10"], "TiB of memory, and this machine"),
+    (RUN + ["--set", "data.n_test=1"], "data.n_test=1: the evaluation would use 1 test tuples"),
+    (RUN + ["--set", "eval.n_samples=3"], "eval.n_samples=3: the evaluation would use 3 test tuples"),
+    (RUN + ["--tracking-uri", "garbage"], "--tracking-uri garbage: not a tracking store MLflow can use"),
+    (RUN + ["--tracking-uri", "ftp://host/store"], "--tracking-uri ftp://host/store: not a tracking store"),
+    # data sources, read completely before any cell (issue 25): SRC is a folder of broken sources (sources())
+    (ITA_FILES + ["--set", "data.root=SRC/emb_nan"], "'text' must hold finite floating-point values"),
+    (ITA_FILES + ["--set", "data.root=SRC/emb_int"], "'image' must hold finite floating-point values"),
+    (ITA_FILES + ["--set", "data.root=SRC/emb_key"], "train_ti.npz has no array 'image'"),
+    (ITA_FILES + ["--set", "data.root=SRC/emb_dims"], "'audio' is 9-d but"),
+    (ITA_FILES + ["--set", "data.root=SRC/emb_meta"], "meta.json must be JSON with an 'encoders' object"),
+    (RUN + ["--suite", "image_text_audio", "--set", "data.source=flowbind", "--set", "data.root=SRC/fb_nofeats"],
+     "fb_nofeats/feats is missing: FlowBind's layout"),
+    (RUN + ["--suite", "image_text_audio", "--set", "data.source=flowbind", "--set", "data.root=SRC/fb_notriplets"],
+     "test_tia.npz is missing: FlowBind's layout has no triplets"),
+    (RUN + ["--suite", "polymnist_quadrant_labels", "--set", "data.background_dir=SRC/bg_none"],
+     "bg_none has 0 images"),
+    (RUN + ["--suite", "polymnist_quadrant_labels", "--set", "data.background_dir=SRC/bg_bad"],
+     "cannot read background image"),
+    (RUN + ["--suite", "polymnist_quadrant_labels", "--set", "data.source=mnist", "--set", "data.mnist_dir=SRC/mnist"],
+     "is not an IDX file of unsigned bytes"),
+    # the media stage: its file, and judges whose space is not the data's (issue 23)
+    (ITA_FILES + ["--set", "data.root=SRC/emb_good", "--set", "media.weights=SRC/broken.yaml"],
+     "broken.yaml is not YAML: expected ',' or ']', but got '<stream end>' at line 3, column 1"),
+    (RUN + ["--suite", "image_text_audio", "--set", "media.weights=SRC/weights.yaml"],
+     "media.weights needs data.source=files: the media stage's judges (CLIP, CLAP)"),
+    (ITA_FILES + ["--set", "data.root=SRC/emb_other", "--set", "media.weights=SRC/weights.yaml"],
+     "the judges score image with CLIP and audio with CLAP, so the test embeddings must be theirs"),
     # report
     (["report", "--results", "/nonexistent"], "--results /nonexistent does not exist"),
     (["report", "--suite", "nope"], "unknown suite 'nope'; available: gaussian_mixture"),
@@ -121,12 +157,64 @@ FILE_IN_THE_WAY = [
 ]
 
 
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> Path:
+    """Broken data sources, each with one fault (and one good set of embedding files)."""
+    from tasks.image_text_audio.data import expected_files
+
+    root = tmp_path_factory.mktemp("sources")
+    rng = np.random.default_rng(0)
+    dims = {"text": 6, "image": 5, "audio": 4}
+
+    def embeddings(name: str, fault: str = "", encoders: dict | None = None) -> None:
+        folder = root / name
+        folder.mkdir()
+        meta = {"encoders": encoders or {"text": "gemma", "image": "clip-vit-l14", "audio": "laion-clap"}}
+        (folder / "meta.json").write_text("not json" if fault == "meta" else json.dumps(meta))
+        for stem, members in expected_files().items():
+            arrays = {m: rng.standard_normal((60, dims[m])).astype(np.float32) for m in members}
+            if stem == "train_ti" and fault == "nan":
+                arrays["text"][3, 2] = np.nan
+            if stem == "train_ia" and fault == "int":
+                arrays["image"] = arrays["image"].astype(np.int64)
+            if stem == "train_ti" and fault == "key":
+                del arrays["image"]
+            if stem == "test_tia" and fault == "dims":
+                arrays["audio"] = rng.standard_normal((60, 9)).astype(np.float32)
+            np.savez(folder / f"{stem}.npz", **arrays)
+
+    for name, fault in (("emb_good", ""), ("emb_nan", "nan"), ("emb_int", "int"), ("emb_key", "key"),
+                        ("emb_dims", "dims"), ("emb_meta", "meta")):
+        embeddings(name, fault)
+    embeddings("emb_other", encoders={"text": "gemma", "image": "resnet50", "audio": "vggish"})
+    (root / "fb_nofeats").mkdir()
+    pairs = root / "fb_notriplets" / "feats"
+    for dataset, keys in (("coco", ("text", "image")), ("audiocaps", ("audio", "text")), ("vgg", ("image", "audio"))):
+        (pairs / dataset).mkdir(parents=True)
+        for i in range(3):
+            np.savez(pairs / dataset / f"{i}.npz", **{k: rng.standard_normal(768).astype(np.float32) for k in keys})
+    (root / "bg_none").mkdir()
+    (root / "bg_none" / "readme.txt").write_text("no images here")
+    (root / "bg_bad").mkdir()
+    for i in range(3):
+        (root / "bg_bad" / f"{i}.jpg").write_bytes(b"not a jpeg")
+    (root / "mnist").mkdir()
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (root / "mnist" / stem).write_bytes(b"garbage!")
+    (root / "broken.yaml").write_text("clip: [1,\n unclip: 2\n")
+    (root / "weights.yaml").write_text("clip: models/clip\n")
+    return root
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"" for p in folder.rglob("*")}
 
 
 @pytest.mark.parametrize("argv, message", CATALOGUE + FILE_IN_THE_WAY)
-def test_a_bad_input_is_one_clear_line_exit_2_and_nothing_written(argv, message, tmp_path, monkeypatch, capsys):
+def test_a_bad_input_is_one_clear_line_exit_2_and_nothing_written(argv, message, sources, tmp_path, monkeypatch,
+                                                                  capsys):
+    argv = [a.replace("SRC", str(sources)) for a in argv]
     monkeypatch.chdir(tmp_path)
     (tmp_path / "afile").write_text("a file, not a directory")
     (tmp_path / "empty").mkdir()
@@ -143,7 +231,8 @@ API_CASES = [(argv, message) for argv, message in CATALOGUE + FILE_IN_THE_WAY if
 
 
 @pytest.mark.parametrize("argv, message", API_CASES)
-def test_the_python_api_refuses_the_same_bad_runs_before_anything_is_written(argv, message, tmp_path, monkeypatch):
+def test_the_python_api_refuses_the_same_bad_runs_before_anything_is_written(argv, message, sources, tmp_path,
+                                                                             monkeypatch):
     """The same request built for bench.runner.run: the plan (bench/plan.py) refuses it, not the command line."""
     from base.registry import UnknownNameError
     from bench.cli import build_parser, request_from
@@ -153,6 +242,7 @@ def test_the_python_api_refuses_the_same_bad_runs_before_anything_is_written(arg
     monkeypatch.chdir(tmp_path)
     (tmp_path / "afile").write_text("a file, not a directory")
     (tmp_path / "empty").mkdir()
+    argv = [a.replace("SRC", str(sources)) for a in argv]
     try:
         request = request_from(build_parser().parse_args(argv))
     except UsageError:

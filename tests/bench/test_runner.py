@@ -174,7 +174,8 @@ def test_an_unreadable_checkpoint_alone_means_a_fresh_start(tmp_path, monkeypatc
 
 
 def test_a_broken_tracking_store_does_not_stop_the_run(tmp_path, capsys):
-    result = run(request(tmp_path, tracking_uri="bogus-scheme://nowhere"))
+    (tmp_path / "afile").write_text("a file where the store's folder should be")
+    result = run(request(tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'afile' / 'mlflow.db'}"))
     record = read_record(result.outcomes[0].record)
     assert record["status"] == "ok"
     assert record["tracking"]["status"] == "disabled" and "cannot be used" in record["tracking"]["error"]

@@ -118,8 +118,9 @@ def test_an_unreachable_store_is_found_up_front_and_the_run_goes_on_untracked(tm
 def test_require_tracking_stops_before_any_training(tmp_path, capsys):
     from bench.cli import main
 
+    (tmp_path / "afile").write_text("a file where the store's folder should be")
     code = main(["run", "--methods", "muni", "--profile", "smoke", "--out", str(tmp_path / "r"),
-                 "--tracking-uri", "bogus-scheme://nowhere", "--require-tracking"])
+                 "--tracking-uri", f"sqlite:///{tmp_path / 'afile' / 'mlflow.db'}", "--require-tracking"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "nothing was trained (--require-tracking)" in err
     assert not list(tmp_path.rglob("*.json"))
