@@ -109,8 +109,92 @@ def equal_flops(results: Path) -> str:
             f"{len(by_method)} methods, so this job costs what the equal-steps job costs.")
 
 
+JOB_SUITES = ("gaussian_mixture", "image_text_audio", "polymnist_quadrant_labels")  # at the default profile
+
+
+def minutes_range(values: list[float]) -> str:
+    values = [v / 60 for v in values if v is not None]
+    if not values:
+        return "n/a"
+    low, high = min(values), max(values)
+    return f"{low:.1f}" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}-{high:.1f}"
+
+
+def job_times(results: Path) -> str:
+    """Per suite, what `bench run --methods all` at the default profile took, from its committed records: the job's
+    wall clock per seed (cells side by side), and per cell the training, evaluation and total minutes."""
+    lines = []
+    for suite in JOB_SUITES:
+        records = plain_records(results, suite, MAIN_JOB[1])
+        if not records:
+            lines.append(f"- `{suite}`: no committed records at profile `{MAIN_JOB[1]}`.")
+            continue
+        seeds = sorted({r["seed"] for r in records})
+        whole = busy_minutes(records)
+        walls = [r.get("wall_time") or {} for r in records]
+        spent = {part: minutes_range([w.get(part) for w in walls]) for part in ("total", "train", "eval")}
+        finished = max(r["finished_at"] for r in records)[:10]
+        stale = sum(bool(r.get("_changed")) for r in records)
+        lines.append(
+            f"- `{suite}` ({len({r['method'] for r in records})} methods, {len(seeds)} seed"
+            f"{'s' if len(seeds) > 1 else ''}, finished {finished}): "
+            + ("n/a" if whole is None else f"{whole / len(seeds):.0f} min wall clock per seed")
+            + f"; per cell {spent['total']} min, of which training {spent['train']} and evaluation {spent['eval']}"
+            + (f" ({stale} of {len(records)} records made by other code than this checkout's)" if stale else "")
+            + ".")
+    return "\n".join(lines)
+
+
+def throughput(results: Path) -> str:
+    """What `bench perf` measured (results/perf/*.json): each method's training throughput against the matmul
+    peak measured in the same run, per precision, and the decoder-stacking comparison."""
+    import json
+
+    files = sorted((results / "perf").glob(f"{MAIN_JOB[0]}-{MAIN_JOB[1]}-cpu*.json"))
+    if not files:
+        return "(no committed `bench perf` measurement yet: run `python -m bench perf`)"
+    lines = []
+    for path in files:
+        perf = json.loads(path.read_text())
+        ratios = sorted((m["ratio_to_peak"], m["method"]) for m in perf["methods"] if m.get("ratio_to_peak"))
+        rates = [m["samples_per_second"] for m in perf["methods"] if m.get("samples_per_second")]
+        line = (f"- {perf['precision']}, profile `{perf['profile']}` ({perf['machine']}; {perf['date'][:10]}, "
+                f"`{perf['command']}`): matmul peak median {perf['peak_gflops']:.0f} GFLOP/s; ")
+        if ratios:
+            line += (f"methods at {ratios[0][0]:.0%} ({ratios[0][1]}) to {ratios[-1][0]:.0%} ({ratios[-1][1]}) of "
+                     f"it, {min(rates) / 1e3:.1f}k-{max(rates) / 1e3:.1f}k samples/s")
+        else:
+            line += "per-method times in the report"
+        bf16 = [m["bf16_peak_gflops"] for m in perf["methods"] if m.get("bf16_peak_gflops")]
+        if perf["precision"] != "fp32" and bf16:
+            line += f" (ratios to the fp32 peak; the bf16 matmul peak was {sorted(bf16)[len(bf16) // 2]:.0f} GFLOP/s)"
+        stacking = perf.get("stacking") or []
+        if stacking:
+            line += ("; three decoders stacked into one call against separate calls: "
+                     + ", ".join(f"{s['speedup']:.2f}× at {s['rows']} rows" for s in stacking))
+        lines.append(line + ".")
+    return "\n".join(lines)
+
+
+TEST_RUN = Path("results/tests.json")  # written by a full test run with MUNI_BENCH_TEST_RECORD set (conftest.py)
+
+
+def test_run(results: Path) -> str:
+    """The last recorded full run of the test suite: counts, time, machine and date."""
+    import json
+
+    path = results / TEST_RUN.name
+    if not path.is_file():
+        return "(no recorded test run: run the README's test command with MUNI_BENCH_TEST_RECORD=results/tests.json)"
+    run = json.loads(path.read_text())
+    counts = ", ".join(f"{n} {k}" for k, n in run["counts"].items() if n)
+    return (f"The last recorded full run ({run['date'][:10]}, {run['machine']}, `{run['command']}`): {counts} in "
+            f"{run['seconds'] / 60:.1f} min.")
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {"main-job": main_job, "main-job-verdict": main_job_verdict,
-                                            "equal-flops": equal_flops}
+                                            "equal-flops": equal_flops, "job-times": job_times,
+                                            "throughput": throughput, "test-run": test_run}
 
 
 def block_pattern(name: str) -> re.Pattern:

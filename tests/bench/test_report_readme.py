@@ -56,3 +56,41 @@ def test_the_equal_flop_command_uses_the_main_jobs_mean_counted_flops_per_method
     text = equal_flops(results)
     assert "--set train.budget=flops --set train.budget_amount=4e+12" in text  # (2e12 + 6e12) / 2
     assert "over its 2 methods" in text
+
+
+def test_job_times_come_from_each_suites_records(tmp_path):
+    from bench.report_readme import job_times
+
+    first, second = record("muni", 0, "10:00", "10:20", True), record("mopoe", 0, "10:00", "10:30", True)
+    first["wall_time"], second["wall_time"] = {"total": 1200, "train": 900, "eval": 300}, {"total": 1800,
+                                                                                          "train": 1500, "eval": 300}
+    text = job_times(write(tmp_path, [first, second]))
+    assert "`gaussian_mixture` (2 methods, 1 seed, finished 2026-12-01): 30 min wall clock per seed" in text
+    assert "per cell 20.0-30.0 min, of which training 15.0-25.0 and evaluation 5.0" in text
+    assert "`image_text_audio`: no committed records" in text
+
+
+def test_the_test_run_block_quotes_the_recorded_run(tmp_path):
+    from bench.report_readme import test_run
+
+    assert "no recorded test run" in test_run(tmp_path)
+    (tmp_path / "tests.json").write_text(json.dumps({"counts": {"passed": 500, "failed": 0, "skipped": 13},
+                                                     "seconds": 174.0, "date": "2026-12-03T18:00:00+00:00",
+                                                     "machine": "a CPU, 2 cores", "command": "pytest -q"}))
+    assert test_run(tmp_path) == ("The last recorded full run (2026-12-03, a CPU, 2 cores, `pytest -q`): 500 passed, "
+                                  "13 skipped in 2.9 min.")
+
+
+def test_the_throughput_block_reads_bench_perf(tmp_path):
+    from bench.report_readme import throughput
+
+    assert "no committed `bench perf`" in throughput(tmp_path)
+    (tmp_path / "perf").mkdir()
+    methods = [{"method": "muni", "ratio_to_peak": 0.6, "samples_per_second": 5000.0},
+               {"method": "mvae", "ratio_to_peak": 0.8, "samples_per_second": 1500.0}]
+    (tmp_path / "perf" / "gaussian_mixture-cpu-cpu.json").write_text(json.dumps(
+        {"precision": "fp32", "profile": "cpu", "machine": "m", "date": "2026-11-29T00:00:00", "command": "c",
+         "peak_gflops": 92.0, "methods": methods, "stacking": [{"rows": 102, "speedup": 0.93}]}))
+    text = throughput(tmp_path)
+    assert "matmul peak median 92 GFLOP/s; methods at 60% (muni) to 80% (mvae) of it, 1.5k-5.0k samples/s" in text
+    assert "0.93× at 102 rows" in text
