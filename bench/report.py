@@ -291,18 +291,22 @@ def steps_text(row: Row) -> str:
     return "/".join(str(s) for s in steps) or "?"
 
 
-def main_table(rows: list[Row], table: list[MetricSpec], paper: dict, latex: bool,
+def main_table(rows: list[Row], table: list[MetricSpec], paper: dict | None, latex: bool,
                left_out: frozenset[str] = frozenset()) -> tuple[list[str], list[list[str]]]:
-    """One row per method and configuration, then the floor: what real data scores at the same sample size."""
+    """One row per method and configuration, then the reference rows. `paper` None: no 'paper' columns (the
+    paper's metric is another one; bench/report_agreement.py compares the rankings instead)."""
     best = {spec.key: best_rows(rows, spec) for spec in table}
+    beside = paper is not None
+    paper = paper or {}
+    width = 2 if beside else 1
     header = ["Method", "Seeds", "Conv."]
     for spec in table:
-        header += [f"{spec.label} {arrow(spec)}", "paper"]
+        header += [f"{spec.label} {arrow(spec)}", "paper"][:width]
     body = []
     for i, row in enumerate(rows):
         cells = [row.label + (f" {STALE}" if row.stale else ""), seeds_text(row), convergence_mark(row)]
         for spec in table:
-            cells += [cell_text(row, spec, i in best[spec.key], latex), paper_text(paper, row, spec, latex)]
+            cells += [cell_text(row, spec, i in best[spec.key], latex), paper_text(paper, row, spec, latex)][:width]
         body.append(cells)
     shown = {row.method for row in rows}
     for name, published in paper.items():  # methods the paper compares with that this harness does not run
@@ -314,11 +318,11 @@ def main_table(rows: list[Row], table: list[MetricSpec], paper: dict, latex: boo
         found = {spec.key: reference_estimate(rows, name, spec.key) for spec in table}
         body.append([f"reference: {name}", "", ""] + [
             cell for spec in table
-            for cell in (estimate_text(found[spec.key], latex) if found[spec.key] else DASH, "")])
+            for cell in (estimate_text(found[spec.key], latex) if found[spec.key] else DASH, "")[:width]])
     floor = {} if reference_names(rows) else floors(rows, table)
     if floor:
-        body.append([FLOOR_LABEL, "", ""] + [cell for spec in table
-                                            for cell in (fmt(floor[spec.key]) if spec.key in floor else "", "")])
+        body.append([FLOOR_LABEL, "", ""] + [cell for spec in table for cell in
+                                            (fmt(floor[spec.key]) if spec.key in floor else "", "")[:width]])
     return header, body
 
 
@@ -534,12 +538,16 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     rows = collect_rows(current if left_out else records)
     paper = suite_cls.paper_reference()
     table = suite_cls.table
+    # where the suite's paper cells are media metrics, the paper's numbers are another metric than the table's:
+    # they are not set beside ours; the rankings are compared instead
+    layout = suite_cls.media_layout()
+    beside = None if layout else paper
     out = out if profile == "cpu" else out / profile  # the default profile's report sits at the top
     out.mkdir(parents=True, exist_ok=True)
     stem = out / suite
     table_rows = [row for row in rows if not row.overrides] or rows  # variants: the sensitivity section
     stale_methods = frozenset(r["method"] for r in records if r.get("_changed")) if left_out else frozenset()
-    header, body = main_table(table_rows, table, paper, latex=False, left_out=stale_methods)
+    header, body = main_table(table_rows, table, beside, latex=False, left_out=stale_methods)
     ok_records = [r for row in rows for r in row.records]
     title = f"# {suite}: {suite_cls.paper_table or 'results'} — profile `{profile}`"
     command = f"python -m bench report --suite {suite}" + ("" if profile == "cpu" else f" --profile {profile}")
@@ -557,13 +565,17 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     if extras:
         sections += ["## Beside the paper's table", "",
                      "Further metrics every record of this suite keeps, laid out like the table above.", "",
-                     markdown_table(*main_table(table_rows, extras, {}, latex=False)), ""]
+                     markdown_table(*main_table(table_rows, extras, None, latex=False)), ""]
     findings = suite_cls.findings(rows)
     if findings:
         note = convergence_note(rows)
         sections += ["## The paper's findings, checked", ""] + ([note, ""] if note else [])
         sections += [f"- {f}" for f in findings] + [""]
         sections += variant_findings(rows, suite_cls)
+    if layout:
+        from bench.report_agreement import agreement_section
+
+        sections += agreement_section(table_rows, layout, paper)
     sections += sensitivity_section(rows, table)
     if suite_cls.media_layout():
         from bench.report_media import media_section
@@ -582,7 +594,7 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
         sections += ["## Interrupted cells (not in the tables)", ""]
         sections += [f"- {r['method']} seed {r['seed']}: {r.get('reason')} (at step {r.get('reached_step')})"
                      for r in stopped] + [""]
-    written = [bar_chart(rows, table, paper, stem.with_suffix(".png"), title=f"{suite} ({profile})")]
+    written = [bar_chart(rows, table, beside or {}, stem.with_suffix(".png"), title=f"{suite} ({profile})")]
     written += suite_figures(suite_cls, rows, out)
     figures = ", ".join(f"`{p.name}`" for p in written)
     sections += [per_direction_section(rows, table), other_profiles_section(all_records, profile, table),
@@ -590,9 +602,10 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     md = stem.with_suffix(".md")
     md.write_text("\n".join(sections) + "\n")
     written.append(md)
-    lheader, lbody = main_table(table_rows, table, paper, latex=True, left_out=stale_methods)
+    lheader, lbody = main_table(table_rows, table, beside, latex=True, left_out=stale_methods)
     tex = stem.with_suffix(".tex")
-    tex.write_text(latex_table(lheader, lbody, f"{suite_cls.paper_table or suite}: ours vs paper ({profile})"))
+    tex.write_text(latex_table(lheader, lbody, f"{suite_cls.paper_table or suite}: ours"
+                               + (" vs paper" if beside is not None else "") + f" ({profile})"))
     written.append(tex)
     csv = stem.with_suffix(".csv")
     wide_table(rows, table, paper).to_csv(csv, index=False)
