@@ -380,16 +380,25 @@ def reference_labels(rows: list[Row]) -> dict[str, str]:
     return {}
 
 
-def latex_table(header: list[str], body: list[list[str]], caption: str) -> str:
-    def esc(text: str) -> str:
-        if text.startswith("\\") or "$" in text:
-            return text
-        return text.replace("_", r"\_").replace("→", r"$\to$").replace("↓", r"$\downarrow$").replace(
-            "↑", r"$\uparrow$").replace("—", "--").replace("#", r"\#")
+LATEX = {"\\": r"\textbackslash{}", "_": r"\_", "#": r"\#", "%": r"\%", "&": r"\&", "→": r"$\to$",
+         "↓": r"$\downarrow$", "↑": r"$\uparrow$", "≈": r"$\approx$", "±": r"$\pm$", "×": r"$\times$",
+         "—": "--", "–": "--", "−": "$-$", "‡": r"$\ddagger$", "†": r"$\dagger$", "τ": r"$\tau$", "·": r"$\cdot$",
+         "…": r"\ldots{}", "‖": r"$\Vert$", "§": r"\S{}"}
 
-    frame = pd.DataFrame([[esc(c) for c in cells] for cells in body], columns=[esc(h) for h in header])
+
+def latex_text(text: str) -> str:
+    """A table cell as LaTeX: cells the table code already wrote as LaTeX (bold, ±) pass; the rest is escaped
+    character by character, so the file is plain ASCII that pdflatex compiles with booktabs."""
+    if text.startswith("\\") or "$" in text:
+        return text
+    return "".join(LATEX.get(ch, ch) for ch in text)
+
+
+def latex_table(header: list[str], body: list[list[str]], caption: str, label: str) -> str:
+    """A booktabs table (\\usepackage{booktabs}) with its caption and label."""
+    frame = pd.DataFrame([[latex_text(c) for c in cells] for cells in body], columns=[latex_text(h) for h in header])
     return frame.to_latex(index=False, escape=False, column_format="l" + "r" * (len(header) - 1),
-                          caption=caption, label="tab:" + caption.split()[0].lower().replace(".", ""))
+                          caption=latex_text(caption), label=label)
 
 
 def per_direction_section(rows: list[Row], table: list[MetricSpec]) -> str:
@@ -605,7 +614,8 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     lheader, lbody = main_table(table_rows, table, beside, latex=True, left_out=stale_methods)
     tex = stem.with_suffix(".tex")
     tex.write_text(latex_table(lheader, lbody, f"{suite_cls.paper_table or suite}: ours"
-                               + (" vs paper" if beside is not None else "") + f" ({profile})"))
+                               + (" vs paper" if beside is not None else "") + f" ({profile})",
+                               label=f"tab:{suite}-{profile}".replace("_", "-")))
     written.append(tex)
     csv = stem.with_suffix(".csv")
     wide_table(rows, table, paper).to_csv(csv, index=False)
