@@ -17,14 +17,18 @@ END = "<!-- end generated: {name} -->"
 MAIN_JOB = ("gaussian_mixture", "cpu")  # the suite and profile `python -m bench run --methods all` uses
 
 
+READ: dict[tuple[Path, str], list[dict[str, Any]]] = {}  # records read once per refresh (refreshed() clears it)
+
+
 def plain_records(results: Path, suite: str, profile: str) -> list[dict[str, Any]]:
     """The records of a profile's plain rows (no `--set`), made by this checkout's code or not (marked)."""
     from bench.report import mark_stale
 
-    records = [r for r in read_records(results, suite, warn=lambda _: None)
-               if r["profile"] == profile and not r.get("overrides") and r.get("status") == "ok"]
-    mark_stale(records, suite)
-    return records
+    key = (Path(results), suite)
+    if key not in READ:
+        READ[key] = read_records(results, suite, warn=lambda _: None)
+        mark_stale(READ[key], suite)
+    return [r for r in READ[key] if r["profile"] == profile and not r.get("overrides") and r.get("status") == "ok"]
 
 
 def main_job(results: Path) -> str:
@@ -203,11 +207,13 @@ def block_pattern(name: str) -> re.Pattern:
 
 def refreshed(text: str, results: Path) -> str:
     """The text with every generated block it holds made again from the records under results/."""
+    READ.clear()
     for name, make in BLOCKS.items():
         pattern = block_pattern(name)
         if pattern.search(text):
             body = f"{BEGIN.format(name=name)}\n{make(results)}\n{END.format(name=name)}"
             text = pattern.sub(lambda _, body=body: body, text)
+    READ.clear()
     return text
 
 
