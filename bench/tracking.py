@@ -184,6 +184,7 @@ class Tracker:
         self._client = MlflowClient(tracking_uri=self.setup.uri)
         experiment = experiment_id(self._client, self.experiment, self.artifact_root)
         self.kept = keep
+        self._close_ghosts(keep)
         if self._continue(keep, experiment):
             return
         run = self._client.create_run(experiment, run_name=run_name, tags=tags)
@@ -194,6 +195,22 @@ class Tracker:
         items = [Param(k, str(v)[:6000]) for k, v in params.items()]
         for i in range(0, len(items), 100):
             with_retries(self._client.log_batch, self.run_id, params=items[i:i + 100])
+
+    def _close_ghosts(self, keep: Path | None) -> None:
+        """Runs that killed attempts of this cell under other code left RUNNING (their files name another code
+        fingerprint: the cell starts afresh, so they are not continued) are closed as KILLED."""
+        if keep is None:
+            return
+        prefix = keep.name.rsplit("-", 1)[0] + "-"
+        for other in keep.parent.glob(f"{prefix}*{keep.suffix}"):
+            if other != keep:
+                try:
+                    run = self._client.get_run(other.read_text().strip())
+                    if run.info.status == "RUNNING":
+                        with_retries(self._client.set_terminated, run.info.run_id, "KILLED")
+                except Exception:  # gone from the store: nothing to close
+                    pass
+                other.unlink(missing_ok=True)
 
     def _continue(self, keep: Path | None, experiment: str) -> bool:
         """Take up the run named in `keep` when it is this experiment's and was not finished; its parameters are

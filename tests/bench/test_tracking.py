@@ -140,3 +140,23 @@ def test_a_locked_database_is_retried_briefly():
     assert with_retries(flaky) == "done" and len(calls) == 3
     with pytest.raises(ValueError):
         with_retries(lambda: (_ for _ in ()).throw(ValueError("not transient")))
+
+
+def test_a_run_left_running_by_other_code_is_closed_and_a_killed_run_is_continued(tmp_path):
+    from bench.tracking import Tracker, prepare_tracking
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    setup = prepare_tracking(uri, "gaussian_mixture", tmp_path / "mlruns", tmp_path)
+    old, new = tmp_path / "cell-seed0-aaaaaaaaaaaa.mlflow_run", tmp_path / "cell-seed0-bbbbbbbbbbbb.mlflow_run"
+    ghost = Tracker(setup, "gaussian_mixture")
+    ghost.start("cell", {"a": 1}, {}, keep=old)  # killed: never ended
+    first = Tracker(setup, "gaussian_mixture")
+    first.start("cell", {"a": 1}, {}, keep=new)
+    first.end("KILLED")  # Ctrl-C: the run is kept for the rerun
+    rerun = Tracker(setup, "gaussian_mixture")
+    rerun.start("cell", {"a": 1}, {}, keep=new)
+    assert rerun.run_id == first.run_id and not old.exists()
+    rerun.end("FINISHED")
+    assert not new.exists()
+    statuses = {r.info.run_id: r.info.status for r in tracked_runs(uri)}
+    assert statuses == {ghost.run_id: "KILLED", first.run_id: "FINISHED"}
