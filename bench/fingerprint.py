@@ -1,39 +1,77 @@
-"""Fingerprints of the code behind a result. A record is reused only when the sources that determine its numbers
-are byte for byte the ones that made it; the record keeps a hash per file, so a report can say what changed.
+"""Fingerprints of the code behind a result. A record is reused only when the code that determines its numbers
+is the code that made it.
 
 Which sources count: the method's module, the suite's module, the cell and training loop (bench/cell.py,
 bench/train.py), and every project module they import at module level, transitively. Imports inside functions
-do not count: by convention report and figure code is imported there, and it does not change numbers. This
-module imports nothing heavy, so the command line can use it before torch is loaded."""
+do not count: by convention report and figure code is imported there, and it does not change numbers.
+
+What counts of them (scheme 2): their statements, not their paths or layout. The fingerprint hashes the multiset
+of top-level statements of those files as syntax trees, without comments, docstrings and imports of project
+modules (every project definition they could name is itself in the multiset), so moving a file or a definition
+between files, or editing a comment, keeps it; any change to code that runs changes it. The record also keeps a
+hash per file, so a report can say which files differ. Records of scheme 1 (a byte hash per path) are read by
+recomputing scheme 2 from their commit's files in git, after checking that those files are byte for byte the
+ones the record lists. This module imports nothing heavy, so the command line can use it before torch is loaded."""
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
+import subprocess
 from pathlib import Path
 
 PACKAGES = ("base", "bench", "methods", "metrics", "tasks")
 ROOT = Path(__file__).resolve().parent.parent  # the directory holding the project's packages
 CELL_MODULES = ("bench.cell", "bench.train")  # what every cell runs, whatever its method and suite
+SCHEME = 2
 
 
-def module_path(name: str) -> Path | None:
-    """The source file of a project module, or None for anything outside the project."""
+class Tree:
+    """The project's files as they are on disk (commit None) or at a git commit."""
+
+    def __init__(self, commit: str | None = None):
+        self.commit = commit
+        self.listed = None if commit is None else set(git("ls-tree", "-r", "--name-only", commit).splitlines())
+
+    def exists(self, relative: str) -> bool:
+        return (ROOT / relative).is_file() if self.listed is None else relative in self.listed
+
+    def read(self, relative: str) -> bytes:
+        if self.commit is None:
+            return (ROOT / relative).read_bytes()
+        return subprocess.run(["git", "show", f"{self.commit}:{relative}"], cwd=ROOT, capture_output=True,
+                              check=True, timeout=30).stdout
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30).stdout
+
+
+def module_file(name: str, tree: Tree) -> str | None:
+    """The source file (relative to the project) of a project module, or None for anything outside it."""
     parts = name.split(".")
     if parts[0] not in PACKAGES:
         return None
-    base = ROOT.joinpath(*parts)
-    if base.with_suffix(".py").is_file():
-        return base.with_suffix(".py")
-    if (base / "__init__.py").is_file():
-        return base / "__init__.py"
+    base = "/".join(parts)
+    for candidate in (f"{base}.py", f"{base}/__init__.py"):
+        if tree.exists(candidate):
+            return candidate
     return None
 
 
-def top_level_imports(name: str, path: Path) -> set[str]:
+def module_path(name: str) -> Path | None:
+    """The source file of a project module on disk, or None for anything outside the project."""
+    found = module_file(name, Tree())
+    return None if found is None else ROOT / found
+
+
+def top_level_imports(name: str, path: Path | str, tree: Tree | None = None) -> set[str]:
     """Project modules that `name` imports at module level (not under `if TYPE_CHECKING`, not in functions)."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = tree or Tree()
+    relative = Path(path).relative_to(ROOT).as_posix() if Path(path).is_absolute() else str(path)
+    package = name if relative.endswith("__init__.py") else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.parse(path.read_text()).body:
+    for node in ast.parse(tree.read(relative)).body:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -42,21 +80,26 @@ def top_level_imports(name: str, path: Path) -> set[str]:
                 anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
             for alias in node.names:  # `from pkg import module` imports the module; `from pkg import name` the package
-                found.add(f"{base}.{alias.name}" if module_path(f"{base}.{alias.name}") else base)
-    return {m for m in found if module_path(m) is not None}
+                found.add(f"{base}.{alias.name}" if module_file(f"{base}.{alias.name}", tree) else base)
+    return {m for m in found if module_file(m, tree) is not None}
 
 
-def source_files(roots: list[str]) -> list[Path]:
-    """The files of `roots` and of every project module they import at module level, transitively."""
-    seen: dict[str, Path] = {}
-    todo = [r for r in roots if module_path(r) is not None]
+def source_names(roots: list[str], tree: Tree) -> list[str]:
+    """The files (relative) of `roots` and of every project module they import at module level, transitively."""
+    seen: dict[str, str] = {}
+    todo = [r for r in roots if module_file(r, tree) is not None]
     while todo:
         name = todo.pop()
         if name in seen:
             continue
-        seen[name] = module_path(name)
-        todo.extend(top_level_imports(name, seen[name]) - set(seen))
+        seen[name] = module_file(name, tree)
+        todo.extend(top_level_imports(name, seen[name], tree) - set(seen))
     return sorted(set(seen.values()))
+
+
+def source_files(roots: list[str]) -> list[Path]:
+    """The files on disk of `roots` and of every project module they import at module level, transitively."""
+    return [ROOT / name for name in source_names(roots, Tree())]
 
 
 def file_hashes(paths: list[Path]) -> dict[str, str]:
@@ -67,10 +110,77 @@ def combine(hashes: dict[str, str]) -> str:
     return hashlib.sha256("\n".join(f"{k} {v}" for k, v in sorted(hashes.items())).encode()).hexdigest()[:12]
 
 
+class Normalised(ast.NodeTransformer):
+    """Drops docstrings and imports of project modules, wherever they are."""
+
+    def visit_Import(self, node):
+        return None if all(a.name.split(".")[0] in PACKAGES for a in node.names) else node
+
+    def visit_ImportFrom(self, node):
+        return None if node.level or (node.module or "").split(".")[0] in PACKAGES else node
+
+    def generic_visit(self, node):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body and \
+                isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and \
+                isinstance(body[0].value.value, str):
+            node.body = body[1:]
+        return super().generic_visit(node)
+
+
+def statements(source: bytes) -> list[str]:
+    """A file's top-level statements as syntax trees without positions, comments, docstrings or project imports."""
+    tree = Normalised().visit(ast.parse(source))
+    return [ast.dump(node, include_attributes=False) for node in tree.body]
+
+
+def statements_hash(tree: Tree, names: list[str]) -> str:
+    found = sorted(s for name in names for s in statements(tree.read(name)))
+    return hashlib.sha256("\n".join(found).encode()).hexdigest()[:12]
+
+
 def code_fingerprint(method_module: str, suite_module: str) -> dict[str, object]:
-    """{"fingerprint": 12 hex digits, "files": {relative path: hash}} of the code that makes one cell's numbers."""
-    hashes = file_hashes(source_files([method_module, suite_module, *CELL_MODULES]))
-    return {"fingerprint": combine(hashes), "files": hashes}
+    """{"scheme": 2, "fingerprint": 12 hex digits, "files": {relative path: byte hash}} of the code that makes one
+    cell's numbers."""
+    tree = Tree()
+    names = source_names([method_module, suite_module, *CELL_MODULES], tree)
+    return {"scheme": SCHEME, "fingerprint": statements_hash(tree, names),
+            "files": file_hashes([ROOT / n for n in names])}
+
+
+@functools.lru_cache(maxsize=256)
+def fingerprint_at(commit: str, method_module: str, suite_module: str, files: tuple[tuple[str, str], ...]
+                   ) -> str | None:
+    """Scheme 2 of a scheme-1 record: recomputed from its commit's files in git, when the files the record lists
+    are byte for byte that commit's; None when they are not (an uncommitted state) or git cannot say."""
+    try:
+        tree = Tree(commit)
+        for name, digest in files:
+            if not tree.exists(name) or hashlib.sha256(tree.read(name)).hexdigest()[:12] != digest:
+                return None
+        return statements_hash(tree, source_names([method_module, suite_module, *CELL_MODULES], tree))
+    except (subprocess.SubprocessError, OSError, SyntaxError):
+        return None
+
+
+def recorded_fingerprint(code: dict | None, git_state: dict | None, method_module: str, suite_module: str
+                         ) -> str | None:
+    """The scheme-2 fingerprint of the code that made a record, or None when it cannot be known."""
+    code = code or {}
+    if code.get("scheme") == SCHEME:
+        return code.get("fingerprint")
+    commit = (git_state or {}).get("commit")
+    if not code.get("files") or not commit:
+        return None
+    return fingerprint_at(commit, method_module, suite_module, tuple(sorted(code["files"].items())))
+
+
+def same_code(code: dict | None, git_state: dict | None, current: dict, method_module: str,
+              suite_module: str) -> bool:
+    """Whether a record (its "code" and "git" fields) was made by the code `current` fingerprints."""
+    if (code or {}).get("files") and code["files"] == current["files"]:
+        return True  # the same bytes, whatever the scheme
+    return recorded_fingerprint(code, git_state, method_module, suite_module) == current["fingerprint"]
 
 
 def changed_files(recorded: dict[str, str] | None, current: dict[str, str]) -> list[str]:

@@ -22,6 +22,7 @@ from bench.cell import train_and_evaluate
 from bench.checkpoint import previous
 from bench.config import CellConfig
 from bench.convergence import loss_trend
+from bench.fingerprint import same_code
 from bench.records import SCHEMA, cell_stem, portable_traceback, record_state, write_record, write_samples
 from bench.tracking import Tracker, TrackingSetup
 from bench.train import CellInterrupted
@@ -62,7 +63,12 @@ class Cell:
         return f"{self.cfg.method} s{self.cfg.seed}"
 
     def state(self) -> tuple[str, dict[str, Any] | None]:
-        return record_state(self.record, self.cfg.config_hash(), self.code["fingerprint"])
+        return record_state(self.record, self.cfg.config_hash(), self.made_it)
+
+    def made_it(self, record: dict[str, Any]) -> bool:
+        """Whether this cell's code made the record (bench/fingerprint.py reads older fingerprint schemes too)."""
+        return same_code(record.get("code"), record.get("git"), self.code, METHODS.get(self.cfg.method).__module__,
+                         SUITES.get(self.cfg.suite).__module__)
 
 
 @dataclass

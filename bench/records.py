@@ -114,7 +114,8 @@ def read_records(root: Path, suite: str | None = None,
     return records
 
 
-def record_state(path: Path, config_hash: str, fingerprint: str) -> tuple[str, dict[str, Any] | None]:
+def record_state(path: Path, config_hash: str, made_by_this_code: Callable[[dict[str, Any]], bool]
+                 ) -> tuple[str, dict[str, Any] | None]:
     """("missing" | "done" | "stale" | "failed" | "interrupted" | "unreadable", the record): a cell is done when
     its record exists, succeeded, and was made with the same resolved config by the same code."""
     if not path.exists():
@@ -124,7 +125,7 @@ def record_state(path: Path, config_hash: str, fingerprint: str) -> tuple[str, d
         return "unreadable", None
     if record.get("status") != "ok" or record.get("config_hash") != config_hash:
         return ("interrupted" if record.get("status") == "interrupted" else "failed"), record
-    if (record.get("code") or {}).get("fingerprint") != fingerprint:
+    if not made_by_this_code(record):
         return "stale", record
     return "done", record
 

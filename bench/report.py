@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from base.results import Row
-from bench.fingerprint import ROOT, changed_files, code_fingerprint
+from bench.fingerprint import ROOT, changed_files, code_fingerprint, same_code
 from bench.records import read_records
 from bench.report_budget import (
     budget_line,
@@ -68,19 +68,21 @@ def collect_rows(records: list[dict[str, Any]]) -> list[Row]:
 def mark_stale(records: list[dict[str, Any]], suite: str) -> None:
     """Set record["_changed"] to the result-determining files that differ between the code that made the record
     and this checkout (empty when they are the same; see bench/fingerprint.py)."""
-    current: dict[str, dict[str, str] | None] = {}
+    current: dict[str, dict[str, Any] | None] = {}
     suite_module = SUITES.get(suite).__module__
     for r in records:
         method = r["method"]
         if method not in current:
-            current[method] = (code_fingerprint(METHODS.get(method).__module__, suite_module)["files"]
+            current[method] = (code_fingerprint(METHODS.get(method).__module__, suite_module)
                                if method in METHODS else None)
         if current[method] is None:
             r["_changed"] = ["(its method is not in this code)"]
         elif not (r.get("code") or {}).get("files"):
             r["_changed"] = ["(made before records kept a code fingerprint)"]
+        elif same_code(r["code"], r.get("git"), current[method], METHODS.get(method).__module__, suite_module):
+            r["_changed"] = []
         else:
-            r["_changed"] = changed_files(r["code"]["files"], current[method])
+            r["_changed"] = changed_files(r["code"]["files"], current[method]["files"]) or ["(its statements)"]
 
 
 def stale_section(records: list[dict[str, Any]], left_out: bool) -> list[str]:

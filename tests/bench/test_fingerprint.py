@@ -32,7 +32,7 @@ def code_copy(tmp_path, monkeypatch):
 
 def edit(path) -> None:
     with open(path, "a") as f:
-        f.write("\n# edited\n")
+        f.write("\nEDITED = 1\n")
 
 
 @pytest.mark.parametrize("edited, changes_muni", [
@@ -66,3 +66,36 @@ def test_a_report_marks_records_made_by_other_code(smoke_results, code_copy, tmp
     rows = {line.split("|")[1].strip() for line in text.split("\n## ")[0].splitlines()
             if line.startswith(("| muni", "| shala"))}
     assert rows == {"muni ‡", "shala"}
+
+
+def test_comments_docstrings_and_moves_keep_the_fingerprint_and_code_changes_do_not(code_copy):
+    before = code_fingerprint(MUNI, GM)
+    nets = code_copy / "methods" / "backbone" / "nets.py"
+    nets.write_text('"""Another docstring."""\n# a comment\n' + nets.read_text().split('"""', 2)[2])
+    assert code_fingerprint(MUNI, GM)["fingerprint"] == before["fingerprint"]
+    # a definition moved to another module of the cell's code, its import following it: the same statements
+    train = code_copy / "bench" / "train.py"
+    train.write_text(train.read_text() + "\n\ndef moved_helper(x):\n    return x + 1\n")
+    moved = code_fingerprint(MUNI, GM)["fingerprint"]
+    train.write_text(train.read_text().replace("\n\ndef moved_helper(x):\n    return x + 1\n", ""))
+    cell = code_copy / "bench" / "cell.py"
+    cell.write_text(cell.read_text() + "\n\ndef moved_helper(x):\n    return x + 1\n")
+    assert code_fingerprint(MUNI, GM)["fingerprint"] == moved != before["fingerprint"]
+    cell.write_text(cell.read_text().replace("return x + 1", "return x + 2"))
+    assert code_fingerprint(MUNI, GM)["fingerprint"] != moved
+
+
+def test_a_record_of_the_older_scheme_is_read_through_its_commit(monkeypatch):
+    """Scheme 1 kept a byte hash per path; its commit's files, checked against those hashes, give scheme 2."""
+    now = code_fingerprint(MUNI, GM)
+    head = fingerprint.git("rev-parse", "HEAD").strip()
+    committed = fingerprint.Tree(head)
+    names = sorted(now["files"])
+    if any(not committed.exists(n) or fingerprint.hashlib.sha256(committed.read(n)).hexdigest()[:12]
+           != now["files"][n] for n in names):
+        pytest.skip("the checkout's cell code differs from its commit")
+    old = {"fingerprint": "0123456789ab", "files": now["files"]}  # scheme 1: no "scheme" field
+    assert fingerprint.recorded_fingerprint(old, {"commit": head}, MUNI, GM) == now["fingerprint"]
+    assert fingerprint.same_code(old | {"files": {**now["files"], names[0]: "000000000000"}}, {"commit": head}, now,
+                                 MUNI, GM) is False  # files that are not the commit's: unknown code, stale
+    assert fingerprint.recorded_fingerprint(old, {}, MUNI, GM) is None
