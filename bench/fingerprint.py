@@ -103,7 +103,7 @@ def source_files(roots: list[str]) -> list[Path]:
 
 
 def file_hashes(paths: list[Path]) -> dict[str, str]:
-    return {p.relative_to(ROOT).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in paths}
+    return {p.relative_to(ROOT).as_posix(): byte_hash(p.read_bytes()) for p in paths}
 
 
 def combine(hashes: dict[str, str]) -> str:
@@ -134,18 +134,26 @@ def statements(source: bytes) -> list[str]:
     return [ast.dump(node, include_attributes=False) for node in tree.body]
 
 
-def statements_hash(tree: Tree, names: list[str]) -> str:
-    found = sorted(s for name in names for s in statements(tree.read(name)))
+def byte_hash(source: bytes) -> str:
+    return hashlib.sha256(source).hexdigest()[:12]
+
+
+def statements_hash(sources: dict[str, bytes]) -> str:
+    found = sorted(s for source in sources.values() for s in statements(source))
     return hashlib.sha256("\n".join(found).encode()).hexdigest()[:12]
+
+
+def cell_sources(method_module: str, suite_module: str, tree: Tree) -> dict[str, bytes]:
+    """{relative path: bytes} of the files that make one cell's numbers, each read once."""
+    return {n: tree.read(n) for n in source_names([method_module, suite_module, *CELL_MODULES], tree)}
 
 
 def code_fingerprint(method_module: str, suite_module: str) -> dict[str, object]:
     """{"scheme": 2, "fingerprint": 12 hex digits, "files": {relative path: byte hash}} of the code that makes one
     cell's numbers."""
-    tree = Tree()
-    names = source_names([method_module, suite_module, *CELL_MODULES], tree)
-    return {"scheme": SCHEME, "fingerprint": statements_hash(tree, names),
-            "files": file_hashes([ROOT / n for n in names])}
+    sources = cell_sources(method_module, suite_module, Tree())
+    return {"scheme": SCHEME, "fingerprint": statements_hash(sources),
+            "files": {name: byte_hash(source) for name, source in sources.items()}}
 
 
 @functools.lru_cache(maxsize=256)
@@ -156,9 +164,9 @@ def fingerprint_at(commit: str, method_module: str, suite_module: str, files: tu
     try:
         tree = Tree(commit)
         for name, digest in files:
-            if not tree.exists(name) or hashlib.sha256(tree.read(name)).hexdigest()[:12] != digest:
+            if not tree.exists(name) or byte_hash(tree.read(name)) != digest:
                 return None
-        return statements_hash(tree, source_names([method_module, suite_module, *CELL_MODULES], tree))
+        return statements_hash(cell_sources(method_module, suite_module, tree))
     except (subprocess.SubprocessError, OSError, SyntaxError):
         return None
 

@@ -204,10 +204,9 @@ def suite_preflight(suite: str):
     return importlib.import_module(name) if importlib.util.find_spec(name) is not None else None
 
 
-def check_sources(request: RunRequest, cells: list[Cell]) -> None:
+def check_sources(preflight, cells: list[Cell]) -> None:
     """Every data source of the run read completely, once per distinct data and media setting: a user's files,
     layouts, folders and the media stage's precondition fail here, in one line, not when a cell starts."""
-    preflight = suite_preflight(request.suite)
     if preflight is None:
         return
     checked = set()
@@ -222,11 +221,11 @@ def check_sources(request: RunRequest, cells: list[Cell]) -> None:
 
 
 def bytes_text(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024:
             return f"{n:,.1f} {unit}"
         n /= 1024
-    return ""
+    return f"{n:,.1f} PiB"
 
 
 def machine_memory() -> int | None:
@@ -236,10 +235,9 @@ def machine_memory() -> int | None:
         return None
 
 
-def check_resources(request: RunRequest, cells: list[Cell], notes: list[str]) -> RunRequest:
+def check_resources(request: RunRequest, preflight, cells: list[Cell], notes: list[str]) -> RunRequest:
     """Sizes that would run out of memory, run for years or evaluate on a handful of tuples are refused (one line);
     more workers than CPU cores are capped with a note. Returns the request as it will run."""
-    preflight = suite_preflight(request.suite)
     memory = machine_memory()
     for cell in cells:
         cfg = cell.cfg
@@ -263,11 +261,11 @@ def check_resources(request: RunRequest, cells: list[Cell], notes: list[str]) ->
                                  f"would take {bytes_text(need)} of memory, and this machine has "
                                  f"{bytes_text(memory)}; lower them")
         n_test = getattr(data, "n_test", None)
-        if n_test is not None and synthetic and min(n_test, cfg.eval.n_samples) < MIN_EVAL_TUPLES:
+        evaluated = None if n_test is None else min(n_test, cfg.eval.n_samples)
+        if evaluated is not None and synthetic and evaluated < MIN_EVAL_TUPLES:
             which = "data.n_test" if n_test <= cfg.eval.n_samples else "eval.n_samples"
-            raise UsageError(f"{which}={min(n_test, cfg.eval.n_samples)}: the evaluation would use "
-                             f"{min(n_test, cfg.eval.n_samples)} test tuples; its bootstrap intervals and Fréchet "
-                             f"distances need at least {MIN_EVAL_TUPLES}")
+            raise UsageError(f"{which}={evaluated}: the evaluation would use {evaluated} test tuples; its bootstrap "
+                             f"intervals and Fréchet distances need at least {MIN_EVAL_TUPLES}")
     first = cells[0].cfg if cells else None
     if first is not None and getattr(first.data, "n_test", None) and first.eval.n_samples > first.data.n_test:
         notes.append(f"eval.n_samples={first.eval.n_samples} is more than the {first.data.n_test} test tuples "
@@ -308,7 +306,8 @@ def plan(request: RunRequest) -> Plan:
         cells = resolved_cells(request, methods, seeds)
     except ConfigError as err:
         raise UsageError(one_line(err)) from None
-    request = check_resources(request, cells, notes)
-    check_sources(request, cells)
+    preflight = suite_preflight(request.suite)
+    request = check_resources(request, preflight, cells, notes)
+    check_sources(preflight, cells)
     writable_directory(Path(request.out), "--out")
     return Plan(request, methods, seeds, cells, notes)

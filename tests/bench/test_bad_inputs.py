@@ -207,6 +207,14 @@ def sources(tmp_path_factory) -> Path:
     return root
 
 
+def in_place(argv: list[str], sources: Path, tmp_path: Path, monkeypatch) -> list[str]:
+    """Run from tmp_path with the paths the catalogue names (a file, an empty folder), SRC pointing at sources."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("a file, not a directory")
+    (tmp_path / "empty").mkdir()
+    return [a.replace("SRC", str(sources)) for a in argv]
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"" for p in folder.rglob("*")}
 
@@ -214,10 +222,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("argv, message", CATALOGUE + FILE_IN_THE_WAY)
 def test_a_bad_input_is_one_clear_line_exit_2_and_nothing_written(argv, message, sources, tmp_path, monkeypatch,
                                                                   capsys):
-    argv = [a.replace("SRC", str(sources)) for a in argv]
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "afile").write_text("a file, not a directory")
-    (tmp_path / "empty").mkdir()
+    argv = in_place(argv, sources, tmp_path, monkeypatch)
     before = snapshot(tmp_path)
     code = main(argv)
     out, err = capsys.readouterr()
@@ -239,10 +244,7 @@ def test_the_python_api_refuses_the_same_bad_runs_before_anything_is_written(arg
     from bench.errors import ConfigError, UsageError
     from bench.runner import run
 
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "afile").write_text("a file, not a directory")
-    (tmp_path / "empty").mkdir()
-    argv = [a.replace("SRC", str(sources)) for a in argv]
+    argv = in_place(argv, sources, tmp_path, monkeypatch)
     try:
         request = request_from(build_parser().parse_args(argv))
     except UsageError:
