@@ -5,13 +5,15 @@ Which sources count: the method's module, the suite's module, the cell and train
 bench/train.py), and every project module they import at module level, transitively. Imports inside functions
 do not count: by convention report and figure code is imported there, and it does not change numbers.
 
-What counts of them (scheme 2): their statements, not their paths or layout. The fingerprint hashes the multiset
-of top-level statements of those files as syntax trees, without comments, docstrings and imports of project
-modules (every project definition they could name is itself in the multiset), so moving a file or a definition
-between files, or editing a comment, keeps it; any change to code that runs changes it. The record also keeps a
-hash per file, so a report can say which files differ. Records of scheme 1 (a byte hash per path) are read by
-recomputing scheme 2 from their commit's files in git, after checking that those files are byte for byte the
-ones the record lists. This module imports nothing heavy, so the command line can use it before torch is loaded."""
+What counts of them (scheme 3): their statements, not their paths or layout. The fingerprint hashes the multiset
+of top-level statements of those files as syntax trees, without comments, docstrings, imports of project
+modules (every project definition they could name is itself in the multiset) and what only type checkers read
+(`if TYPE_CHECKING:` blocks, signature annotations, declaration-only Protocol classes), so moving a file or a
+definition between files, or editing a comment or a type hint, keeps it; any change to code that runs changes
+it. The record also keeps a hash per file, so a report can say which files differ. Records of an earlier
+scheme (1: a byte hash per path; 2: statements with type-only code kept) are read by recomputing scheme 3 from
+their commit's files in git, after checking that those files are byte for byte the ones the record lists. This
+module imports nothing heavy, so the command line can use it before torch is loaded."""
 from __future__ import annotations
 
 import ast
@@ -23,7 +25,7 @@ from pathlib import Path
 PACKAGES = ("base", "bench", "methods", "metrics", "tasks")
 ROOT = Path(__file__).resolve().parent.parent  # the directory holding the project's packages
 CELL_MODULES = ("bench.cell", "bench.train")  # what every cell runs, whatever its method and suite
-SCHEME = 2
+SCHEME = 3
 
 
 class Tree:
@@ -111,7 +113,8 @@ def combine(hashes: dict[str, str]) -> str:
 
 
 class Normalised(ast.NodeTransformer):
-    """Drops docstrings and imports of project modules, wherever they are."""
+    """Drops what does not run: docstrings, imports of project modules, `if TYPE_CHECKING:` blocks, function
+    signatures' annotations and declaration-only Protocol classes (their names only help type checkers)."""
 
     def visit_Import(self, node):
         return None if all(a.name.split(".")[0] in PACKAGES for a in node.names) else node
@@ -119,13 +122,58 @@ class Normalised(ast.NodeTransformer):
     def visit_ImportFrom(self, node):
         return None if node.level or (node.module or "").split(".")[0] in PACKAGES else node
 
+    def visit_If(self, node):
+        return None if type_checking_block(node) else self.generic_visit(node)
+
+    def visit_ClassDef(self, node):
+        return None if declaration_only(node) else self.generic_visit(node)
+
+    def visit_arg(self, node):
+        node.annotation = None
+        return node
+
+    def visit_FunctionDef(self, node):
+        node.returns = None
+        return self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
     def generic_visit(self, node):
         body = getattr(node, "body", None)
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body and \
-                isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and \
-                isinstance(body[0].value.value, str):
+                is_docstring(body[0]):
             node.body = body[1:]
         return super().generic_visit(node)
+
+
+def is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def type_checking_block(node: ast.If) -> bool:
+    """`if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`) without an else: imports for type checkers only."""
+    test = node.test
+    name = test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else None
+    return name == "TYPE_CHECKING" and not node.orelse
+
+
+def declaration_only(node: ast.ClassDef) -> bool:
+    """A Protocol class whose body only declares: a docstring, `...`, annotations without values and methods
+    whose body is `...` (or a docstring)."""
+    if not any((b.id if isinstance(b, ast.Name) else getattr(b, "attr", None)) == "Protocol" for b in node.bases):
+        return False
+
+    def declares(stmt: ast.stmt) -> bool:
+        if is_docstring(stmt) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
+            return True
+        if isinstance(stmt, ast.AnnAssign):
+            return stmt.value is None
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return all(is_docstring(s) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
+                                           and s.value.value is Ellipsis) for s in stmt.body)
+        return False
+
+    return all(declares(stmt) for stmt in node.body)
 
 
 def statements(source: bytes) -> list[str]:
@@ -149,7 +197,7 @@ def cell_sources(method_module: str, suite_module: str, tree: Tree) -> dict[str,
 
 
 def code_fingerprint(method_module: str, suite_module: str) -> dict[str, object]:
-    """{"scheme": 2, "fingerprint": 12 hex digits, "files": {relative path: byte hash}} of the code that makes one
+    """{"scheme": 3, "fingerprint": 12 hex digits, "files": {relative path: byte hash}} of the code that makes one
     cell's numbers."""
     sources = cell_sources(method_module, suite_module, Tree())
     return {"scheme": SCHEME, "fingerprint": statements_hash(sources),
@@ -159,8 +207,9 @@ def code_fingerprint(method_module: str, suite_module: str) -> dict[str, object]
 @functools.lru_cache(maxsize=256)
 def fingerprint_at(commit: str, method_module: str, suite_module: str, files: tuple[tuple[str, str], ...]
                    ) -> str | None:
-    """Scheme 2 of a scheme-1 record: recomputed from its commit's files in git, when the files the record lists
-    are byte for byte that commit's; None when they are not (an uncommitted state) or git cannot say."""
+    """The current scheme's fingerprint of an earlier scheme's record: recomputed from its commit's files in git,
+    when the files the record lists are byte for byte that commit's; None when they are not (an uncommitted
+    state) or git cannot say."""
     try:
         tree = Tree(commit)
         for name, digest in files:
@@ -173,7 +222,7 @@ def fingerprint_at(commit: str, method_module: str, suite_module: str, files: tu
 
 def recorded_fingerprint(code: dict | None, git_state: dict | None, method_module: str, suite_module: str
                          ) -> str | None:
-    """The scheme-2 fingerprint of the code that made a record, or None when it cannot be known."""
+    """The current scheme's fingerprint of the code that made a record, or None when it cannot be known."""
     code = code or {}
     if code.get("scheme") == SCHEME:
         return code.get("fingerprint")

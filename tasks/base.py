@@ -19,9 +19,7 @@ from methods.backbone.config import at_least
 from methods.backbone.modality import GAUSSIAN_OUTPUTS, Batch, ModalitySpec
 from methods.base import Method
 from tasks import evaluation
-from tasks.evaluation import Chunk, Reference, Score, Task
-
-Progress = Callable[[str], None]
+from tasks.evaluation import Chunk, Progress, Reference, Score, Task
 
 
 @dataclass

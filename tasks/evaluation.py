@@ -25,11 +25,14 @@ from base.results import Evaluation, MetricResult
 from metrics.bootstrap import draws, interval, row_index, standard_error
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from base.results import MetricSpec
+    from methods.backbone.modality import Batch
     from methods.base import Method
-    from tasks.base import Progress, Suite
 
 Chunk = dict[str, Tensor]
+Progress = Callable[[str], None]
 Reader = Callable[[Chunk, Chunk], tuple[Tensor, Tensor]]
 REFERENCE_SEED = 7_000_003  # reference rows draw from their own seed: the same numbers in every process
 
@@ -59,8 +62,33 @@ class Generator(Protocol):
     def produce(self, task: Task, rows: Chunk, part: slice) -> Chunk: ...
 
 
+class EvaluatedSuite(Protocol):
+    """What the engine needs of a suite (tasks/base.py's Suite is one): its task matrix, scores, test rows and
+    reference rows."""
+
+    reference_cache: dict[tuple[int, int, int], tuple]
+
+    def tasks(self) -> list[Task]: ...
+
+    def scores(self, task: Task) -> list[Score]: ...
+
+    def test_rows(self, n: int, task: Task | None = None) -> Chunk: ...
+
+    def references(self) -> list[Reference]: ...
+
+    def batch(self, rows: Chunk) -> Batch: ...
+
+    def prepare(self, chunk: Chunk) -> Chunk: ...
+
+    def evaluated_specs(self) -> list[MetricSpec]: ...
+
+    def fixed_metrics(self) -> dict[str, MetricResult]: ...
+
+    def figure_samples(self, method: Method, joint: Chunk) -> dict[str, np.ndarray]: ...
+
+
 class MethodGenerator:
-    def __init__(self, suite: Suite, method: Method):
+    def __init__(self, suite: EvaluatedSuite, method: Method):
         self.suite, self.method = suite, method
 
     def supports(self, task: Task) -> bool:
@@ -123,7 +151,7 @@ def run_task(task: Task, scores: list[Score], generator: Generator, rows: Chunk,
     return out, first
 
 
-def score_generator(suite: Suite, generator: Generator, n: int, size: int, bootstrap: int,
+def score_generator(suite: EvaluatedSuite, generator: Generator, n: int, size: int, bootstrap: int,
                     progress: Progress | None = None) -> tuple[dict[str, MetricResult], Chunk, dict[str, float]]:
     """Every column of the suite's task matrix for one generator: the mean over its parts, each with its
     replicates (the mean of the parts' replicates), standard error and interval."""
@@ -174,7 +202,7 @@ def column(spec: MetricSpec, parts: dict[str, Scored], counted: list[str], n: in
                         per_direction_se={p: standard_error(s.replicates) for p, s in parts.items()})
 
 
-def reference_metrics(suite: Suite, n: int, size: int, bootstrap: int
+def reference_metrics(suite: EvaluatedSuite, n: int, size: int, bootstrap: int
                       ) -> tuple[dict[str, str], dict[str, MetricResult]]:
     """What each reference row of the suite is, and "reference:<name>/<key>" for all of them; scored once per
     suite object and sizes."""
@@ -191,8 +219,8 @@ def reference_metrics(suite: Suite, n: int, size: int, bootstrap: int
     return cache[(n, size, bootstrap)]
 
 
-def evaluate(suite: Suite, method: Method, n: int, size: int, bootstrap: int = 0, progress: Progress | None = None,
-             references: bool = True) -> Evaluation:
+def evaluate(suite: EvaluatedSuite, method: Method, n: int, size: int, bootstrap: int = 0,
+             progress: Progress | None = None, references: bool = True) -> Evaluation:
     """The suite's task matrix on (at most) n test tuples per task for the method, then (references=True) the
     suite's reference rows on the same tuples and resamples, and the suite's fixed metrics."""
     metrics, joint, timings = score_generator(suite, MethodGenerator(suite, method), n, size, bootstrap, progress)

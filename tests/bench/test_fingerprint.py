@@ -85,8 +85,31 @@ def test_comments_docstrings_and_moves_keep_the_fingerprint_and_code_changes_do_
     assert code_fingerprint(MUNI, GM)["fingerprint"] != moved
 
 
-def test_a_record_of_the_older_scheme_is_read_through_its_commit(monkeypatch):
-    """Scheme 1 kept a byte hash per path; its commit's files, checked against those hashes, give scheme 2."""
+def test_type_only_code_keeps_the_fingerprint_and_a_protocol_that_runs_does_not(code_copy):
+    before = code_fingerprint(MUNI, GM)["fingerprint"]
+    evaluation = code_copy / "tasks" / "evaluation.py"
+    source = evaluation.read_text()
+    assert "def evaluate(suite: EvaluatedSuite, method: Method" in source
+    typed = source.replace("def evaluate(suite: EvaluatedSuite, method: Method",
+                           "def evaluate(suite: object, method: object")
+    typed = typed.replace("if TYPE_CHECKING:\n", "if TYPE_CHECKING:\n    from typing import Sequence\n", 1)
+    typed += ("\n\nclass Declared(Protocol):\n    \"\"\"Only for type checkers.\"\"\"\n\n    size: int\n\n"
+              "    def grow(self, by: int) -> int: ...\n")
+    evaluation.write_text(typed)
+    assert code_fingerprint(MUNI, GM)["fingerprint"] == before
+    evaluation.write_text(typed.replace("def grow(self, by: int) -> int: ...", "def grow(self, by: int) -> int:\n"
+                                        "        return self.size + by"))
+    assert code_fingerprint(MUNI, GM)["fingerprint"] != before  # a method body runs
+    evaluation.write_text(typed.replace("    size: int\n", "    size: int = 3\n"))
+    assert code_fingerprint(MUNI, GM)["fingerprint"] != before  # a value is code
+    runs = "if not TYPE_CHECKING:\n    print()\nif TYPE_CHECKING:\n"
+    evaluation.write_text(source.replace("if TYPE_CHECKING:\n", runs, 1))
+    assert code_fingerprint(MUNI, GM)["fingerprint"] != before  # a block that runs
+
+
+def test_a_record_of_an_older_scheme_is_read_through_its_commit(monkeypatch):
+    """Scheme 1 kept a byte hash per path and scheme 2 kept type-only code; the commit's files, checked against
+    the record's hashes, give the current scheme."""
     now = code_fingerprint(MUNI, GM)
     head = fingerprint.git("rev-parse", "HEAD").strip()
     committed = fingerprint.Tree(head)
@@ -96,6 +119,7 @@ def test_a_record_of_the_older_scheme_is_read_through_its_commit(monkeypatch):
         pytest.skip("the checkout's cell code differs from its commit")
     old = {"fingerprint": "0123456789ab", "files": now["files"]}  # scheme 1: no "scheme" field
     assert fingerprint.recorded_fingerprint(old, {"commit": head}, MUNI, GM) == now["fingerprint"]
+    assert fingerprint.recorded_fingerprint(old | {"scheme": 2}, {"commit": head}, MUNI, GM) == now["fingerprint"]
     assert fingerprint.same_code(old | {"files": {**now["files"], names[0]: "000000000000"}}, {"commit": head}, now,
                                  MUNI, GM) is False  # files that are not the commit's: unknown code, stale
     assert fingerprint.recorded_fingerprint(old, {}, MUNI, GM) is None
