@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -308,7 +309,7 @@ def load(cfg: PolyMnistQuadrantLabelsData, cache_dir: Path) -> tuple[dict[str, n
     arrays = generate(cfg)
     digest = content_hash(arrays)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")  # per process: parallel cells may race here
     np.savez(tmp, content_hash=np.array(digest), **{k.replace("/", "__"): v for k, v in arrays.items()})
     tmp.replace(path)
     return arrays, digest

@@ -3,6 +3,7 @@ training images only, cached on disk by dataset hash, and gated on its held-out 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,7 @@ def load_verifier(arrays: dict[str, np.ndarray], data_hash: str, canvas: int, st
     verifier = train_verifier(arrays, canvas, steps, seed)
     accuracy = held_out_accuracy(verifier, arrays)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")  # per process: parallel cells may race here
     torch.save({"weights": verifier.state_dict(), "accuracy": accuracy}, tmp)
     tmp.replace(path)
     return verifier, accuracy

@@ -63,6 +63,26 @@ def test_quadrant_is_shared_by_the_three_images_and_matches_its_label():
     assert set(np.unique(data["quadrant/train"])) == {0, 1, 2, 3}
 
 
+def test_two_processes_filling_the_cache_at_once_both_succeed(tmp_path, monkeypatch):
+    """Parallel cells build the same cache file: the second process finishes between the first one's write and
+    its rename. Each writes its own temporary file, so neither rename loses the other's."""
+    cfg = pq.PolyMnistQuadrantLabelsData(**SMALL)
+    replace, pid, raced = pq.Path.replace, pq.os.getpid(), []
+
+    def racing_replace(self, target):
+        if not raced:
+            raced.append(self)
+            monkeypatch.setattr(pq.os, "getpid", lambda: pid + 1)
+            pq.load(cfg, tmp_path)  # the other process, start to finish
+            monkeypatch.setattr(pq.os, "getpid", lambda: pid)
+        return replace(self, target)
+
+    monkeypatch.setattr(pq.Path, "replace", racing_replace)
+    arrays, digest = pq.load(cfg, tmp_path)
+    assert raced and digest == pq.content_hash(arrays)
+    assert [p.name for p in (tmp_path / SUITE).iterdir()] == [f"{cfg.key()}.npz"]
+
+
 def test_tuples_share_the_digit_and_use_different_handwriting():
     cfg = pq.PolyMnistQuadrantLabelsData(**SMALL)
     source = pq.load_sklearn_digits(cfg.test_fraction, cfg.seed)
