@@ -1,0 +1,1 @@
+"""Figures drawn from records: the report's charts and the samples a cell keeps."""

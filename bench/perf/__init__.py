@@ -1,0 +1,1 @@
+"""`bench perf`: throughput against the machine's measured matmul peak, and its page."""
