@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from base.registry import UnknownNameError
-from bench.errors import ConfigError, UsageError
+from bench.core.errors import ConfigError, UsageError
 
 EXAMPLES = """examples:
   python -m bench run --methods all --suite gaussian_mixture
@@ -33,7 +33,7 @@ def comma_list(text: str, flag: str) -> list[str]:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """--seeds as integers; their range, emptiness and repeats are the plan's rules (bench/plan.py)."""
+    """--seeds as integers; their range, emptiness and repeats are the plan's rules (bench/run/plan.py)."""
     try:
         return [int(s) for s in comma_list(text, "--seeds")]
     except ValueError:
@@ -179,9 +179,9 @@ def build_parser() -> Parser:
 
 
 def request_from(args):
-    """The RunRequest that `bench run`'s arguments ask for (the plan checks it: bench/plan.py)."""
-    from bench.plan import RunRequest
-    from bench.records import command_line
+    """The RunRequest that `bench run`'s arguments ask for (the plan checks it: bench/run/plan.py)."""
+    from bench.core.records import command_line
+    from bench.run.plan import RunRequest
 
     if args.executor != "ray" and args.cell_threads is not None:
         raise UsageError("--cell-threads is an option of --executor ray; add --executor ray or leave it out")
@@ -196,7 +196,7 @@ def request_from(args):
 
 
 def cmd_run(args) -> int:
-    from bench.runner import TrackingUnavailable, run
+    from bench.run.runner import TrackingUnavailable, run
 
     request = request_from(args)
     try:
@@ -246,7 +246,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from bench.report import write_report
+    from bench.report.page import write_report
     from tasks import SUITES
 
     if args.all and (args.suite or args.profile):
@@ -255,7 +255,7 @@ def cmd_report(args) -> int:
     for suite in suites:
         SUITES.get(suite)
     existing_directory(args.results, "--results")
-    from bench.plan import writable_directory
+    from bench.run.plan import writable_directory
 
     writable_directory(args.out, "--out")
     if args.readme is not None and not args.readme.is_file():
@@ -267,11 +267,11 @@ def cmd_report(args) -> int:
         for path in write_report(suite, args.results, args.out, args.profile, args.include_stale):
             print(f"bench: wrote {path}")
     if args.all:
-        from bench.report_index import write_index
+        from bench.report.index import write_index
 
         print(f"bench: wrote {write_index(args.results, args.out)}")
     if args.readme is not None:
-        from bench.report_readme import refresh
+        from bench.report.readme import refresh
 
         changed = refresh(args.readme, args.results)
         print(f"bench: {'refreshed' if changed else 'already current:'} the generated blocks of {args.readme}")
@@ -279,9 +279,9 @@ def cmd_report(args) -> int:
 
 
 def cmd_perf(args) -> int:
-    from bench.config import resolve, validate_overrides
-    from bench.perf import run_perf
-    from bench.plan import check_profile, methods_for, pick_device, writable_directory
+    from bench.core.config import resolve, validate_overrides
+    from bench.perf.measure import run_perf
+    from bench.run.plan import check_profile, methods_for, pick_device, writable_directory
     from tasks import SUITES
 
     SUITES.get(args.suite)

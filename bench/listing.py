@@ -7,7 +7,7 @@ import dataclasses
 import os
 
 from base.cache import cache_root
-from bench.fingerprint import project_fingerprint
+from bench.core.fingerprint import project_fingerprint
 
 IDEAL_TEXT = {"higher": "higher is better", "lower": "lower is better", "match": "closest to real"}
 
@@ -55,7 +55,7 @@ def metrics_text() -> str:
 
 
 def profiles_text() -> str:
-    from bench.config import PROFILES, load_profile
+    from bench.core.config import PROFILES, load_profile
 
     rows = ["profiles (bench/profiles/*.yaml; any field can be changed with --set):"]
     for name in PROFILES:

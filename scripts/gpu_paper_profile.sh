@@ -32,7 +32,7 @@ if [ -n "${BUDGET_S:-}" ]; then
     wait
     steps=$(python3 - "$BUDGET_S" "$SUITE" "$PROFILE" <<'PY'
 import json, pathlib, sys
-from bench.config import resolve
+from bench.core.config import resolve
 records = [json.loads(p.read_text()) for p in pathlib.Path("/tmp/gpu-probe").rglob("*.json")]
 per_step = max(r["wall_time"]["train"] / 40 for r in records if r["status"] == "ok")
 full = resolve(sys.argv[2], "muni", 0, sys.argv[3]).train.steps

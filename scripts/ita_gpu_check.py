@@ -11,8 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from bench.config import resolve  # noqa: E402
-from bench.train import train  # noqa: E402
+from bench.core.config import resolve  # noqa: E402
+from bench.run.train import train  # noqa: E402
 from methods import METHODS  # noqa: E402
 from tasks import SUITES  # noqa: E402
 

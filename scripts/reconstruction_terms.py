@@ -9,7 +9,7 @@ from collections import Counter
 
 import torch
 
-from bench.config import resolve
+from bench.core.config import resolve
 from methods import METHODS
 from tasks import SUITES
 

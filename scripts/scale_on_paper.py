@@ -28,9 +28,9 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.config import resolve  # noqa: E402
-from bench.plan import trainable_on  # noqa: E402
-from bench.records import git_state  # noqa: E402
+from bench.core.config import resolve  # noqa: E402
+from bench.core.records import git_state  # noqa: E402
+from bench.run.plan import trainable_on  # noqa: E402
 from methods import METHODS  # noqa: E402
 from tasks import SUITES  # noqa: E402
 

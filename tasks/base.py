@@ -85,7 +85,7 @@ class Suite:
     paper_table: ClassVar[str] = ""  # e.g. "Table 5 (App. D)"
     partial_tuples: ClassVar[bool] = False  # True: training samples miss modalities (e.g. pairwise data only)
     extra_metrics: ClassVar[list[MetricSpec]] = []  # recorded beside the paper's table, drawn as one more chart
-    sample_figure: ClassVar[dict[str, Any]] = {}  # how bench draws the samples a record keeps (bench/figures.py)
+    sample_figure: ClassVar[dict[str, Any]] = {}  # how bench draws the samples a record keeps (bench/figures/plots.py)
     modality_kinds: ClassVar[tuple[str, ...]] = ()  # what its modality specs are made of; (): not declared
     has_media: ClassVar[bool] = False  # a media stage (--set media.weights): check_media, media, media_layout
 

@@ -1,7 +1,8 @@
-"""The project's layers import downward only: base → methods, metrics → tasks → bench; and no group of modules
-imports itself round. Every import counts — at module level, inside a function, or for type checking only —
-relative imports are resolved, and `from package import name` is an import of the package's module `name` when
-there is one, else of the package's __init__."""
+"""The project's layers import downward only: base → methods, metrics → tasks → bench → scripts, and inside bench
+core → figures → run, report (never each other) → perf → the command line; and no group of modules imports
+itself round. Every import counts — at module level, inside a function, or for type checking only — relative
+imports are resolved, and `from package import name` is an import of the package's module `name` when there is
+one, else of the package's __init__."""
 import ast
 from pathlib import Path
 
@@ -11,15 +12,19 @@ from scipy.sparse.csgraph import connected_components
 
 ROOT = Path(__file__).resolve().parent.parent
 ALLOWED = {"base": {"base"}, "methods": {"base", "methods"}, "metrics": {"base", "metrics"},
-           "tasks": {"base", "methods", "metrics", "tasks"}, "bench": {"base", "methods", "metrics", "tasks", "bench"}}
+           "tasks": {"base", "methods", "metrics", "tasks"}, "bench": {"base", "methods", "metrics", "tasks", "bench"},
+           "scripts": {"base", "methods", "metrics", "tasks", "bench", "scripts"}}
+# bench's rooms by floor: a module imports its own room or rooms on lower floors; rooms on one floor never meet
+BENCH_FLOORS = {"bench.core": 0, "bench.figures": 1, "bench.run": 2, "bench.report": 2, "bench.perf": 3}
+TOP_FLOOR = 4  # bench/__init__, __main__, cli, listing: the command line
 
 
-def modules() -> dict[str, Path]:
+def modules(root: Path = ROOT, layers=tuple(ALLOWED)) -> dict[str, Path]:
     """Module name -> file; a package is named by its folder (tasks, not tasks.__init__)."""
     found = {}
-    for layer in ALLOWED:
-        for path in (ROOT / layer).rglob("*.py"):
-            parts = path.relative_to(ROOT).with_suffix("").parts
+    for layer in layers:
+        for path in (root / layer).rglob("*.py"):
+            parts = path.relative_to(root).with_suffix("").parts
             found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return found
 
@@ -41,15 +46,30 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     return {m for m in found if m in known and m != name}
 
 
-def graph() -> dict[str, set[str]]:
-    known = modules()
+def graph(root: Path = ROOT, layers=tuple(ALLOWED)) -> dict[str, set[str]]:
+    known = modules(root, layers)
     return {name: imports(name, path, known) for name, path in known.items()}
 
 
-def test_no_layer_imports_one_above_it():
-    upward = [f"{name} imports {target}" for name, targets in graph().items()
-              for target in targets if target.split(".")[0] not in ALLOWED[name.split(".")[0]]]
-    assert upward == []
+def room(name: str) -> str:
+    return ".".join(name.split(".")[:2]) if ".".join(name.split(".")[:2]) in BENCH_FLOORS else "bench"
+
+
+def floor(name: str) -> int:
+    return BENCH_FLOORS.get(room(name), TOP_FLOOR)
+
+
+def upward(edges: dict[str, set[str]]) -> list[str]:
+    """Imports of a layer above the importer's, or of a bench room not below its own."""
+    found = []
+    for name, targets in edges.items():
+        for target in targets:
+            layer, other = name.split(".")[0], target.split(".")[0]
+            if other not in ALLOWED[layer]:
+                found.append(f"{name} imports {target}")
+            elif layer == other == "bench" and room(name) != room(target) and floor(target) >= floor(name):
+                found.append(f"{name} imports {target}")
+    return sorted(found)
 
 
 def cycles(edges: dict[str, set[str]]) -> list[set[str]]:
@@ -64,6 +84,42 @@ def cycles(edges: dict[str, set[str]]) -> list[set[str]]:
     return sorted((g for g in groups if len(g) > 1), key=sorted)
 
 
+def test_no_layer_or_room_imports_one_above_it():
+    assert upward(graph()) == []
+
+
+def test_no_group_of_modules_imports_itself_round():
+    assert cycles(graph()) == []
+
+
+def test_every_bench_module_has_a_floor_and_the_rooms_exist():
+    rooms = {room(name) for name in modules() if name.startswith("bench")}
+    assert rooms == {*BENCH_FLOORS, "bench"}
+    top = sorted(name for name in modules() if name.startswith("bench") and room(name) == "bench")
+    assert top == ["bench", "bench.__main__", "bench.cli", "bench.listing"]
+
+
+def test_a_planted_cycle_of_three_through_an_init_and_upward_imports_are_caught(tmp_path):
+    """Real files: bench/run/__init__ imports its module a, a imports b inside a function, b imports the package
+    by name for type checking only; plus a run module importing report, and a method importing tasks."""
+    files = {
+        "bench/__init__.py": "",
+        "bench/run/__init__.py": "from . import a\n",
+        "bench/run/a.py": "def go():\n    from bench.run.b import thing\n    return thing\n",
+        "bench/run/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bench import run\nthing = 1\n",
+        "bench/run/c.py": "from bench.report.page import write_report\n",
+        "bench/report/__init__.py": "", "bench/report/page.py": "from bench.core import config\n",
+        "bench/core/__init__.py": "", "bench/core/config.py": "",
+        "methods/__init__.py": "", "methods/m.py": "import tasks.t\n", "tasks/__init__.py": "", "tasks/t.py": "",
+    }
+    for relative, text in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    edges = graph(tmp_path, ("bench", "methods", "tasks"))
+    assert cycles(edges) == [{"bench.run", "bench.run.a", "bench.run.b"}]
+    assert upward(edges) == ["bench.run.c imports bench.report.page", "methods.m imports tasks.t"]
+
+
 def test_the_cycle_finder_sees_a_cycle_of_three_and_a_package_imported_by_name():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
     known = {"pkg": Path("pkg/__init__.py"), "pkg.mod": Path("pkg/mod.py"), "pkg.other": Path("pkg/other.py")}
@@ -74,7 +130,3 @@ def test_the_cycle_finder_sees_a_cycle_of_three_and_a_package_imported_by_name()
         assert imports("pkg.mod2", path, known) == {"pkg.mod", "pkg", "pkg.other"}
     finally:
         path.unlink()
-
-
-def test_no_group_of_modules_imports_itself_round():
-    assert cycles(graph()) == []

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 from methods import METHODS
 from methods.backbone.config import FlowConfig, ModelConfig, at_least
 from tasks import SUITES, EvalConfig
@@ -39,7 +39,7 @@ class TrainConfig:
     ema_decay: float = 0.999  # EMA weights are the ones evaluated
     log_every: int = 50  # steps between loss logs (MLflow)
     checkpoint_every: int = 1_000  # steps between resumable checkpoints; 0: none
-    precision: str = "fp32"  # fp32 | bf16: the forward pass under torch.autocast to bfloat16 (bench/train.py)
+    precision: str = "fp32"  # fp32 | bf16: the forward pass under torch.autocast to bfloat16 (bench/run/train.py)
 
     def __post_init__(self):
         at_least(self, 1, "steps", "batch_size", "log_every")

@@ -1,5 +1,5 @@
 """Had a cell settled when its budget ran out? Judged on held-out curves: the quick evaluations at each eighth of
-training (bench/cell.py: the same test tuples and the same noise at every check, each value with its bootstrap
+training (bench/run/cell.py: the same test tuples and the same noise at every check, each value with its bootstrap
 standard error). A cell is *settled* when, over the last quarter of training, every metric of the quick
 evaluation stayed within the half-width of its own 95 % interval (1.96 SE at the last check): more training of
 the same kind would move it by less than the quick evaluation can resolve. The training loss's relative slope

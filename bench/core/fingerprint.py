@@ -1,8 +1,8 @@
 """Fingerprints of the code behind a result. A record is reused only when the code that determines its numbers
 is the code that made it.
 
-Which sources count: the method's module, the suite's module, the cell and training loop (bench/cell.py,
-bench/train.py), and every project module they import at module level, transitively. Imports inside functions
+Which sources count: the method's module, the suite's module, the cell and training loop (bench/run/cell.py,
+bench/run/train.py), and every project module they import at module level, transitively. Imports inside functions
 do not count: by convention report and figure code is imported there, and it does not change numbers.
 
 What counts of them (scheme 3): their statements, not their paths or layout. The fingerprint hashes the multiset
@@ -23,8 +23,10 @@ import subprocess
 from pathlib import Path
 
 PACKAGES = ("base", "bench", "methods", "metrics", "tasks")
-ROOT = Path(__file__).resolve().parent.parent  # the directory holding the project's packages
-CELL_MODULES = ("bench.cell", "bench.train")  # what every cell runs, whatever its method and suite
+ROOT = Path(__file__).resolve().parents[2]  # the directory holding the project's packages
+# what every cell runs, whatever its method and suite: today's module first, then its name in earlier layouts (a
+# record of an earlier scheme is recomputed from its own commit's files)
+CELL_MODULES = (("bench.run.cell", "bench.cell"), ("bench.run.train", "bench.train"))
 SCHEME = 3
 
 
@@ -191,9 +193,14 @@ def statements_hash(sources: dict[str, bytes]) -> str:
     return hashlib.sha256("\n".join(found).encode()).hexdigest()[:12]
 
 
+def cell_modules(tree: Tree) -> list[str]:
+    """The cell and training loop's module names in `tree`'s layout."""
+    return [next((n for n in names if module_file(n, tree)), names[0]) for names in CELL_MODULES]
+
+
 def cell_sources(method_module: str, suite_module: str, tree: Tree) -> dict[str, bytes]:
     """{relative path: bytes} of the files that make one cell's numbers, each read once."""
-    return {n: tree.read(n) for n in source_names([method_module, suite_module, *CELL_MODULES], tree)}
+    return {n: tree.read(n) for n in source_names([method_module, suite_module, *cell_modules(tree)], tree)}
 
 
 def code_fingerprint(method_module: str, suite_module: str) -> dict[str, object]:

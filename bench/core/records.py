@@ -133,7 +133,7 @@ def record_state(path: Path, config_hash: str, made_by_this_code: Callable[[dict
 def portable_traceback(text: str, out: Path | None = None) -> str:
     """Text (a traceback, a note, a reason) without the machine's paths: files under the output directory relative
     to it, project files relative to the project, others to Python's."""
-    prefixes = [(str(Path(__file__).resolve().parent.parent) + os.sep, ""),
+    prefixes = [(str(Path(__file__).resolve().parents[2]) + os.sep, ""),
                 (sys.prefix + os.sep, "<python>/"), (sys.base_prefix + os.sep, "<python>/")]
     if out is not None:  # first: the output directory may lie inside the project
         prefixes = [(str(Path(out).resolve()) + os.sep, ""), (str(Path(out).absolute()) + os.sep, ""), *prefixes]

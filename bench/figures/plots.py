@@ -1,7 +1,7 @@
 """Figures for `bench report` and for each cell's MLflow run (matplotlib, PNG): per-metric bars with seed
 spread, and the figures a suite declares as data: a bar chart of its extra metrics, and its samples drawn the
 way its sample_figure says ("shared_coordinates": a pair plot of real vs jointly generated vectors on shared
-coordinates; "image_tuples": see bench/figures_images.py)."""
+coordinates; "image_tuples": see bench/figures/images.py)."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench import figures_images  # noqa: E402
-from bench.records import read_samples  # noqa: E402
+from bench.core.records import read_samples  # noqa: E402
+from bench.figures import images as figures_images  # noqa: E402
 from tasks.verdicts import estimate  # noqa: E402
 
 if TYPE_CHECKING:

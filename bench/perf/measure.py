@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from bench.records import command_line, git_state, write_record
+from bench.core.records import command_line, git_state, write_record
 
 PEAK_SIZE = 2048
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::mkldnn_convolution",
@@ -46,7 +46,7 @@ def sync(device: torch.device) -> None:
 
 def default_threads(device: torch.device) -> int:
     """The CPU threads one cell of `bench run` trains with by default: one per core, cells side by side."""
-    from bench.executor_local import resolve_workers
+    from bench.run.executor_local import resolve_workers
 
     return max(1, (os.cpu_count() or 1) // resolve_workers(0, device)) if device.type == "cpu" else 1
 
@@ -101,7 +101,7 @@ def matmul_seconds(step: Callable[[int], None], steps: int, device: torch.device
 def start_process(threads: int, device_name: str) -> None:
     """Pool initializer: the measured process uses `threads` CPU threads (a cell of `bench run` sets its own), and
     stops when `bench perf` dies, as the runner's workers do."""
-    from bench.executor_local import die_with_parent
+    from bench.run.executor_local import die_with_parent
 
     die_with_parent()
     if device_name != "cuda":
@@ -112,9 +112,9 @@ def measure_method(suite_name: str, method_name: str, profile: str, overrides: l
                    steps: int, device_name: str) -> dict[str, Any]:
     from torch.utils.flop_counter import FlopCounterMode
 
-    from bench.config import resolve
-    from bench.plan import pick_device
-    from bench.train import EMA, make_optimizer, training_step
+    from bench.core.config import resolve
+    from bench.run.plan import pick_device
+    from bench.run.train import EMA, make_optimizer, training_step
     from methods import METHODS
     from methods.backbone.nets import ResidualMLP, VelocityMLP
     from tasks import SUITES
@@ -180,9 +180,9 @@ def measure_reference(suite_name: str, profile: str, overrides: list[str], repea
     networks, so no training step whose networks see `rows` rows can be more matmul-bound than this."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from bench.config import resolve
-    from bench.plan import pick_device
-    from bench.train import autocast
+    from bench.core.config import resolve
+    from bench.run.plan import pick_device
+    from bench.run.train import autocast
     from methods.backbone.nets import VelocityMLP
 
     device = pick_device(device_name)
@@ -215,7 +215,7 @@ def measure_reference(suite_name: str, profile: str, overrides: list[str], repea
 def same_shape_decoders(suite_name: str, profile: str, overrides: list[str]) -> tuple[Any, list[str], int]:
     """The resolved config, the largest group (at least two) of vector modalities whose flow decoders have one
     shape, which a stacked network could serve in one call (empty when there is none), and their data size."""
-    from bench.config import resolve
+    from bench.core.config import resolve
     from tasks import SUITES
 
     cfg = resolve(suite_name, "muni", 0, profile, overrides)
@@ -234,8 +234,8 @@ def measure_stacking(cfg: Any, names: list[str], size: int, repeats: int, steps:
     backward with `rows` rows each. The speed-up a backbone that stacks them could hope for on this device."""
     from torch.func import functional_call, stack_module_state, vmap
 
-    from bench.plan import pick_device
-    from bench.train import autocast
+    from bench.run.plan import pick_device
+    from bench.run.train import autocast
     from methods.backbone.nets import VelocityMLP
 
     device = pick_device(device_name)
@@ -299,9 +299,9 @@ def in_process(pool_args: tuple, fn: Callable, *args) -> Any:
 
 def run_perf(args, methods: list[str]) -> list[Path]:
     """Measure `methods` (checked by the command line) with the settings in `args`; write the record and page."""
-    from bench.config import resolve
-    from bench.perf_page import describe_machine, render
-    from bench.plan import pick_device
+    from bench.core.config import resolve
+    from bench.perf.page import describe_machine, render
+    from bench.run.plan import pick_device
 
     device = pick_device(args.device)
     threads = args.threads or default_threads(device)

@@ -1,4 +1,4 @@
-"""The page `bench perf` writes: its record (bench/perf.py) as tables and the sentences that read them."""
+"""The page `bench perf` writes: its record (bench/perf/measure.py) as tables and the sentences that read them."""
 from __future__ import annotations
 
 import platform

@@ -9,8 +9,8 @@ import math
 from scipy.stats import kendalltau
 
 from base.results import MetricSpec, Row
-from bench.report_ranking import rank_key, real_value
-from bench.tables import markdown_table
+from bench.report.ranking import rank_key, real_value
+from bench.report.tables import markdown_table
 from tasks.verdicts import estimate
 
 

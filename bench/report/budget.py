@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import kendalltau
 
-from bench.convergence import CONVERGED_BELOW, SETTLED_RULE, settled
-from bench.tables import markdown_table
+from bench.core.convergence import CONVERGED_BELOW, SETTLED_RULE, settled
+from bench.report.tables import markdown_table
 
 UNITS = {"steps": "steps", "samples": "samples", "flops": "FLOPs", "seconds": "seconds"}
 
@@ -40,7 +40,7 @@ def budget_line(rows) -> str:
 
 
 def held_out(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The cell's held-out convergence reading (bench/convergence.py), from the quick evaluations it recorded."""
+    """The cell's held-out convergence reading (bench/core/convergence.py), from the quick evaluations it recorded."""
     return settled((record.get("train") or {}).get("checks") or [])
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from bench.records import read_records
-from bench.report_budget import settled_counts
-from bench.tables import markdown_table
+from bench.core.records import read_records
+from bench.report.budget import settled_counts
+from bench.report.tables import markdown_table
 
 VERDICTS = ("not reproduced", "reproduced", "undecided")  # longest first: "reproduced" is inside the first
 
@@ -26,7 +26,7 @@ def tally(findings: list[str]) -> str:
 
 
 def suite_line(suite: str, results: Path) -> list[str] | None:
-    from bench.report import best_rows, collect_rows, default_profile, mark_stale
+    from bench.report.page import best_rows, collect_rows, default_profile, mark_stale
     from tasks import SUITES
 
     suite_cls = SUITES.get(suite)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from base.results import MetricSpec, Row
-from bench.tables import markdown_table
+from bench.report.tables import markdown_table
 
 DASH = "—"
 

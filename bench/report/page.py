@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from base.results import Row
-from bench.fingerprint import ROOT, changed_files, code_fingerprint, same_code
-from bench.records import read_records
-from bench.report_budget import (
+from bench.core.fingerprint import ROOT, changed_files, code_fingerprint, same_code
+from bench.core.records import read_records
+from bench.report.budget import (
     budget_line,
     budget_section,
     convergence_by_profile,
@@ -28,9 +28,9 @@ from bench.report_budget import (
     ranking_section,
     settled_line,
 )
-from bench.report_ranking import REAL, STALE, best_rows, fmt, plural, rank_key, real_value, summarize
-from bench.report_sensitivity import sensitivity_section
-from bench.tables import markdown_table
+from bench.report.ranking import REAL, STALE, best_rows, fmt, plural, rank_key, real_value, summarize
+from bench.report.sensitivity import sensitivity_section
+from bench.report.tables import markdown_table
 from methods import METHODS
 from metrics.bootstrap import Z95
 from tasks import SUITES
@@ -67,7 +67,7 @@ def collect_rows(records: list[dict[str, Any]]) -> list[Row]:
 
 def mark_stale(records: list[dict[str, Any]], suite: str) -> None:
     """Set record["_changed"] to the result-determining files that differ between the code that made the record
-    and this checkout (empty when they are the same; see bench/fingerprint.py)."""
+    and this checkout (empty when they are the same; see bench/core/fingerprint.py)."""
     current: dict[str, dict[str, Any] | None] = {}
     suite_module = SUITES.get(suite).__module__
     for r in records:
@@ -296,7 +296,7 @@ def steps_text(row: Row) -> str:
 def main_table(rows: list[Row], table: list[MetricSpec], paper: dict | None, latex: bool,
                left_out: frozenset[str] = frozenset()) -> tuple[list[str], list[list[str]]]:
     """One row per method and configuration, then the reference rows. `paper` None: no 'paper' columns (the
-    paper's metric is another one; bench/report_agreement.py compares the rankings instead)."""
+    paper's metric is another one; bench/report/agreement.py compares the rankings instead)."""
     best = {spec.key: best_rows(rows, spec) for spec in table}
     beside = paper is not None
     paper = paper or {}
@@ -529,7 +529,7 @@ def default_profile(records: list[dict[str, Any]]) -> str:
 
 def write_report(suite: str, results: Path, out: Path, profile: str | None = None,
                  include_stale: bool = False) -> list[Path]:
-    from bench.figures import bar_chart, suite_figures
+    from bench.figures.plots import bar_chart, suite_figures
 
     suite_cls = SUITES.get(suite)
     records = all_records = read_records(results, suite)
@@ -584,12 +584,12 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
         sections += [f"- {f}" for f in findings] + [""]
         sections += variant_findings(rows, suite_cls)
     if layout:
-        from bench.report_agreement import agreement_section
+        from bench.report.agreement import agreement_section
 
         sections += agreement_section(table_rows, layout, paper)
     sections += sensitivity_section(rows, table)
     if suite_cls.media_layout():
-        from bench.report_media import media_section
+        from bench.report.media import media_section
 
         sections += media_section(rows, suite_cls.media_layout(), paper)
     sections += scope_section(rows, table)

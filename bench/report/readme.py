@@ -1,6 +1,6 @@
 """Generated blocks of README.md: the measured sentences (what the main job took, whether its cells settled) are
 made from the committed records by `python -m bench report --readme README.md`, between markers that name their
-block, so no measured number in prose is typed by hand. tests/bench/test_report_readme.py fails when a block is
+block, so no measured number in prose is typed by hand. tests/bench/report/test_readme.py fails when a block is
 out of date with the records."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.records import read_records
-from bench.report_budget import busy_minutes, converged
+from bench.core.records import read_records
+from bench.report.budget import busy_minutes, converged
 
 BEGIN = "<!-- generated: {name} (python -m bench report --readme README.md); edits here are overwritten -->"
 END = "<!-- end generated: {name} -->"
@@ -22,7 +22,7 @@ READ: dict[tuple[Path, str], list[dict[str, Any]]] = {}  # records read once per
 
 def plain_records(results: Path, suite: str, profile: str) -> list[dict[str, Any]]:
     """The records of a profile's plain rows (no `--set`), made by this checkout's code or not (marked)."""
-    from bench.report import mark_stale
+    from bench.report.page import mark_stale
 
     key = (Path(results), suite)
     if key not in READ:
@@ -59,9 +59,9 @@ def main_job(results: Path) -> str:
 
 def main_job_verdict(results: Path) -> str:
     """Whether the main job's cells settled, how far the others still moved, and the findings' tally."""
-    from bench.report import collect_rows
-    from bench.report_budget import checks_of, held_out, median_tau
-    from bench.report_index import tally
+    from bench.report.budget import checks_of, held_out, median_tau
+    from bench.report.index import tally
+    from bench.report.page import collect_rows
     from tasks import SUITES
 
     suite, profile = MAIN_JOB

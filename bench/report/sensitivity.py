@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from base.results import Row
-from bench.report_ranking import STALE, real_value
-from bench.tables import markdown_table
+from bench.report.ranking import STALE, real_value
+from bench.report.tables import markdown_table
 from tasks.base import MetricSpec
 from tasks.verdicts import better, compare, estimate
 

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench.train import make_optimizer, training_step
+from bench.run.train import make_optimizer, training_step
 from methods.base import Method
 from tasks.base import Suite
 
 if TYPE_CHECKING:
-    from bench.config import TrainConfig
+    from bench.core.config import TrainConfig
 
 PROBE_STEPS = 3  # counted (and timed) probe steps, after one warm-up step
 
@@ -74,7 +74,7 @@ def budget_steps(cfg: TrainConfig, measured: dict[str, float]) -> int:
 
 def consumption(cfg: TrainConfig, steps: int, measured: dict[str, float], method: Method,
                 counted_flops: float | None) -> dict[str, Any]:
-    """What the cell's training consumed: steps, samples, FLOPs (counted during training, bench/train.py; the
+    """What the cell's training consumed: steps, samples, FLOPs (counted during training, bench/run/train.py; the
     probe's estimate beside them), and the examples each decoder and prior saw."""
     seen = {name: int(module.examples_seen) for name, module in method.named_modules()
             if hasattr(module, "examples_seen")}

@@ -1,7 +1,7 @@
 """One cell's numbers: seed, build the method on the suite's modalities, size the training to the budget, train
 (with a held-out quick evaluation at each eighth), seed again, evaluate the task matrix. Everything here determines
-results, so this file is part of every record's code fingerprint (bench/fingerprint.py); recording, tracking and
-scheduling live in bench/job.py and bench/runner.py."""
+results, so this file is part of every record's code fingerprint (bench/core/fingerprint.py); recording, tracking and
+scheduling live in bench/run/job.py and bench/run/runner.py."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from bench.budget import budget_steps, consumption, probe
-from bench.train import EMA, LogFn, StepFn, TrainSummary, train
+from bench.run.budget import budget_steps, consumption, probe
+from bench.run.train import EMA, LogFn, StepFn, TrainSummary, train
 from methods.backbone.modality import set_gaussian_output
 from methods.base import METHODS, Method
 from tasks.base import Evaluation, Progress, Suite
 
 if TYPE_CHECKING:
-    from bench.config import CellConfig
+    from bench.core.config import CellConfig
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation draws from its own seed, so it does not depend on training's draws
 CHECKS = tuple(i / 8 for i in range(1, 9))  # fractions of training after which the quick evaluation runs
@@ -57,7 +57,7 @@ def quick_checks(suite: Suite, cfg: CellConfig, steps: int, device: torch.device
     """A check for train(): the task matrix on the first eval.progress_samples test tuples at each eighth of
     training, every time from CURVE_SEED (common random numbers: a change between two checks, or two methods, is
     the model's, not the sampling noise's), under a forked random state so the checks leave the cell's numbers
-    unchanged. Each value keeps its bootstrap standard error, what bench/convergence.py judges movement by."""
+    unchanged. Each value keeps its bootstrap standard error, what bench/core/convergence.py judges movement by."""
     if not cfg.eval.progress_samples:
         return None
     at = {max(1, round(steps * fraction)): fraction for fraction in CHECKS}

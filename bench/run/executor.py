@@ -1,7 +1,7 @@
 """What every executor shares, in a module both the runner and the executors import (so neither imports the
 other): the Executor protocol, the callbacks it is given, and the progress display. An executor runs the cells the
-runner hands it — each through bench.job.run_cell, where it may be (here: bench/executor_local.py; on a Ray
-cluster: bench/executor_ray.py) — and reports each outcome as it comes; the runner plans, skips finished cells,
+runner hands it — each through bench.run.job.run_cell, where it may be (here: bench/run/executor_local.py; on a Ray
+cluster: bench/run/executor_ray.py) — and reports each outcome as it comes; the runner plans, skips finished cells,
 sets up tracking (through `start`) and collects the outcomes, whichever executor runs them."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Protocol
 
 from tqdm.auto import tqdm
 
-from bench.job import Cell, CellOutcome, JobSettings
+from bench.run.job import Cell, CellOutcome, JobSettings
 
 Start = Callable[[Path | None], JobSettings]  # called once, when the executor is ready: tracking and progress
 Report = Callable[[Cell, CellOutcome], None]  # called once per cell that has an outcome

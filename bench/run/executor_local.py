@@ -1,5 +1,5 @@
 """The local executor: cells in processes on this machine (one at a time in this process, or side by side in a
-pool of worker processes that die with the runner), each through bench.job.run_cell."""
+pool of worker processes that die with the runner), each through bench.run.job.run_cell."""
 from __future__ import annotations
 
 import ctypes
@@ -14,10 +14,10 @@ from typing import Any
 
 import torch
 
-from bench.executor import Progress, Report, Start
-from bench.job import Cell, CellOutcome, JobSettings, run_cell
-from bench.plan import pick_device
-from bench.tracking import quiet_tracking_logs
+from bench.run.executor import Progress, Report, Start
+from bench.run.job import Cell, CellOutcome, JobSettings, run_cell
+from bench.run.plan import pick_device
+from bench.run.tracking import quiet_tracking_logs
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """The Ray executor (`bench run --executor ray`): every pending cell is one Ray task, so the matrix can use the
-nodes of a cluster. The driver (bench/runner.py) plans the matrix and skips finished cells as it does for a local
+nodes of a cluster. The driver (bench/run/runner.py) plans the matrix and skips finished cells as it does for a local
 run; here it joins the cluster (or starts a Ray instance on 127.0.0.1), holds each cell's lock in the output
 directory while its task runs, and writes what the task returns.
 
-A task trains its cell with bench/job.py in a scratch directory on its node and returns the record, the samples
+A task trains its cell with bench/run/job.py in a scratch directory on its node and returns the record, the samples
 and the final checkpoint as bytes; the driver writes each atomically where the local executor would, the record
 last. So the nodes share no file system, and a record is either whole or absent. A worker that dies is replaced
 by Ray (`max_retries`); a cell started again on the same node resumes from the checkpoint in its scratch
@@ -26,17 +26,17 @@ from typing import TYPE_CHECKING, Any
 import ray
 import torch
 
-from bench.errors import UsageError
-from bench.executor import Progress, Report, Start
-from bench.fingerprint import changed_files, code_fingerprint
-from bench.job import Cell, CellOutcome, JobSettings, claimed, run_cell
-from bench.records import write_atomic
-from bench.tracking import HTTP_SETTINGS, first_line, quiet_tracking_logs, shown_uri
+from bench.core.errors import UsageError
+from bench.core.fingerprint import changed_files, code_fingerprint
+from bench.core.records import write_atomic
+from bench.run.executor import Progress, Report, Start
+from bench.run.job import Cell, CellOutcome, JobSettings, claimed, run_cell
+from bench.run.tracking import HTTP_SETTINGS, first_line, quiet_tracking_logs, shown_uri
 from methods import METHODS
 from tasks import SUITES
 
 if TYPE_CHECKING:
-    from bench.plan import RunRequest
+    from bench.run.plan import RunRequest
 
 RETRIES = 2  # a cell whose worker died starts again this many times, as the local executor restarts its pool
 CONTACT_S = 0.5  # how often at most a task sends its progress and learns whether the run is stopping

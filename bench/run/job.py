@@ -1,4 +1,4 @@
-"""One cell as a job: hold the cell's lock, train and evaluate it (bench/cell.py), track it in MLflow and write
+"""One cell as a job: hold the cell's lock, train and evaluate it (bench/run/cell.py), track it in MLflow and write
 its record. One writer per cell: the lock is a file lock (released by the OS if the process dies), so two runs
 into one output directory never train the same cell at once or read each other's in-flight checkpoints."""
 from __future__ import annotations
@@ -18,14 +18,14 @@ import torch
 import yaml
 from filelock import FileLock, Timeout
 
-from bench.cell import train_and_evaluate
-from bench.checkpoint import previous
-from bench.config import CellConfig
-from bench.convergence import loss_trend
-from bench.fingerprint import same_code
-from bench.records import SCHEMA, cell_stem, portable_traceback, record_state, write_record, write_samples
-from bench.tracking import Tracker, TrackingSetup
-from bench.train import CellInterrupted
+from bench.core.config import CellConfig
+from bench.core.convergence import loss_trend
+from bench.core.fingerprint import same_code
+from bench.core.records import SCHEMA, cell_stem, portable_traceback, record_state, write_record, write_samples
+from bench.run.cell import train_and_evaluate
+from bench.run.checkpoint import previous
+from bench.run.tracking import Tracker, TrackingSetup
+from bench.run.train import CellInterrupted
 from methods import METHODS
 from tasks import SUITES
 
@@ -66,7 +66,7 @@ class Cell:
         return record_state(self.record, self.cfg.config_hash(), self.made_it)
 
     def made_it(self, record: dict[str, Any]) -> bool:
-        """Whether this cell's code made the record (bench/fingerprint.py reads older fingerprint schemes too)."""
+        """Whether this cell's code made the record (bench/core/fingerprint.py reads older fingerprint schemes too)."""
         return same_code(record.get("code"), record.get("git"), self.code, METHODS.get(self.cfg.method).__module__,
                          SUITES.get(self.cfg.suite).__module__)
 
@@ -135,7 +135,7 @@ def log_cell_artifacts(tracker: Tracker, suite, cfg: CellConfig, evaluation) -> 
     """The resolved config and a figure of the cell's samples, as MLflow artifacts (not kept in results/)."""
     if tracker.run_id is None:
         return
-    from bench.figures import cell_figure  # matplotlib: only when there is a run to log to
+    from bench.figures.plots import cell_figure  # matplotlib: only when there is a run to log to
 
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "config.yaml"

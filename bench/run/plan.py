@@ -1,5 +1,5 @@
 """The planning layer: the one place that turns a run request (methods, suite, profile, seeds, settings, executor,
-output, tracking) into validated cells. The command line, the Python API (`bench.runner.run`), both executors
+output, tracking) into validated cells. The command line, the Python API (`bench.run.runner.run`), both executors
 and scripts/ go through `plan`, so every rule holds however a run is started; each broken rule is one
 UsageError line (the command line's exit 2), raised before anything is written or trained."""
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 
 import torch
 
-from bench.config import PROFILES, resolve, validate_overrides
-from bench.errors import ConfigError, UsageError
-from bench.fingerprint import code_fingerprint
-from bench.job import Cell
+from bench.core.config import PROFILES, resolve, validate_overrides
+from bench.core.errors import ConfigError, UsageError
+from bench.core.fingerprint import code_fingerprint
+from bench.run.job import Cell
 from methods import METHODS
 from tasks import SUITES
 
@@ -47,7 +47,7 @@ class RunRequest:
     workers: int = 1  # cells run side by side; 0 = auto (one per CPU core)
     record_interrupted: bool = False  # write a record with status "interrupted" for cells stopped by Ctrl-C
     require_tracking: bool = False  # stop before any cell when the tracking store cannot be used
-    executor: str = "local"  # local: processes on this machine; ray: one Ray task per cell (bench/executor_ray.py)
+    executor: str = "local"  # local: processes on this machine; ray: one Ray task per cell (bench/run/executor_ray.py)
     ray_address: str | None = None  # the Ray cluster to use; None: start a Ray instance on this machine
     cell_threads: int = 1  # CPU threads per cell under Ray (the CPUs Ray reserves for it)
     yes: bool = False  # confirm a budget longer than LONG_RUN_SECONDS of training per cell

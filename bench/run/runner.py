@@ -2,21 +2,21 @@
 the same code are skipped, so an interrupted run resumes; a failed cell is recorded with its reason and the
 others still run. Ctrl-C stops cleanly: cells not started leave nothing, running cells keep their checkpoint
 (and are recorded as interrupted only when asked), and the run reports exit status 130. Cells run through an executor
-(bench/executor.py): in processes on this machine (bench/executor_local.py) or as Ray tasks on a cluster
-(bench/executor_ray.py); planning, skipping and tracking are the same."""
+(bench/run/executor.py): in processes on this machine (bench/run/executor_local.py) or as Ray tasks on a cluster
+(bench/run/executor_ray.py); planning, skipping and tracking are the same."""
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.executor import Executor, Progress
-from bench.executor_local import LocalExecutor
-from bench.fingerprint import changed_files
-from bench.job import Cell, CellOutcome, JobSettings
-from bench.plan import RunRequest, pick_device, plan
-from bench.records import git_state
-from bench.tracking import TrackingSetup, prepare_tracking, store_uri
+from bench.core.fingerprint import changed_files
+from bench.core.records import git_state
+from bench.run.executor import Executor, Progress
+from bench.run.executor_local import LocalExecutor
+from bench.run.job import Cell, CellOutcome, JobSettings
+from bench.run.plan import RunRequest, pick_device, plan
+from bench.run.tracking import TrackingSetup, prepare_tracking, store_uri
 
 
 class TrackingUnavailable(RuntimeError):
@@ -81,7 +81,7 @@ def run(request: RunRequest) -> RunResult:
 
     executor: Executor
     if request.executor == "ray":
-        from bench.executor_ray import RayExecutor  # imports ray: only when it is asked for
+        from bench.run.executor_ray import RayExecutor  # imports ray: only when it is asked for
 
         executor = RayExecutor(request, uri)
     else:

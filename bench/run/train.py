@@ -1,5 +1,5 @@
 """The training loop shared by every method: AdamW, linear warmup, gradient clipping, EMA weights for
-evaluation, a stop on non-finite losses, progress, and resumable checkpoints (bench/checkpoint.py)."""
+evaluation, a stop on non-finite losses, progress, and resumable checkpoints (bench/run/checkpoint.py)."""
 from __future__ import annotations
 
 import contextlib
@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench.checkpoint import load_checkpoint, random_state, restore_random_state, save_checkpoint
+from bench.run.checkpoint import load_checkpoint, random_state, restore_random_state, save_checkpoint
 from methods.base import Method
 from tasks.base import Suite
 
 if TYPE_CHECKING:
-    from bench.config import TrainConfig
+    from bench.core.config import TrainConfig
 
 LogFn = Callable[[dict[str, float], int], None]
 StepFn = Callable[[int, dict[str, float] | None], None]  # (step, loss terms at logging steps, else None)

@@ -1,4 +1,4 @@
-"""What bench/plan.py asks of this suite before any cell starts: the size of one tuple, to bound the data's memory.
+"""What bench/run/plan.py asks of this suite before any cell starts: the size of one tuple, to bound the data's memory.
 Kept apart from the suite, which does not import it."""
 from __future__ import annotations
 

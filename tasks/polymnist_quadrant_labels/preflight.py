@@ -1,4 +1,4 @@
-"""What bench/plan.py checks of this suite's sources before any cell starts: the MNIST files are read and every
+"""What bench/run/plan.py checks of this suite's sources before any cell starts: the MNIST files are read and every
 background image is opened. Kept apart from the suite, which does not import it: a check changes no number."""
 from __future__ import annotations
 

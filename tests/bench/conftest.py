@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.runner import RunRequest, run
+from bench.run.runner import RunRequest, run
 
 
 def free_port() -> int:

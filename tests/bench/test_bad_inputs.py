@@ -238,11 +238,12 @@ API_CASES = [(argv, message) for argv, message in CATALOGUE + FILE_IN_THE_WAY if
 @pytest.mark.parametrize("argv, message", API_CASES)
 def test_the_python_api_refuses_the_same_bad_runs_before_anything_is_written(argv, message, sources, tmp_path,
                                                                              monkeypatch):
-    """The same request built for bench.runner.run: the plan (bench/plan.py) refuses it, not the command line."""
+    """The same request built for bench.run.runner.run: the plan (bench/run/plan.py) refuses it, not the command
+    line."""
     from base.registry import UnknownNameError
     from bench.cli import build_parser, request_from
-    from bench.errors import ConfigError, UsageError
-    from bench.runner import run
+    from bench.core.errors import ConfigError, UsageError
+    from bench.run.runner import run
 
     argv = in_place(argv, sources, tmp_path, monkeypatch)
     try:
@@ -284,7 +285,7 @@ def test_a_report_skips_damaged_records_and_samples_with_a_warning_naming_each(s
 def test_an_unreadable_folder_is_named_in_a_warning(smoke_results, tmp_path, monkeypatch, capsys):
     import os
 
-    from bench.records import read_records
+    from bench.core.records import read_records
 
     real_scandir = os.scandir
 

@@ -48,7 +48,8 @@ def test_help_and_a_cached_list_do_not_load_the_heavy_stack(tmp_path):
 def test_the_list_cache_follows_the_code(tmp_path, monkeypatch):
     import shutil
 
-    from bench import fingerprint, listing
+    from bench import listing
+    from bench.core import fingerprint
 
     for package in fingerprint.PACKAGES:
         shutil.copytree(fingerprint.ROOT / package, tmp_path / package)
@@ -106,7 +107,7 @@ def test_perf_measures_methods_and_the_reference_ceiling(capfd, tmp_path):
 
 
 def test_run_help_names_every_profile(capsys):
-    from bench.config import PROFILES
+    from bench.core.config import PROFILES
 
     with pytest.raises(SystemExit):
         main(["run", "--help"])

@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 import torch
 
-from bench.config import resolve
-from bench.train import TrainingDiverged, train
+from bench.core.config import resolve
+from bench.run.train import TrainingDiverged, train
 from methods import METHODS
 from methods.backbone.modality import Batch, DataError
 from methods.base import ConditioningError

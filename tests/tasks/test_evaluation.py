@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.config import resolve
+from bench.core.config import resolve
 from methods import METHODS
 from tasks.gaussian_mixture import data as gm
 from tasks.gaussian_mixture.suite import GaussianMixture

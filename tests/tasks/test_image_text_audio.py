@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bench.cli import main
-from bench.config import resolve
+from bench.core.config import resolve
 from tasks.image_text_audio import data as ita
 from tasks.image_text_audio.suite import ImageTextAudio
 
@@ -59,7 +59,7 @@ def smoke_records(tmp_path_factory):
 
 
 def test_all_methods_means_those_that_train_on_pairs():
-    from bench.plan import trainable_on
+    from bench.run.plan import trainable_on
     from methods import METHODS
 
     kept, left_out = trainable_on("image_text_audio", METHODS.names(), everything=True)

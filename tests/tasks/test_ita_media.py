@@ -93,7 +93,7 @@ def test_a_bad_weights_file_is_one_line_before_training(media_run, tmp_path, cap
 
 
 def test_the_report_lays_the_media_metrics_out_beside_the_paper_and_the_embedding_judges(media_run, tmp_path):
-    from bench.report import write_report
+    from bench.report.page import write_report
 
     _, _, root = media_run
     written = write_report("image_text_audio", root / "out", tmp_path / "reports", profile="smoke")

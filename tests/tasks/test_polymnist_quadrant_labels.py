@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.config import resolve
-from bench.plan import trainable_on
-from bench.train import train
+from bench.core.config import resolve
+from bench.run.plan import trainable_on
+from bench.run.train import train
 from methods import METHODS
 from methods.backbone.modality import Batch
 from methods.base import Capabilities

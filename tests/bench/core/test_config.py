@@ -1,6 +1,6 @@
 import pytest
 
-from bench.config import ConfigError, resolve, validate_overrides
+from bench.core.config import ConfigError, resolve, validate_overrides
 
 
 def test_resolution_order_defaults_suite_profile_then_command_line():
@@ -57,8 +57,8 @@ def test_unknown_profile_lists_the_available_ones():
 def test_every_profile_file_is_reachable_and_resolves_for_each_suite_it_sets():
     from pathlib import Path
 
-    from bench.config import PROFILES, load_profile
-    files = {p.stem for p in (Path(__file__).parents[2] / "bench" / "profiles").glob("*.yaml")}
+    from bench.core.config import PROFILES, load_profile
+    files = {p.stem for p in (Path(__file__).parents[3] / "bench" / "profiles").glob("*.yaml")}
     assert files == set(PROFILES)
     for profile in PROFILES:
         for suite in load_profile(profile)["suites"]:

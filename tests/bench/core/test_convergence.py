@@ -1,6 +1,6 @@
 import numpy as np
 
-from bench.convergence import CONVERGED_BELOW, loss_trend
+from bench.core.convergence import CONVERGED_BELOW, loss_trend
 
 
 def curve(losses):

@@ -2,8 +2,8 @@ import shutil
 
 import pytest
 
-from bench import fingerprint
-from bench.fingerprint import code_fingerprint, source_files
+from bench.core import fingerprint
+from bench.core.fingerprint import code_fingerprint, source_files
 
 MUNI, GM = "methods.muni", "tasks.gaussian_mixture.suite"
 
@@ -13,12 +13,12 @@ def names(paths) -> set[str]:
 
 
 def test_the_fingerprint_covers_what_makes_numbers_and_not_what_draws_them():
-    files = names(source_files([MUNI, GM, *fingerprint.CELL_MODULES]))
+    files = names(source_files([MUNI, GM, *fingerprint.cell_modules(fingerprint.Tree())]))
     assert {"methods/muni.py", "methods/backbone/nets.py", "methods/base.py", "tasks/gaussian_mixture/data.py",
-            "metrics/sliced_wasserstein.py", "bench/train.py", "bench/cell.py"} <= files
+            "metrics/sliced_wasserstein.py", "bench/run/train.py", "bench/run/cell.py"} <= files
     # report, figure and scheduling code (imported inside functions, or not by cells at all) does not count
-    assert not files & {"bench/figures.py", "bench/report.py", "bench/runner.py", "bench/job.py", "bench/config.py",
-                        "tasks/gaussian_mixture/findings.py", "methods/mvae.py"}
+    assert not files & {"bench/figures/plots.py", "bench/report/page.py", "bench/run/runner.py", "bench/run/job.py",
+                        "bench/core/config.py", "tasks/gaussian_mixture/findings.py", "methods/mvae.py"}
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def edit(path) -> None:
 
 @pytest.mark.parametrize("edited, changes_muni", [
     ("methods/muni.py", True), ("methods/backbone/nets.py", True), ("tasks/gaussian_mixture/data.py", True),
-    ("bench/train.py", True), ("methods/mvae.py", False), ("bench/figures.py", False),
+    ("bench/run/train.py", True), ("methods/mvae.py", False), ("bench/figures/plots.py", False),
     ("tasks/gaussian_mixture/findings.py", False),
 ])
 def test_an_edit_changes_the_fingerprint_of_the_cells_it_can_change(code_copy, edited, changes_muni):
@@ -49,7 +49,7 @@ def test_an_edit_changes_the_fingerprint_of_the_cells_it_can_change(code_copy, e
 
 
 def test_a_report_marks_records_made_by_other_code(smoke_results, code_copy, tmp_path):
-    from bench.report import write_report
+    from bench.report.page import write_report
 
     edit(code_copy / "methods" / "muni.py")
     write_report("gaussian_mixture", smoke_results, tmp_path / "reports")
@@ -74,11 +74,11 @@ def test_comments_docstrings_and_moves_keep_the_fingerprint_and_code_changes_do_
     nets.write_text('"""Another docstring."""\n# a comment\n' + nets.read_text().split('"""', 2)[2])
     assert code_fingerprint(MUNI, GM)["fingerprint"] == before["fingerprint"]
     # a definition moved to another module of the cell's code, its import following it: the same statements
-    train = code_copy / "bench" / "train.py"
+    train = code_copy / "bench" / "run" / "train.py"
     train.write_text(train.read_text() + "\n\ndef moved_helper(x):\n    return x + 1\n")
     moved = code_fingerprint(MUNI, GM)["fingerprint"]
     train.write_text(train.read_text().replace("\n\ndef moved_helper(x):\n    return x + 1\n", ""))
-    cell = code_copy / "bench" / "cell.py"
+    cell = code_copy / "bench" / "run" / "cell.py"
     cell.write_text(cell.read_text() + "\n\ndef moved_helper(x):\n    return x + 1\n")
     assert code_fingerprint(MUNI, GM)["fingerprint"] == moved != before["fingerprint"]
     cell.write_text(cell.read_text().replace("return x + 1", "return x + 2"))

@@ -1,7 +1,7 @@
 import subprocess
 from pathlib import Path
 
-from bench.records import git_state
+from bench.core.records import git_state
 
 
 def git(repo: Path, *args: str) -> None:

@@ -1,5 +1,5 @@
 from base.results import MetricSpec, Row
-from bench.report_agreement import agreement_section, column_agreement
+from bench.report.agreement import agreement_section, column_agreement
 
 OURS = MetricSpec("many_to_one/judge_win/text vs image", "2→1 T vs I", "many_to_one", "higher")
 PAPERS = MetricSpec("media:clip_score/many_to_one/text vs image", "2→1 T vs I", "many_to_one", "higher")

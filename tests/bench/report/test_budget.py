@@ -1,4 +1,4 @@
-from bench.report_budget import convergence_by_profile
+from bench.report.budget import convergence_by_profile
 from tasks.base import MetricSpec
 
 TABLE = [MetricSpec("one_to_one/alignment_mse", "alignment", "one_to_one", ideal="lower")]
@@ -40,7 +40,7 @@ def test_no_budget_settled_and_one_method_alone_is_not_a_budget_comparison():
 
 
 def test_a_cell_settles_when_its_held_out_metrics_stay_within_their_intervals_and_not_when_one_moves():
-    from bench.report_budget import converged, held_out, still_moving
+    from bench.report.budget import converged, held_out, still_moving
 
     flat, moved = record("a", "cpu", -0.05, (1.0, 1.1)), record("b", "cpu", 0.0, (1.0, 1.3))
     assert converged(flat) is True  # 0.1 < 1.96 × 0.1, although its training loss still fell 5 %
@@ -53,7 +53,7 @@ def test_a_cell_settles_when_its_held_out_metrics_stay_within_their_intervals_an
 
 
 def test_a_jobs_wall_time_is_the_union_of_its_cells_spans_without_the_gaps_between_runs():
-    from bench.report_budget import busy_minutes, network_size
+    from bench.report.budget import busy_minutes, network_size
 
     def ran(start: str, end: str) -> dict:
         return {"started_at": f"2026-12-01T{start}:00+00:00", "finished_at": f"2026-12-01T{end}:00+00:00"}

@@ -1,4 +1,4 @@
-from bench.report_index import tally, verdict_of, write_index
+from bench.report.index import tally, verdict_of, write_index
 
 
 def test_a_findings_tally_counts_each_verdict_once():

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from base.results import Row
-from bench.report import write_report
+from bench.report.page import write_report
 
 
 def test_report_writes_tables_and_figures_from_records(smoke_results, tmp_path):
@@ -75,7 +75,7 @@ def row(method: str, overrides: list[str], value: float, spread: float = 0.0, se
 
 
 def test_rows_set_apart_by_overrides_do_not_compete_for_bold():
-    from bench.report import best_rows
+    from bench.report.page import best_rows
     from tasks.base import MetricSpec
 
     spec = MetricSpec("m/acc", "Acc.", "one_to_one", "higher")
@@ -85,7 +85,7 @@ def test_rows_set_apart_by_overrides_do_not_compete_for_bold():
 
 
 def test_findings_are_checked_again_for_a_variant_every_method_ran():
-    from bench.report import variant_findings
+    from bench.report.page import variant_findings
     from methods import METHODS
     from tasks.gaussian_mixture.suite import GaussianMixture
 
@@ -105,7 +105,7 @@ def test_findings_are_checked_again_for_a_variant_every_method_ran():
 
 
 def test_a_variant_one_method_lacks_keeps_its_section_and_names_the_missing_method():
-    from bench.report import variant_findings
+    from bench.report.page import variant_findings
     from methods import METHODS
     from tasks.gaussian_mixture.suite import GaussianMixture
 
@@ -123,7 +123,7 @@ def test_a_variant_one_method_lacks_keeps_its_section_and_names_the_missing_meth
 
 
 def test_cells_show_mean_and_se_and_rows_whose_paired_difference_with_the_best_contains_zero_tie_for_bold():
-    from bench.report import best_rows, cell_text
+    from bench.report.page import best_rows, cell_text
     from tasks.base import MetricSpec
 
     spec = MetricSpec("m/acc", "Acc.", "one_to_one", "higher")
@@ -138,7 +138,7 @@ def test_cells_show_mean_and_se_and_rows_whose_paired_difference_with_the_best_c
 
 
 def test_a_match_metric_is_ranked_by_its_distance_to_the_oracles_value_not_by_size():
-    from bench.report import best_rows
+    from bench.report.page import best_rows
     from tasks.base import MetricSpec
 
     spec = MetricSpec("one_to_one/diversity", "1→1 spread", "one_to_one", "match")
@@ -153,7 +153,7 @@ def test_a_match_metric_is_ranked_by_its_distance_to_the_oracles_value_not_by_si
 
 
 def test_an_equal_flop_variant_gets_a_table_of_its_own_beside_the_equal_steps_one():
-    from bench.report import equal_compute_tables
+    from bench.report.page import equal_compute_tables
     from tasks.gaussian_mixture.suite import GaussianMixture
 
     budget = ["train.budget=flops", "train.budget_amount=1e12"]
@@ -174,7 +174,7 @@ def test_an_equal_flop_variant_gets_a_table_of_its_own_beside_the_equal_steps_on
 
 
 def test_what_a_profile_can_show_names_the_columns_on_which_every_method_ties():
-    from bench.report import scope_section
+    from bench.report.page import scope_section
     from tasks.base import MetricSpec
 
     table = [MetricSpec("m/acc", "Acc.", "one_to_one", "higher"),

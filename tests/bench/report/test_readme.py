@@ -1,9 +1,9 @@
 import json
 from pathlib import Path
 
-from bench.report_readme import BEGIN, BLOCKS, END, block_pattern, equal_flops, main_job, refreshed
+from bench.report.readme import BEGIN, BLOCKS, END, block_pattern, equal_flops, main_job, refreshed
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def record(method: str, seed: int, start: str, end: str, settled: bool, flops: float = 1e12) -> dict:
@@ -59,7 +59,7 @@ def test_the_equal_flop_command_uses_the_main_jobs_mean_counted_flops_per_method
 
 
 def test_job_times_come_from_each_suites_records(tmp_path):
-    from bench.report_readme import job_times
+    from bench.report.readme import job_times
 
     first, second = record("muni", 0, "10:00", "10:20", True), record("mopoe", 0, "10:00", "10:30", True)
     first["wall_time"], second["wall_time"] = {"total": 1200, "train": 900, "eval": 300}, {"total": 1800,
@@ -71,7 +71,7 @@ def test_job_times_come_from_each_suites_records(tmp_path):
 
 
 def test_the_test_run_block_quotes_the_recorded_run(tmp_path):
-    from bench.report_readme import test_run
+    from bench.report.readme import test_run
 
     assert "no recorded test run" in test_run(tmp_path)
     (tmp_path / "tests.json").write_text(json.dumps({"counts": {"passed": 500, "failed": 0, "skipped": 13},
@@ -82,7 +82,7 @@ def test_the_test_run_block_quotes_the_recorded_run(tmp_path):
 
 
 def test_the_throughput_block_reads_bench_perf(tmp_path):
-    from bench.report_readme import throughput
+    from bench.report.readme import throughput
 
     assert "no committed `bench perf`" in throughput(tmp_path)
     (tmp_path / "perf").mkdir()

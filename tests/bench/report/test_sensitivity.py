@@ -1,10 +1,10 @@
 import re
 
-from tests.bench.test_report import row
+from tests.bench.report.test_page import row
 
 
 def test_a_variant_is_shown_as_the_change_it_makes_with_its_interval_and_rank():
-    from bench.report_sensitivity import sensitivity_section
+    from bench.report.sensitivity import sensitivity_section
     from tasks.base import MetricSpec
 
     spec = MetricSpec("m/acc", "Acc.", "one_to_one", "higher")

@@ -3,10 +3,10 @@ import dataclasses
 import pytest
 import torch
 
-from bench.budget import budget_steps, probe
-from bench.config import resolve
-from bench.records import read_record
-from bench.runner import RunRequest, run
+from bench.core.config import resolve
+from bench.core.records import read_record
+from bench.run.budget import budget_steps, probe
+from bench.run.runner import RunRequest, run
 from methods import METHODS
 from tasks import SUITES
 

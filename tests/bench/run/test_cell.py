@@ -1,8 +1,8 @@
 import torch
 
-from bench.cell import CHECKS, quick_checks
-from bench.config import resolve
-from bench.train import EMA
+from bench.core.config import resolve
+from bench.run.cell import CHECKS, quick_checks
+from bench.run.train import EMA
 from methods.base import METHODS
 from tasks import SUITES
 

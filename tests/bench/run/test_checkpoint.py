@@ -3,7 +3,7 @@ import random
 import numpy as np
 import torch
 
-from bench.checkpoint import load_checkpoint, previous, random_state, restore_random_state, save_checkpoint
+from bench.run.checkpoint import load_checkpoint, previous, random_state, restore_random_state, save_checkpoint
 
 
 def draws() -> tuple:

@@ -122,7 +122,7 @@ def test_a_matrix_across_two_nodes_writes_the_local_executors_records(cluster, t
 
 
 def test_a_worker_killed_mid_cell_costs_no_cell(cluster, tracking_server, tmp_path, capsys):
-    from bench.executor_ray import scratch_dir, scratch_key
+    from bench.run.executor_ray import scratch_dir, scratch_key
 
     out = tmp_path / "out"
     scratch = scratch_dir(scratch_key(out))
@@ -180,7 +180,7 @@ def test_ctrl_c_on_the_driver_stops_every_cell_and_keeps_the_finished_records(cl
     driver = subprocess.Popen(
         [sys.executable, "-m", "bench", *MATRIX, "--set", "train.steps=150", "--out", str(out), "--executor", "ray",
          "--ray-address", cluster.address, "--tracking-uri", tracking_server],
-        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[3], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         env=dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0"))  # the fixture's 127.0.0.1 patch, by its variable
     deadline = time.time() + 180

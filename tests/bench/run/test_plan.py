@@ -1,7 +1,7 @@
 import pytest
 
-from bench.errors import UsageError
-from bench.plan import RunRequest, plan
+from bench.core.errors import UsageError
+from bench.run.plan import RunRequest, plan
 
 
 def test_a_plan_resolves_every_cell_once_and_notes_what_it_changed(tmp_path):

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from bench import train as train_module
-from bench.fingerprint import ROOT
-from bench.records import read_record, read_samples
-from bench.runner import RunRequest, run
+from bench.core.fingerprint import ROOT
+from bench.core.records import read_record, read_samples
+from bench.run import train as train_module
+from bench.run.runner import RunRequest, run
 from methods.muni import Muni
 
 
@@ -200,7 +200,7 @@ def test_workers_stop_when_the_runner_dies():
     import signal
     import time
 
-    from bench.executor_local import die_with_parent
+    from bench.run.executor_local import die_with_parent
 
     def worker(ready):
         die_with_parent()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.test_tracking import tracked_runs
+from tests.bench.run.test_tracking import tracked_runs
 
 pytestmark = pytest.mark.slow  # real processes: about a minute together on a quiet 2-core machine
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.runner import RunRequest, run
+from bench.run.runner import RunRequest, run
 from tests.bench.conftest import free_port
 from tests.bench.conftest import mlflow_server as serve_mlflow
 
@@ -127,7 +127,7 @@ def test_require_tracking_stops_before_any_training(tmp_path, capsys):
 
 
 def test_a_locked_database_is_retried_briefly():
-    from bench.tracking import with_retries
+    from bench.run.tracking import with_retries
 
     calls = []
 
@@ -143,7 +143,7 @@ def test_a_locked_database_is_retried_briefly():
 
 
 def test_a_run_left_running_by_other_code_is_closed_and_a_killed_run_is_continued(tmp_path):
-    from bench.tracking import Tracker, prepare_tracking
+    from bench.run.tracking import Tracker, prepare_tracking
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     setup = prepare_tracking(uri, "gaussian_mixture", tmp_path / "mlruns", tmp_path)

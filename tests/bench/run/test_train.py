@@ -1,7 +1,7 @@
 import torch
 from torch.optim.swa_utils import AveragedModel
 
-from bench.train import EMA, flatten_parameters
+from bench.run.train import EMA, flatten_parameters
 from methods.backbone.nets import VelocityMLP
 
 
@@ -70,8 +70,8 @@ def test_ema_state_dict_round_trip_keeps_the_flat_link():
 
 
 def bf16_setup(precision: str):
-    from bench.config import resolve
-    from bench.train import make_optimizer
+    from bench.core.config import resolve
+    from bench.run.train import make_optimizer
     from methods import METHODS
     from tasks import SUITES
 
@@ -85,7 +85,7 @@ def bf16_setup(precision: str):
 
 
 def test_bf16_precision_runs_the_forward_pass_in_bf16_and_keeps_weights_and_updates_in_fp32():
-    from bench.train import training_step
+    from bench.run.train import training_step
 
     outputs = {}
     for precision in ("fp32", "bf16"):
@@ -108,8 +108,8 @@ def test_bf16_precision_runs_the_forward_pass_in_bf16_and_keeps_weights_and_upda
 def test_counting_flops_during_training_counts_every_stage_and_moves_the_weights_by_rounding_only():
     import dataclasses
 
-    from bench.config import resolve
-    from bench.train import train
+    from bench.core.config import resolve
+    from bench.run.train import train
     from methods.base import METHODS
     from tasks import SUITES
 
