@@ -35,16 +35,28 @@ class Tree:
 
     def __init__(self, commit: str | None = None):
         self.commit = commit
-        self.listed = None if commit is None else set(git("ls-tree", "-r", "--name-only", commit).splitlines())
+        self.files = None if commit is None else committed_files(commit)
 
     def exists(self, relative: str) -> bool:
-        return (ROOT / relative).is_file() if self.listed is None else relative in self.listed
+        return (ROOT / relative).is_file() if self.files is None else relative in self.files
 
     def read(self, relative: str) -> bytes:
-        if self.commit is None:
-            return (ROOT / relative).read_bytes()
-        return subprocess.run(["git", "show", f"{self.commit}:{relative}"], cwd=ROOT, capture_output=True,
-                              check=True, timeout=30).stdout
+        return (ROOT / relative).read_bytes() if self.files is None else self.files[relative]
+
+
+@functools.lru_cache(maxsize=64)
+def committed_files(commit: str) -> dict[str, bytes]:
+    """Every Python file of the project's packages at a commit, read by one git process (not one per file)."""
+    names = [n for n in git("ls-tree", "-r", "--name-only", commit, "--", *PACKAGES).splitlines() if n.endswith(".py")]
+    batch = subprocess.run(["git", "cat-file", "--batch"], input="".join(f"{commit}:{n}\n" for n in names).encode(),
+                           cwd=ROOT, capture_output=True, check=True, timeout=60).stdout
+    files, at = {}, 0
+    for name in names:
+        header_end = batch.index(b"\n", at)
+        size = int(batch[at:header_end].split()[2])
+        files[name] = batch[header_end + 1:header_end + 1 + size]
+        at = header_end + 1 + size + 1  # the content, then a newline
+    return files
 
 
 def git(*args: str) -> str:
@@ -178,10 +190,12 @@ def declaration_only(node: ast.ClassDef) -> bool:
     return all(declares(stmt) for stmt in node.body)
 
 
-def statements(source: bytes) -> list[str]:
-    """A file's top-level statements as syntax trees without positions, comments, docstrings or project imports."""
+@functools.lru_cache(maxsize=1024)
+def statements(source: bytes) -> tuple[str, ...]:
+    """A file's top-level statements as syntax trees without positions, comments, docstrings or project imports
+    (cached by content: many commits share most files)."""
     tree = Normalised().visit(ast.parse(source))
-    return [ast.dump(node, include_attributes=False) for node in tree.body]
+    return tuple(ast.dump(node, include_attributes=False) for node in tree.body)
 
 
 def byte_hash(source: bytes) -> str:
@@ -223,7 +237,7 @@ def fingerprint_at(commit: str, method_module: str, suite_module: str, files: tu
             if not tree.exists(name) or byte_hash(tree.read(name)) != digest:
                 return None
         return statements_hash(cell_sources(method_module, suite_module, tree))
-    except (subprocess.SubprocessError, OSError, SyntaxError):
+    except (subprocess.SubprocessError, OSError, SyntaxError, KeyError, ValueError, IndexError):
         return None
 
 
