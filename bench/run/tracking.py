@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from base.cache import cache_root
 
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
 DEFAULT_STORE = "mlflow.db"
@@ -83,23 +86,50 @@ def first_line(err: BaseException) -> str:
 
 
 def create_sqlite_store(path: Path) -> None:
-    """Build a new sqlite store (MLflow's tables and migrations) in a temporary file beside `path`, then rename
-    it into place: the store at `path` is either absent or complete. The caller holds the store's lock."""
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-    from mlflow.tracking import MlflowClient
-
+    """A new sqlite store at `path`, built in a temporary file beside it and renamed into place: the store at
+    `path` is either absent or complete. The caller holds the store's lock. It is a copy of an empty store that
+    MLflow's migrations built once per MLflow version under the cache (they take seconds; a copy does not)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.creating-*"):  # left by a setup that was killed
         stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.creating-{os.getpid()}")
-    uri = f"sqlite:///{tmp}"
+    try:
+        shutil.copyfile(empty_store(), tmp)
+    except OSError:  # a cache that cannot be written: migrate here
+        migrate_new_store(tmp)
+    os.replace(tmp, path)
+
+
+def empty_store() -> Path:
+    """The cache's empty store for this MLflow version, built (under a lock, atomically) when missing."""
+    import mlflow
+    from filelock import FileLock
+
+    template = cache_root() / "mlflow" / f"empty-store-{mlflow.__version__}.db"
+    if not template.exists():
+        template.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(template) + ".lock", timeout=300):
+            if not template.exists():
+                for stale in template.parent.glob(f".{template.name}.creating-*"):
+                    stale.unlink(missing_ok=True)
+                tmp = template.with_name(f".{template.name}.creating-{os.getpid()}")
+                migrate_new_store(tmp)
+                os.replace(tmp, template)
+    return template
+
+
+def migrate_new_store(path: Path) -> None:
+    """MLflow's tables and migrations in a new sqlite file."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{path}"
     try:
         MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
     finally:
         engine = getattr(SqlAlchemyStore, "_engine_map", {}).pop(uri, None)
         if engine is not None:
             engine.dispose()
-    os.replace(tmp, path)
 
 
 def prepare_tracking(uri: str, experiment: str, artifact_root: Path, out: Path) -> TrackingSetup:

@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import os
 import subprocess
@@ -70,6 +71,7 @@ def test_list_shows_methods_with_directions_suites_metrics_and_profiles(capsys):
     assert "gaussian_mixture" in out and "sliced_wasserstein   lower is better" in out and "smoke" in out
 
 
+@pytest.mark.slow  # end to end through the command line
 def test_run_then_report_end_to_end(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "run", "--methods", "muni,mopoe", "--profile", "smoke", "--out",
                            str(tmp_path / "r"), "--set", "train.steps=10", "--quiet")
@@ -84,6 +86,7 @@ def test_run_then_report_end_to_end(capsys, tmp_path):
     assert "python -m bench run --methods muni,mopoe --profile smoke" in record
 
 
+@pytest.mark.slow  # end to end through the command line
 def test_perf_measures_methods_and_the_reference_ceiling(capfd, tmp_path):
     code, out, err = run_cli(capfd, "perf", "--methods", "muni", "--profile", "smoke", "--repeats", "1",
                            "--steps", "1", "--out", str(tmp_path / "rep"), "--results", str(tmp_path / "r"))
@@ -112,3 +115,16 @@ def test_run_help_names_every_profile(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     assert " | ".join(PROFILES) in " ".join(capsys.readouterr().out.split())
+
+
+RAY_MATRIX = ["run", "--suite", "gaussian_mixture", "--profile", "smoke", "--quiet", "--methods", "muni"]
+
+
+def test_ray_options_need_ray_and_its_executor(tmp_path, capsys, monkeypatch):
+    assert main([*RAY_MATRIX, "--ray-address", "127.0.0.1:6379"]) == 2
+    assert "--ray-address is an option of --executor ray" in capsys.readouterr().err
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    assert main([*RAY_MATRIX, "--out", str(tmp_path), "--executor", "ray"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "bench: error: --executor ray needs Ray, which is not installed: pip install -e '.[ray]'"

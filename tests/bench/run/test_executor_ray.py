@@ -3,7 +3,6 @@ processes (ray.cluster_utils starts them as `ray start` would, and stops them by
 The matrix runs across both nodes and writes the local executor's records; a worker killed mid-cell costs no cell;
 Ctrl-C on the driver stops the cells and keeps the finished records; a sqlite store is refused on more than one
 node."""
-import importlib.util
 import json
 import os
 import signal
@@ -18,6 +17,8 @@ import pytest
 
 from bench.cli import main
 from tests.bench.conftest import free_port, mlflow_server
+
+pytestmark = pytest.mark.slow  # a real two-node cluster; one per test run (the module's fixture)
 
 MATRIX = ["run", "--suite", "gaussian_mixture", "--profile", "smoke", "--quiet", "--methods", "muni,mopoe",
           "--seeds", "0,1"]
@@ -230,12 +231,3 @@ def test_an_address_where_no_cluster_answers_fails_in_seconds(cluster, tmp_path,
     assert f"--ray-address {nowhere}: no Ray cluster answers" in capsys.readouterr().err
     assert time.time() - started < 30
 
-
-def test_ray_options_need_ray_and_its_executor(tmp_path, capsys, monkeypatch):
-    assert main([*MATRIX, "--ray-address", "127.0.0.1:6379"]) == 2
-    assert "--ray-address is an option of --executor ray" in capsys.readouterr().err
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
-    assert main([*MATRIX, "--out", str(tmp_path), "--executor", "ray"]) == 2
-    err = capsys.readouterr().err
-    assert err.strip() == "bench: error: --executor ray needs Ray, which is not installed: pip install -e '.[ray]'"

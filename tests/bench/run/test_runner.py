@@ -182,6 +182,7 @@ def test_a_broken_tracking_store_does_not_stop_the_run(tmp_path, capsys):
     assert result.tracking.error and "untracked" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # worker processes
 def test_parallel_workers_write_the_same_records_as_one_worker(tmp_path):
     serial = run(request(tmp_path / "serial", methods=["muni", "mvae"], workers=1)).outcomes
     parallel = run(request(tmp_path / "parallel", methods=["muni", "mvae"], workers=2, show_progress=True)).outcomes

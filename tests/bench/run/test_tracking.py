@@ -28,6 +28,7 @@ def post(url: str, body: dict) -> dict:
         return json.loads(r.read())
 
 
+@pytest.mark.slow  # real processes or a real MLflow server
 def test_a_cell_logged_to_an_mlflow_server_reads_back_over_rest(mlflow_server, tmp_path):
     outcomes = run(RunRequest(suite="gaussian_mixture", methods=["muni"], seeds=[0], profile="smoke",
                               out=tmp_path / "results", tracking_uri=mlflow_server, show_progress=False,
@@ -59,6 +60,7 @@ def tracked_runs(uri: str, experiment: str = "gaussian_mixture") -> list:
     return client.search_runs([found.experiment_id]) if found else []
 
 
+@pytest.mark.slow  # real processes or a real MLflow server
 def test_four_cells_on_two_workers_into_a_fresh_store_are_all_tracked(tmp_path):
     result = run(RunRequest(suite="gaussian_mixture", methods=["muni", "mvae"], seeds=[0, 1], profile="smoke",
                             out=tmp_path, show_progress=False, workers=2, overrides=["train.steps=10"]))
@@ -71,19 +73,23 @@ def test_four_cells_on_two_workers_into_a_fresh_store_are_all_tracked(tmp_path):
     assert ids == {r.info.run_id for r in runs}
 
 
-def bench_cli(out: Path, *extra: str) -> subprocess.Popen:
+def bench_cli(out: Path, *extra: str, cache: Path | None = None) -> subprocess.Popen:
+    env = dict(os.environ, **({"MUNI_BENCH_CACHE": str(cache)} if cache else {}))
     return subprocess.Popen([sys.executable, "-m", "bench", "run", "--methods", "muni", "--profile", "smoke",
                              "--set", "train.steps=5", "--out", str(out), "--quiet", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
 
 
+@pytest.mark.slow  # real processes or a real MLflow server
 def test_a_kill_during_store_setup_leaves_a_store_the_rerun_can_use(tmp_path):
-    for attempt in range(3):  # the setup takes about a second; poll for it and kill -9 inside it
-        out = tmp_path / f"attempt{attempt}"
-        proc = bench_cli(out)
+    """A new store is a copy of the cache's empty store, which MLflow's migrations build once (about a second):
+    with a fresh cache, kill -9 inside that build; neither the output's store nor the cache's is left half-built."""
+    for attempt in range(3):
+        out, cache = tmp_path / f"attempt{attempt}", tmp_path / f"cache{attempt}"
+        proc = bench_cli(out, cache=cache)
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
-            if list(out.glob(".mlflow.db.creating-*")):
+            if list(cache.glob("mlflow/.*.creating-*")) or list(out.glob(".mlflow.db.creating-*")):
                 os.killpg(proc.pid, signal.SIGKILL)
                 break
             time.sleep(0.005)
@@ -93,14 +99,27 @@ def test_a_kill_during_store_setup_leaves_a_store_the_rerun_can_use(tmp_path):
     else:
         pytest.fail("never caught the store setup in the act")
     assert not (out / "mlflow.db").exists()  # nothing half-built in place of the store
-    rerun = bench_cli(out)
+    assert not list(cache.glob("mlflow/*.db"))  # nor in place of the empty store
+    rerun = bench_cli(out, cache=cache)
     stdout, stderr = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, stderr
     assert "INFO" not in stderr  # MLflow's and alembic's log lines stay out of the console
-    assert not list(out.glob(".mlflow.db.creating-*"))
+    assert not list(out.glob(".mlflow.db.creating-*")) and not list(cache.glob("mlflow/.*.creating-*"))
     record = json.loads(next(out.rglob("*-seed0.json")).read_text())
     assert record["tracking"]["status"] == "ok"
     assert [r.info.run_id for r in tracked_runs(f"sqlite:///{out / 'mlflow.db'}")] == [record["tracking"]["run_id"]]
+
+
+def test_a_new_store_is_a_copy_of_the_caches_empty_store(tmp_path):
+    from bench.run.tracking import create_sqlite_store, empty_store
+
+    create_sqlite_store(tmp_path / "a" / "mlflow.db")
+    template = empty_store()
+    built = template.stat().st_mtime_ns
+    create_sqlite_store(tmp_path / "b" / "mlflow.db")
+    assert empty_store().stat().st_mtime_ns == built  # built once
+    assert (tmp_path / "b" / "mlflow.db").read_bytes() == template.read_bytes()
+    assert tracked_runs(f"sqlite:///{tmp_path / 'b' / 'mlflow.db'}") == []  # a store MLflow reads
 
 
 def test_an_unreachable_store_is_found_up_front_and_the_run_goes_on_untracked(tmp_path, capsys):
