@@ -182,10 +182,11 @@ def throughput(results: Path) -> str:
 
 
 TEST_RUN = Path("results/tests.json")  # written by a full test run with MUNI_BENCH_TEST_RECORD set (conftest.py)
+QUICK_TEST_RUN = Path("results/tests-not-slow.json")  # the same for a `-m "not slow"` run
 
 
 def test_run(results: Path) -> str:
-    """The last recorded full run of the test suite: counts, time, machine and date."""
+    """The last recorded full run of the test suite (counts, time, machine and date), and the last quick one."""
     import json
 
     path = results / TEST_RUN.name
@@ -193,8 +194,14 @@ def test_run(results: Path) -> str:
         return "(no recorded test run: run the README's test command with MUNI_BENCH_TEST_RECORD=results/tests.json)"
     run = json.loads(path.read_text())
     counts = ", ".join(f"{n} {k}" for k, n in run["counts"].items() if n)
-    return (f"The last recorded full run ({run['date'][:10]}, {run['machine']}, `{run['command']}`): {counts} in "
+    text = (f"The last recorded full run ({run['date'][:10]}, {run['machine']}, `{run['command']}`): {counts} in "
             f"{run['seconds'] / 60:.1f} min.")
+    quick = results / QUICK_TEST_RUN.name
+    if quick.is_file():
+        run = json.loads(quick.read_text())
+        counts = ", ".join(f"{n} {k}" for k, n in run["counts"].items() if n)
+        text += f" The last quick run (`{run['command']}`, {run['date'][:10]}): {counts} in {run['seconds']:.0f} s."
+    return text
 
 
 BLOCKS: dict[str, Callable[[Path], str]] = {"main-job": main_job, "main-job-verdict": main_job_verdict,

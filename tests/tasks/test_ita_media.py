@@ -53,6 +53,7 @@ def media_run(tmp_path_factory):
     return code, records, root
 
 
+@pytest.mark.slow  # the media stage end to end, with tiny real models
 def test_records_carry_the_media_metrics_scored_on_decoded_media(media_run):
     code, records, _ = media_run
     assert code == 0 and records["muni"]["status"] == "ok"
@@ -68,6 +69,7 @@ def test_records_carry_the_media_metrics_scored_on_decoded_media(media_run):
     assert records["muni"]["wall_time"]["media"] > 0
 
 
+@pytest.mark.slow  # the media stage end to end, with tiny real models
 def test_a_missing_model_is_skipped_with_its_name_and_an_unsupported_task_says_so(media_run):
     _, records, _ = media_run
     ais = records["muni"]["metrics"]["media:audio_image_score/one_to_one/image to audio"]
@@ -76,6 +78,7 @@ def test_a_missing_model_is_skipped_with_its_name_and_an_unsupported_task_says_s
     assert uncond["status"] == "unsupported" and uncond["value"] is None
 
 
+@pytest.mark.slow  # the media stage end to end, with tiny real models
 def test_a_bad_weights_file_is_one_line_before_training(media_run, tmp_path, capsys):
     _, _, root = media_run
     bad = tmp_path / "weights.yaml"
@@ -92,6 +95,7 @@ def test_a_bad_weights_file_is_one_line_before_training(media_run, tmp_path, cap
     assert "has no media stage; suites with one: image_text_audio" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the media stage end to end, with tiny real models
 def test_the_report_lays_the_media_metrics_out_beside_the_paper_and_the_embedding_judges(media_run, tmp_path):
     from bench.report.page import write_report
 

@@ -79,6 +79,11 @@ def test_the_test_run_block_quotes_the_recorded_run(tmp_path):
                                                      "machine": "a CPU, 2 cores", "command": "pytest -q"}))
     assert test_run(tmp_path) == ("The last recorded full run (2026-12-03, a CPU, 2 cores, `pytest -q`): 500 passed, "
                                   "13 skipped in 2.9 min.")
+    (tmp_path / "tests-not-slow.json").write_text(json.dumps({
+        "counts": {"passed": 480, "failed": 0, "skipped": 13}, "seconds": 55.4, "date": "2026-12-03T18:10:00+00:00",
+        "machine": "a CPU, 2 cores", "command": "pytest -q -m not slow"}))
+    assert test_run(tmp_path).endswith(" The last quick run (`pytest -q -m not slow`, 2026-12-03): 480 passed, "
+                                       "13 skipped in 55 s.")
 
 
 def test_the_throughput_block_reads_bench_perf(tmp_path):
