@@ -31,10 +31,11 @@ if [ -n "${BUDGET_S:-}" ]; then
     done
     wait
     steps=$(python3 - "$BUDGET_S" "$SUITE" "$PROFILE" <<'PY'
-import json, pathlib, sys
+import pathlib, sys
 from bench.core.config import resolve
-records = [json.loads(p.read_text()) for p in pathlib.Path("/tmp/gpu-probe").rglob("*.json")]
-per_step = max(r["wall_time"]["train"] / 40 for r in records if r["status"] == "ok")
+from bench.core.records import read_records
+records = read_records(pathlib.Path("/tmp/gpu-probe"), warn=lambda _: None)
+per_step = max(r.wall_time["train"] / 40 for r in records if r.status == "ok")
 full = resolve(sys.argv[2], "muni", 0, sys.argv[3]).train.steps
 print(max(100, min(full, int(float(sys.argv[1]) / per_step) // 100 * 100)))
 print(f"probe: {per_step * 1000:.1f} ms per step with every method running", file=sys.stderr)

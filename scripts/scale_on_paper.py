@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from datetime import datetime, timezone
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.core.config import resolve  # noqa: E402
-from bench.core.records import git_state  # noqa: E402
+from bench.core.records import git_state, read_records  # noqa: E402
 from bench.run.plan import trainable_on  # noqa: E402
 from methods import METHODS  # noqa: E402
 from tasks import SUITES  # noqa: E402
@@ -67,11 +66,10 @@ def measured_gpu_steps(suite_name: str) -> dict[str, tuple[float, str]]:
     """Seconds per training step and device name of each method's GPU records at the paper profile."""
     found: dict[str, list[float]] = {}
     device = {}
-    for path in sorted((ROOT / "results" / suite_name / "paper").glob("*/*-seed*.json")):
-        record = json.loads(path.read_text())
-        if record.get("status") == "ok" and record["device"]["type"] == "cuda":
-            found.setdefault(record["method"], []).append(record["wall_time"]["train"] / record["train"]["steps"])
-            device[record["method"]] = record["device"]["name"]
+    for record in read_records(ROOT / "results" / suite_name / "paper", warn=lambda _: None):
+        if record.status == "ok" and record.device["type"] == "cuda":
+            found.setdefault(record.method, []).append(record.wall_time["train"] / record.train["steps"])
+            device[record.method] = record.device["name"]
     return {m: (statistics.median(v), device[m]) for m, v in found.items()}
 
 

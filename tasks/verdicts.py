@@ -90,7 +90,7 @@ def reference_estimate(rows: Iterable[Row], name: str, key: str) -> Estimate | N
     depends on neither the method nor the seed), from the first record that has it."""
     for row in rows:
         for record in row.records:
-            found = record["metrics"].get(f"reference:{name}/{key}")
+            found = record.metrics.get(f"reference:{name}/{key}")
             if found and found.get("value") is not None:
                 return from_results({0: found})
     return None

@@ -1,4 +1,5 @@
-"""Result records: one JSON file per cell, written atomically; reports read only these files."""
+"""Result records: one typed record per cell (`Record`), one JSON file each, written atomically and read back
+here for every schema committed; reports read only these files."""
 from __future__ import annotations
 
 import json
@@ -7,16 +8,78 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-SCHEMA = 3  # 2: code fingerprint, relative checkpoint and tracking paths, interrupted status; 3: metrics with
-# their ideal, bootstrap standard error, interval and replicates, and the suite's reference rows
-READABLE_SCHEMAS = (1, 2, 3)
+SCHEMA = 4  # 2: code fingerprint, relative checkpoint and tracking paths, interrupted status; 3: metrics with
+# their ideal, bootstrap standard error, interval and replicates, and the suite's reference rows; 4: every field
+# of Record written, empty where a cell did not get that far (earlier schemas are read with those defaults)
+READABLE_SCHEMAS = (1, 2, 3, 4)
 REQUIRED = {"suite": str, "method": str, "seed": int, "profile": str, "config_hash": str, "status": str,
             "metrics": dict, "config": dict, "git": dict, "device": dict, "wall_time": dict}
+
+
+@dataclass
+class Record:
+    """One cell's result: what ran (config, code, machine), what it consumed and what it scored."""
+
+    suite: str
+    method: str
+    seed: int
+    profile: str
+    config_hash: str
+    status: str  # ok | failed | interrupted
+    config: dict[str, Any]  # the resolved config (bench/core/config.py)
+    git: dict[str, Any]  # the commit of the code that ran, and whether the checkout was dirty
+    device: dict[str, Any]
+    wall_time: dict[str, Any]  # seconds: data, train, eval (and per task group), media, total
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> MetricResult.as_dict()
+    schema: int = SCHEMA
+    overrides: list[str] = field(default_factory=list)  # the --set settings, as typed
+    command: str = ""  # the command that made it, as a user would retype it
+    code: dict[str, Any] = field(default_factory=dict)  # its code fingerprint (bench/core/fingerprint.py)
+    versions: dict[str, str] = field(default_factory=dict)
+    capabilities: list[str] = field(default_factory=list)  # the task directions the method supports
+    started_at: str = ""
+    reason: str | None = None  # why it failed or was interrupted
+    data: dict[str, Any] = field(default_factory=dict)  # the suite's description of its data
+    train: dict[str, Any] = field(default_factory=dict)  # steps, resume, final terms, curves, quick checks
+    parameters: dict[str, int] = field(default_factory=dict)
+    budget: dict[str, Any] = field(default_factory=dict)  # what training consumed (bench/run/budget.py)
+    references: dict[str, str] = field(default_factory=dict)  # reference row -> what it is
+    samples: str | None = None  # the samples file beside the record
+    checkpoint: str | None = None  # the final weights, relative to the output directory
+    notes: list[str] = field(default_factory=list)
+    finished_at: str | None = None
+    tracking: dict[str, Any] = field(default_factory=dict)
+    traceback: str | None = None
+    reached_step: int | None = None  # where an interrupted cell stopped
+    path: Path | None = field(default=None, compare=False, repr=False)  # the file it was read from; not written
+    changed: list[str] = field(default_factory=list, compare=False, repr=False)  # set by reports; not written
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], path: Path | None = None) -> Record:
+        """A record of any readable schema; fields an earlier schema did not have take their defaults."""
+        known = {f.name for f in fields(cls)} - {"path", "changed"}
+        return cls(**{k: v for k, v in data.items() if k in known}, path=path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("path", "changed")}
+
+    # base/results.py's Row reads its records by key (r["seed"], r["metrics"], r.get("_changed")); it is part of
+    # every record's code fingerprint, so it keeps doing so and a record answers by key as well as by field
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, KEY_FIELDS.get(key, key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = getattr(self, KEY_FIELDS.get(key, key), default)
+        return default if value is None else value
+
+
+KEY_FIELDS = {"_changed": "changed", "_path": "path"}  # the keys reports once added to a record's dict
 
 
 def cell_stem(out: Path, suite: str, profile: str, method: str, config_hash: str, seed: int) -> Path:
@@ -39,8 +102,10 @@ def write_atomic(path: Path, write) -> None:
         raise
 
 
-def write_record(path: Path, record: dict[str, Any]) -> None:
-    write_atomic(path, lambda f: f.write(json.dumps(record, indent=2, sort_keys=False, default=str).encode()))
+def write_record(path: Path, record: Record | dict[str, Any]) -> None:
+    """A cell's record (or another result file, such as a perf measurement) as JSON."""
+    data = record.to_json() if isinstance(record, Record) else record
+    write_atomic(path, lambda f: f.write(json.dumps(data, indent=2, sort_keys=False, default=str).encode()))
 
 
 def write_samples(path: Path, samples: dict[str, np.ndarray]) -> None:
@@ -69,7 +134,7 @@ def problem(record: Any) -> str | None:
     return None
 
 
-def read_record(path: Path, warn: Callable[[str], None] | None = None) -> dict[str, Any] | None:
+def read_record(path: Path, warn: Callable[[str], None] | None = None) -> Record | None:
     """A record, or None (with a warning naming the file) when it cannot be read or lacks required fields.
     JSON files under results/ that are not cell records (perf measurements) are skipped silently."""
     try:
@@ -82,7 +147,7 @@ def read_record(path: Path, warn: Callable[[str], None] | None = None) -> dict[s
     if (why := problem(record)) is not None:
         (warn or default_warn)(f"skipping record {path}: {why}")
         return None
-    return record
+    return Record.from_json(record, path)
 
 
 def default_warn(message: str) -> None:
@@ -90,7 +155,7 @@ def default_warn(message: str) -> None:
 
 
 def read_records(root: Path, suite: str | None = None,
-                 warn: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+                 warn: Callable[[str], None] | None = None) -> list[Record]:
     """Every readable record under root/suite; unreadable files and folders are skipped with a warning."""
     base = root / suite if suite else root
     warn = warn or default_warn
@@ -109,13 +174,12 @@ def read_records(root: Path, suite: str | None = None,
             path = Path(folder) / name
             record = read_record(path, warn)
             if record is not None:
-                record["_path"] = str(path)
                 records.append(record)
     return records
 
 
-def record_state(path: Path, config_hash: str, made_by_this_code: Callable[[dict[str, Any]], bool]
-                 ) -> tuple[str, dict[str, Any] | None]:
+def record_state(path: Path, config_hash: str, made_by_this_code: Callable[[Record], bool]
+                 ) -> tuple[str, Record | None]:
     """("missing" | "done" | "stale" | "failed" | "interrupted" | "unreadable", the record): a cell is done when
     its record exists, succeeded, and was made with the same resolved config by the same code."""
     if not path.exists():
@@ -123,8 +187,8 @@ def record_state(path: Path, config_hash: str, made_by_this_code: Callable[[dict
     record = read_record(path, warn=lambda _: None)
     if record is None:
         return "unreadable", None
-    if record.get("status") != "ok" or record.get("config_hash") != config_hash:
-        return ("interrupted" if record.get("status") == "interrupted" else "failed"), record
+    if record.status != "ok" or record.config_hash != config_hash:
+        return ("interrupted" if record.status == "interrupted" else "failed"), record
     if not made_by_this_code(record):
         return "stale", record
     return "done", record

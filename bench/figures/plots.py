@@ -57,8 +57,8 @@ def first_samples(rows: list[Row]) -> list[tuple[str, dict[str, np.ndarray]]]:
     out = []
     for row in rows:
         record = row.records[0] if row.records and not row.overrides else None
-        if record and record.get("samples"):
-            samples = read_samples(Path(record["_path"]).parent / record["samples"])
+        if record and record.samples:
+            samples = read_samples(Path(record.path).parent / record.samples)
             if samples is not None:
                 out.append((row.label, samples))
     return out
@@ -114,12 +114,12 @@ def pair_plot(rows: list[Row], coordinates, path: Path) -> Path | None:
         if row.overrides or not row.records:
             continue
         record = row.records[0]
-        if not record.get("samples"):
+        if not record.samples:
             continue
-        samples = read_samples(Path(record["_path"]).parent / record["samples"])
+        samples = read_samples(Path(record.path).parent / record.samples)
         if samples is None:
             continue
-        panels.append((row.label, samples, record["config"]["data"]))
+        panels.append((row.label, samples, record.config["data"]))
     if not panels:
         return None
     return shared_coordinate_grid([(label, samples) for label, samples, _ in panels], coordinates(panels[0][2]),

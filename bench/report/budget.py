@@ -10,13 +10,14 @@ import numpy as np
 from scipy.stats import kendalltau
 
 from bench.core.convergence import CONVERGED_BELOW, SETTLED_RULE, settled
+from bench.core.records import Record
 from bench.report.tables import markdown_table
 
 UNITS = {"steps": "steps", "samples": "samples", "flops": "FLOPs", "seconds": "seconds"}
 
 
-def describe_budget(record: dict[str, Any]) -> str:
-    train = record["config"]["train"]
+def describe_budget(record: Record) -> str:
+    train = record.config["train"]
     kind = train.get("budget", "steps")
     if kind == "steps":
         return f"{train['steps']} steps of {train['batch_size']} samples"
@@ -31,7 +32,7 @@ def budget_line(rows) -> str:
     budgets = Counter(describe_budget(r) for r in plain)
     if not budgets:
         return ""
-    kinds = {r["config"]["train"].get("budget", "steps") for r in plain}
+    kinds = {r.config["train"].get("budget", "steps") for r in plain}
     what = "the same number of steps" if kinds == {"steps"} else f"the same {UNITS[next(iter(kinds))]}"
     text = "; ".join(budgets)
     return (f"**Budget**: every method got {what}: {text} per cell. Rows marked with `--set` settings had "
@@ -39,12 +40,12 @@ def budget_line(rows) -> str:
             "its held-out metrics still moved.")
 
 
-def held_out(record: dict[str, Any]) -> dict[str, Any] | None:
+def held_out(record: Record) -> dict[str, Any] | None:
     """The cell's held-out convergence reading (bench/core/convergence.py), from the quick evaluations it recorded."""
-    return settled((record.get("train") or {}).get("checks") or [])
+    return settled(record.train.get("checks") or [])
 
 
-def converged(record: dict[str, Any]) -> bool | None:
+def converged(record: Record) -> bool | None:
     """Settled on its held-out curves; None when the record predates them (quarterly checks without SEs)."""
     reading = held_out(record)
     return None if reading is None else bool(reading["settled"])
@@ -59,7 +60,7 @@ def convergence_mark(row) -> str:
     return "no" if not any(states) else f"{sum(states)}/{len(states)}"
 
 
-def still_moving(records: list[dict[str, Any]]) -> list[str]:
+def still_moving(records: list[Record]) -> list[str]:
     """The metrics that moved more than their interval over the last quarter in any of these cells."""
     return sorted({key for r in records for key in (held_out(r) or {}).get("unsettled", [])})
 
@@ -101,10 +102,11 @@ def settled_line(rows) -> str:
             f"one cell (settled: {SETTLED_RULE}).")
 
 
-def mean_of(records: list[dict[str, Any]], *path: str) -> float | None:
+def mean_of(records: list[Record], field: str, *path: str) -> float | None:
+    """The mean over records of a number inside one of their fields (e.g. train → convergence → relative_change)."""
     values = []
     for r in records:
-        value: Any = r
+        value: Any = getattr(r, field)
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
         if isinstance(value, (int, float)):
@@ -112,11 +114,11 @@ def mean_of(records: list[dict[str, Any]], *path: str) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def examples(records: list[dict[str, Any]], kind: str) -> float | None:
+def examples(records: list[Record], kind: str) -> float | None:
     """Mean over records of the examples seen per decoder ("decoders") or by the prior networks ("prior")."""
     values = []
     for r in records:
-        seen = (r.get("budget") or {}).get("examples_seen") or {}
+        seen = r.budget.get("examples_seen") or {}
         chosen = [v for name, v in seen.items() if ("decoders" in name) == (kind == "decoders")]
         if chosen:
             values.append(np.mean(chosen) if kind == "decoders" else sum(chosen))
@@ -139,7 +141,7 @@ def budget_section(rows) -> list[str]:
                            (None if (w := mean_of(records, "wall_time", "train")) is None else w / 60, "{:.1f}"),
                            (mean_of(records, "train", "convergence", "relative_change"), "{:+.1%}")):
             cells.append("n/a" if value is None else fmt.format(value))
-        if cells[6] != "n/a" and not all((r.get("budget") or {}).get("flops_counted") for r in records):
+        if cells[6] != "n/a" and not all(r.budget.get("flops_counted") for r in records):
             cells[6] += " (probe)"
         moving = still_moving(records)
         cells += [", ".join(moving) if moving else "-", convergence_mark(row)]
@@ -204,11 +206,11 @@ def ranking(checks: dict[str, dict[float, dict[str, float]]], fraction: float, s
     return sorted(values, key=lambda m: values[m], reverse=spec.higher_is_better)
 
 
-def checks_of(records: list[dict[str, Any]]) -> dict[float, dict[str, float]]:
+def checks_of(records: list[Record]) -> dict[float, dict[str, float]]:
     """fraction of training -> metric -> mean over seeds of the quick evaluation's value."""
     found: dict[float, dict[str, list[float]]] = {}
     for r in records:
-        for check in (r.get("train") or {}).get("checks") or []:
+        for check in r.train.get("checks") or []:
             for key, value in check["metrics"].items():
                 if value is not None:
                     found.setdefault(check["fraction"], {}).setdefault(key, []).append(value)
@@ -217,7 +219,7 @@ def checks_of(records: list[dict[str, Any]]) -> dict[float, dict[str, float]]:
 
 def first_n(rows) -> str:
     sizes = {check.get("n") for row in rows for r in row.records
-             for check in (r.get("train") or {}).get("checks") or []}
+             for check in r.train.get("checks") or []}
     return ", ".join(str(n) for n in sorted(s for s in sizes if s)) or "?"
 
 
@@ -234,24 +236,24 @@ def floors(rows, table) -> dict[str, float]:
     for row in rows:
         for r in row.records:
             for spec in table:
-                floor = (r["metrics"].get(spec.key) or {}).get("floor")
+                floor = (r.metrics.get(spec.key) or {}).get("floor")
                 if floor is not None:
                     found.setdefault(spec.key, []).append(floor)
     return {k: float(np.mean(v)) for k, v in found.items()}
 
 
-def network_size(record: dict[str, Any]) -> str:
+def network_size(record: Record) -> str:
     """Width × blocks of the encoders, decoders and prior, as one label when they agree."""
-    model = (record.get("config") or {}).get("model") or {}
+    model = record.config.get("model") or {}
     parts = {f"{model.get(f'{net}_width')}×{model.get(f'{net}_blocks')}" for net in ("encoder", "decoder", "prior")}
     return parts.pop() if len(parts) == 1 else "/".join(sorted(parts))
 
 
-def busy_minutes(records: list[dict[str, Any]]) -> float | None:
+def busy_minutes(records: list[Record]) -> float | None:
     """Wall-clock minutes during which at least one of these cells ran (the union of their started→finished
     spans): what the job took with its cells side by side, without the gaps between separate runs."""
-    spans = sorted((datetime.fromisoformat(r["started_at"]), datetime.fromisoformat(r["finished_at"]))
-                   for r in records if r.get("started_at") and r.get("finished_at"))
+    spans = sorted((datetime.fromisoformat(r.started_at), datetime.fromisoformat(r.finished_at))
+                   for r in records if r.started_at and r.finished_at)
     if not spans:
         return None
     total, (start, end) = 0.0, spans[0]
@@ -262,15 +264,15 @@ def busy_minutes(records: list[dict[str, Any]]) -> float | None:
     return (total + (end - start).total_seconds()) / 60
 
 
-def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
+def convergence_by_profile(records: list[Record], table) -> list[str]:
     """Every budget this suite has records for (profiles, and variants every method ran), side by side: its size,
     what one seed of all methods cost, how many cells had settled on their held-out curves and which methods had
     not, and how much the ranking still moved. It answers from records which budget this problem needs and why
     the default profile is the one it is."""
-    groups: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, tuple[str, ...]], list[Record]] = {}
     for r in records:
-        if r.get("status") == "ok":
-            groups.setdefault((r["profile"], tuple(r.get("overrides") or ())), []).append(r)
+        if r.status == "ok":
+            groups.setdefault((r.profile, tuple(r.overrides or ())), []).append(r)
     header = ["profile", "settings", "budget", "data", "networks (width×blocks)", "methods", "cells",
               "Σ cell min (1 seed)", "job min per seed", "settled", "not settled", "largest loss change, last fifth",
               "ranking τ 75%→100% (median)"]
@@ -278,24 +280,24 @@ def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
     differing = sorted({k for d in datas for k in d if len({repr(x.get(k)) for x in datas}) > 1})
     body, settled_budgets, measured = [], [], 0
     for (profile, overrides), group in sorted(groups.items()):
-        by_method: dict[str, list[dict[str, Any]]] = {}
+        by_method: dict[str, list[Record]] = {}
         for r in group:
-            by_method.setdefault(r["method"], []).append(r)
+            by_method.setdefault(r.method, []).append(r)
         if len(by_method) < 2:
             continue
         minutes = sum(mean_of(rs, "wall_time", "total") or 0.0 for rs in by_method.values()) / 60
-        seeds = {r["seed"] for r in group}
+        seeds = {r.seed for r in group}
         busy = busy_minutes(group)  # the seeds of a job interleave: its wall clock over the seeds it ran
         job = None if busy is None else busy / len(seeds)
         data = (group[0].get("config") or {}).get("data") or {}
         states = [converged(r) for r in group]
         known = [s for s in states if s is not None]
-        moving = sorted({r["method"] for r in group if converged(r) is False})
+        moving = sorted({r.method for r in group if converged(r) is False})
         changes = {m: mean_of(rs, "train", "convergence", "relative_change") for m, rs in by_method.items()}
         changes = {m: c for m, c in changes.items() if c is not None}
         worst = max(changes, key=lambda m: abs(changes[m])) if changes else None
         tau = median_tau({m: checks_of(rs) for m, rs in by_method.items()}, table)
-        stale = " ‡" if any(r.get("_changed") for r in group) else ""
+        stale = " ‡" if any(r.changed for r in group) else ""
         body.append([f"`{profile}`{stale}", " ".join(f"`{o}`" for o in overrides) or "-", describe_budget(group[0]),
                      " ".join(f"{k}={data.get(k)}" for k in differing) or "-", network_size(group[0]),
                      str(len(by_method)), str(len(group)), f"{minutes:.0f}",
@@ -320,7 +322,7 @@ def convergence_by_profile(records: list[dict[str, Any]], table) -> list[str]:
         verdict = ("None of these records carries held-out convergence curves (they predate them): run them "
                    "again to answer this.")
     machines = sorted({f"{(r.get('device') or {}).get('type', '?')}"
-                       + (f" ({r['device']['threads']} thread per cell)" if (r.get("device") or {}).get("threads")
+                       + (f" ({r.device['threads']} thread per cell)" if r.device.get("threads")
                           else "") for g in groups.values() for r in g})
     return ["## Which budget does this problem need?", "",
             "Every budget with records of at least two methods: the data settings that differ between them, its "

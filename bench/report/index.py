@@ -34,9 +34,9 @@ def suite_line(suite: str, results: Path) -> list[str] | None:
     if not records:
         return None
     profile = default_profile(records)
-    records = [r for r in records if r["profile"] == profile]
+    records = [r for r in records if r.profile == profile]
     mark_stale(records, suite)
-    current = [r for r in records if not r.get("_changed")]
+    current = [r for r in records if not r.changed]
     rows = collect_rows(current or records)
     plain = [row for row in rows if not row.overrides and row.records]
     best = []
@@ -51,7 +51,7 @@ def suite_line(suite: str, results: Path) -> list[str] | None:
     settled = f"{done}/{known}" if known else "not judged"
     stale = len(records) - len(current)
     link = f"{suite}.md" if profile == "cpu" else f"{profile}/{suite}.md"  # where write_report puts it
-    newest = max(r.get("finished_at") or "" for r in records)[:10]
+    newest = max(r.finished_at or "" for r in records)[:10]
     return [suite, f"`{profile}`", "; ".join(best) or "-", tally(suite_cls.findings(rows)),
             f"{settled} of {cells}", str(stale) if stale else "-", newest, f"[{link}]({link})"]
 

@@ -17,7 +17,7 @@ DASH = "—"
 
 def media_values(row: Row, key: str) -> tuple[list[float], str | None]:
     """Per-seed values of one media metric, and the status when none is ok (skipped or unsupported)."""
-    found = [r["metrics"].get(key) for r in row.records]
+    found = [r.metrics.get(key) for r in row.records]
     values = [m["value"] for m in found if m and m.get("status") == "ok" and m.get("value") is not None]
     statuses = {m.get("status") for m in found if m}
     return values, (None if values else next(iter(sorted(statuses - {"ok"})), None))
@@ -31,8 +31,8 @@ def value_text(values: list[float], status: str | None) -> str:
 
 
 def mean_of(row: Row, key: str) -> float | None:
-    values = [r["metrics"][key]["value"] for r in row.records
-              if (r["metrics"].get(key) or {}).get("value") is not None]
+    values = [r.metrics[key]["value"] for r in row.records
+              if (r.metrics.get(key) or {}).get("value") is not None]
     return float(np.mean(values)) if values else None
 
 
@@ -46,7 +46,7 @@ def spearman(a: list[float], b: list[float]) -> float | None:
 
 def media_section(rows: list[Row], layout: list[tuple[MetricSpec, MetricSpec]], paper: dict) -> list[str]:
     plain = [row for row in rows if not row.overrides and row.records]
-    keys = sorted({k for row in plain for r in row.records for k in r["metrics"] if k.startswith("media:")})
+    keys = sorted({k for row in plain for r in row.records for k in r.metrics if k.startswith("media:")})
     if not keys:
         return []
     lines = ["## Media metrics (decoded media, scored by the paper's metrics)", "",
@@ -86,8 +86,8 @@ def one_to_one_table(rows: list[Row], keys: list[str], paper: dict) -> list[str]
     body = [[row.method] + [cell for k in one
                             for cell in (value_text(*media_values(row, k)), paper_text(paper, row.method, k))]
             for row in rows]
-    details = {k: next((r["metrics"][k] for row in rows for r in row.records
-                        if (r["metrics"].get(k) or {}).get("status") == "ok"), {}) for k in one}
+    details = {k: next((r.metrics[k] for row in rows for r in row.records
+                        if (r.metrics.get(k) or {}).get("status") == "ok"), {}) for k in one}
     flagged = sorted({f"{d.get('metric')} on {d.get('encoder')} (n = {d.get('n')} < {d.get('reference_n')})"
                       for d in details.values() if d.get("comparable") is False})
     note = ["Fréchet distances below the paper's sample size are not comparable with its numbers (KID beside them "
@@ -100,7 +100,7 @@ def agreement(rows: list[Row], layout: list[tuple[MetricSpec, MetricSpec]], keys
     per_task: dict[str, dict[str, list[float]]] = defaultdict(dict)
     for row in rows:
         for k in keys:
-            found = [(r["metrics"].get(k) or {}).get("spearman_with_embedding_judge") for r in row.records]
+            found = [(r.metrics.get(k) or {}).get("spearman_with_embedding_judge") for r in row.records]
             found = [v for v in found if v is not None]
             if found:
                 per_task[k][row.method] = found
@@ -128,7 +128,7 @@ def skipped_reasons(rows: list[Row], keys: list[str]) -> list[str]:
     for row in rows:
         for r in row.records:
             for k in keys:
-                result: dict[str, Any] = r["metrics"].get(k) or {}
+                result: dict[str, Any] = r.metrics.get(k) or {}
                 if result.get("status") == "skipped":
                     for missing in result.get("missing") or []:
                         reasons[missing].add(k.removeprefix("media:"))

@@ -17,7 +17,7 @@ import pandas as pd
 
 from base.results import Row
 from bench.core.fingerprint import ROOT, changed_files, code_fingerprint, same_code
-from bench.core.records import read_records
+from bench.core.records import Record, read_records
 from bench.report.budget import (
     budget_line,
     budget_section,
@@ -43,57 +43,57 @@ FLOOR_LABEL = "oracle (older records: real data in the generator's place)"
 
 
 
-def common_overrides(records: list[dict[str, Any]]) -> list[str]:
+def common_overrides(records: list[Record]) -> list[str]:
     """--set items every record shares: they describe the whole table, not a row."""
-    sets = [r.get("overrides") or [] for r in records]
+    sets = [r.overrides for r in records]
     return [o for o in sets[0] if all(o in s for s in sets[1:])] if sets else []
 
 
-def collect_rows(records: list[dict[str, Any]]) -> list[Row]:
+def collect_rows(records: list[Record]) -> list[Row]:
     """One row per (method, config); rows are labelled by the overrides that set them apart."""
     shared = set(common_overrides(records))
     rows: dict[tuple[str, str], Row] = {}
     for r in records:
-        key = (r["method"], r["config_hash"])
-        own = [o for o in r.get("overrides") or [] if o not in shared]
-        if r.get("status") == "interrupted":
+        key = (r.method, r.config_hash)
+        own = [o for o in r.overrides if o not in shared]
+        if r.status == "interrupted":
             continue  # stopped by the user; listed apart, neither a result nor a failure
-        row = rows.setdefault(key, Row(r["method"], r["config_hash"], own))
-        (row.records if r.get("status") == "ok" else row.failed).append(r)
+        row = rows.setdefault(key, Row(r.method, r.config_hash, own))
+        (row.records if r.status == "ok" else row.failed).append(r)
     order = {name: i for i, name in enumerate(METHODS.names())}
     return sorted(rows.values(), key=lambda row: (order.get(row.method, len(order)), bool(row.overrides),
                                                    row.label))
 
 
-def mark_stale(records: list[dict[str, Any]], suite: str) -> None:
-    """Set record["_changed"] to the result-determining files that differ between the code that made the record
+def mark_stale(records: list[Record], suite: str) -> None:
+    """Set record.changed to the result-determining files that differ between the code that made the record
     and this checkout (empty when they are the same; see bench/core/fingerprint.py)."""
     current: dict[str, dict[str, Any] | None] = {}
     suite_module = SUITES.get(suite).__module__
     for r in records:
-        method = r["method"]
+        method = r.method
         if method not in current:
             current[method] = (code_fingerprint(METHODS.get(method).__module__, suite_module)
                                if method in METHODS else None)
         if current[method] is None:
-            r["_changed"] = ["(its method is not in this code)"]
-        elif not (r.get("code") or {}).get("files"):
-            r["_changed"] = ["(made before records kept a code fingerprint)"]
-        elif same_code(r["code"], r.get("git"), current[method], METHODS.get(method).__module__, suite_module):
-            r["_changed"] = []
+            r.changed = ["(its method is not in this code)"]
+        elif not r.code.get("files"):
+            r.changed = ["(made before records kept a code fingerprint)"]
+        elif same_code(r.code, r.git, current[method], METHODS.get(method).__module__, suite_module):
+            r.changed = []
         else:
-            r["_changed"] = changed_files(r["code"]["files"], current[method]["files"]) or ["(its statements)"]
+            r.changed = changed_files(r.code["files"], current[method]["files"]) or ["(its statements)"]
 
 
-def stale_section(records: list[dict[str, Any]], left_out: bool) -> list[str]:
+def stale_section(records: list[Record], left_out: bool) -> list[str]:
     """The appendix of records made by other code, one line per commit: its methods and the result-determining
     files that differ from this checkout's (files since removed are counted, not named)."""
-    stale = [r for r in records if r.get("_changed") and r.get("status") == "ok"]
+    stale = [r for r in records if r.changed and r.status == "ok"]
     if not stale:
         return []
-    by_commit: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_commit: dict[str, list[Record]] = defaultdict(list)
     for r in stale:
-        by_commit[(r.get("git") or {}).get("commit", "unknown")[:10]].append(r)
+        by_commit[r.git.get("commit", "unknown")[:10]].append(r)
     where = ("left out of the tables above (`bench report --include-stale` puts them back, marked "
              f"{STALE})" if left_out else f"in the tables above, marked {STALE}")
     lines = ["## Records made by other code", "",
@@ -101,11 +101,11 @@ def stale_section(records: list[dict[str, Any]], left_out: bool) -> list[str]:
              f"this checkout's, so they are {where}: their numbers are what that code gave. Rerunning the same "
              "`bench run` command trains them again.", ""]
     for commit, group in sorted(by_commit.items()):
-        changed = sorted({f for r in group for f in r["_changed"]})
+        changed = sorted({f for r in group for f in r.changed})
         notes = [f for f in changed if f.startswith("(")]
         present = [f for f in changed if not f.startswith("(") and (ROOT / f).exists()]
         gone = len(changed) - len(notes) - len(present)
-        methods = ", ".join(sorted({r["method"] for r in group}))
+        methods = ", ".join(sorted({r.method for r in group}))
         what = "; ".join(notes + ([f"differs in {', '.join(present)}"] if present else [])
                          + ([f"{gone} files since removed"] if gone else []))
         lines.append(f"- commit {commit}: {plural(len(group), 'record')} ({methods}); {what}")
@@ -289,7 +289,7 @@ def side_by_side(plain: list[Row], variant: list[Row], table: list[MetricSpec]) 
 
 
 def steps_text(row: Row) -> str:
-    steps = sorted({(r.get("train") or {}).get("steps") for r in row.records} - {None})
+    steps = sorted({r.train.get("steps") for r in row.records} - {None})
     return "/".join(str(s) for s in steps) or "?"
 
 
@@ -328,8 +328,8 @@ def main_table(rows: list[Row], table: list[MetricSpec], paper: dict | None, lat
     return header, body
 
 
-def reading_guide(rows: list[Row], table: list[MetricSpec], records: list[dict[str, Any]],
-                  ok_records: list[dict[str, Any]], command: str, results: Path) -> str:
+def reading_guide(rows: list[Row], table: list[MetricSpec], records: list[Record],
+                  ok_records: list[Record], command: str, results: Path) -> str:
     """The paragraph under a report's budget line: where the numbers come from and how to read a cell, a bold
     value, and each reference row."""
     seeds = sorted({len(row.records) for row in rows if not row.overrides and row.records})
@@ -348,7 +348,7 @@ def reading_guide(rows: list[Row], table: list[MetricSpec], records: list[dict[s
     labels = reference_labels(rows)
     lines = [text + "."]
     bare = sorted({row.label for row in rows for r in row.records
-                   if any(m.get("value") is not None and "replicates" not in m for k, m in r["metrics"].items()
+                   if any(m.get("value") is not None and "replicates" not in m for k, m in r.metrics.items()
                           if not k.startswith(("reference:", "verifier/")))})
     if bare:
         lines += ["", f"{len(bare)} rows come from records older than the tuple bootstrap (no resamples kept): their "
@@ -366,7 +366,7 @@ def reference_names(rows: list[Row]) -> list[str]:
     """The reference rows the records keep ("reference:<name>/<key>"), in record order."""
     for row in rows:
         for record in row.records:
-            names = [key.removeprefix("reference:").partition("/")[0] for key in record["metrics"]
+            names = [key.removeprefix("reference:").partition("/")[0] for key in record.metrics
                      if key.startswith("reference:")]
             if names:
                 return list(dict.fromkeys(names))
@@ -377,8 +377,8 @@ def reference_labels(rows: list[Row]) -> dict[str, str]:
     """What each reference row is, as the records say."""
     for row in rows:
         for record in row.records:
-            if record.get("references"):
-                return dict(record["references"])
+            if record.references:
+                return dict(record.references)
     return {}
 
 
@@ -419,7 +419,7 @@ def per_direction_section(rows: list[Row], table: list[MetricSpec]) -> str:
             values: dict[str, list[float]] = defaultdict(list)
             errors: dict[str, list[float]] = defaultdict(list)
             for r in row.records:
-                found = r["metrics"].get(spec.key) or {}
+                found = r.metrics.get(spec.key) or {}
                 for d, v in found.get("per_direction", {}).items():
                     values[d].append(v)
                     if (se := (found.get("per_direction_se") or {}).get(d)) is not None:
@@ -438,15 +438,15 @@ def per_direction_section(rows: list[Row], table: list[MetricSpec]) -> str:
     return "\n".join(parts)
 
 
-def settings_section(records: list[dict[str, Any]], suite_cls) -> str:
+def settings_section(records: list[Record], suite_cls) -> str:
     """Settings shared by every included record, the ones that differ, and the provenance of the numbers."""
-    flat = [flatten(r["config"]) for r in records]
+    flat = [flatten(r.config) for r in records]
     keys = sorted(set().union(*flat))
     shared = {k: flat[0].get(k) for k in keys if all(f.get(k) == flat[0].get(k) for f in flat)}
     varying = sorted(k for k in keys if k not in shared and k not in ("method", "seed"))
-    commits = Counter(f"{r['git']['commit'][:10]}{' (dirty)' if r['git'].get('dirty') else ''}" for r in records)
-    commands = Counter(r.get("command", "") for r in records)
-    devices = Counter(f"{r['device'].get('type')}: {r['device'].get('name')}" for r in records)
+    commits = Counter(f"{r.git['commit'][:10]}{' (dirty)' if r.git.get('dirty') else ''}" for r in records)
+    commands = Counter(r.command for r in records)
+    devices = Counter(f"{r.device.get('type')}: {r.device.get('name')}" for r in records)
     skip = ("suite", "profile", "overrides")
     lines = ["## Settings", ""]
     if common_overrides(records):
@@ -466,26 +466,26 @@ def settings_section(records: list[dict[str, Any]], suite_cls) -> str:
     lines += [f"- code commit {c}: {n} records" for c, n in commits.items()]
     lines += [f"- device {d}: {n} records" for d, n in devices.items()]
     lines += [f"- command `{c}`: {n} records" for c, n in commands.items()]
-    wall = [r["wall_time"].get("total", 0.0) for r in records]
+    wall = [r.wall_time.get("total", 0.0) for r in records]
     lines += [f"- wall time per cell: median {np.median(wall):.0f} s, total {sum(wall) / 60:.1f} min"]
     return "\n".join(lines)
 
 
-def method_options(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def method_options(records: list[Record]) -> dict[str, dict[str, Any]]:
     """Options per method (the first record's; variants with other options say so in their row label)."""
     out: dict[str, dict[str, Any]] = {}
     for r in records:
-        out.setdefault(r["method"], r["config"].get("options") or {})
+        out.setdefault(r.method, r.config.get("options") or {})
     return out
 
 
-def other_profiles_section(all_records: list[dict[str, Any]], profile: str, table: list[MetricSpec]) -> str:
+def other_profiles_section(all_records: list[Record], profile: str, table: list[MetricSpec]) -> str:
     """The plain rows of every other profile's records beside this one's: the same code at another budget
     (a finding that holds at one budget and not another says how much it depends on training length)."""
-    others = sorted({r["profile"] for r in all_records} - {profile})
+    others = sorted({r.profile for r in all_records} - {profile})
     if not others:
         return ""
-    by_profile = {p: {row.method: row for row in collect_rows([r for r in all_records if r["profile"] == p])
+    by_profile = {p: {row.method: row for row in collect_rows([r for r in all_records if r.profile == p])
                       if not row.overrides} for p in [profile, *others]}
     lines = ["## The same methods at other profiles", "",
              "Means over seeds of the plain rows (no extra `--set`), from the records of each profile (their SE "
@@ -521,9 +521,9 @@ def flatten(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def default_profile(records: list[dict[str, Any]]) -> str:
+def default_profile(records: list[Record]) -> str:
     """The profile a report shows unless told: the default `cpu` when it has records, else the one with most."""
-    profiles = Counter(r["profile"] for r in records)
+    profiles = Counter(r.profile for r in records)
     return "cpu" if "cpu" in profiles else profiles.most_common(1)[0][0]
 
 
@@ -536,16 +536,16 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     if not records:
         raise FileNotFoundError(f"no result records for suite '{suite}' under {results}/; "
                                 f"run 'python -m bench run --suite {suite}' first")
-    profiles = Counter(r["profile"] for r in records)
+    profiles = Counter(r.profile for r in records)
     profile = profile or default_profile(records)
-    records = [r for r in records if r["profile"] == profile]
+    records = [r for r in records if r.profile == profile]
     if not records:
         raise FileNotFoundError(f"no records of profile '{profile}' for suite '{suite}' under {results}/; "
                                 f"found profiles: {', '.join(profiles)}")
     mark_stale(all_records, suite)
-    current = [r for r in records if not (r.get("_changed") and r.get("status") == "ok")]
+    current = [r for r in records if not (r.changed and r.status == "ok")]
     # records made by other code stay out of the tables unless asked for, or unless nothing else is there
-    left_out = not include_stale and any(r.get("status") == "ok" for r in current)
+    left_out = not include_stale and any(r.status == "ok" for r in current)
     rows = collect_rows(current if left_out else records)
     paper = suite_cls.paper_reference()
     table = suite_cls.table
@@ -557,13 +557,13 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     out.mkdir(parents=True, exist_ok=True)
     stem = out / suite
     table_rows = [row for row in rows if not row.overrides] or rows  # variants: the sensitivity section
-    stale_methods = frozenset(r["method"] for r in records if r.get("_changed")) if left_out else frozenset()
+    stale_methods = frozenset(r.method for r in records if r.changed) if left_out else frozenset()
     header, body = main_table(table_rows, table, beside, latex=False, left_out=stale_methods)
     ok_records = [r for row in rows for r in row.records]
     title = f"# {suite}: {suite_cls.paper_table or 'results'} — profile `{profile}`"
     command = f"python -m bench report --suite {suite}" + ("" if profile == "cpu" else f" --profile {profile}")
     intro = reading_guide(rows, table, records, ok_records, command, results)
-    stale_count = sum(bool(r.get("_changed")) and r.get("status") == "ok" for r in records)
+    stale_count = sum(bool(r.changed) and r.status == "ok" for r in records)
     stale_line = ("" if not stale_count else
                   f"**Made by other code**: {plural(stale_count, 'record')}, left out of the tables (see the last "
                   "section)." if left_out else
@@ -572,7 +572,7 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     sections = [title, "", budget_line(rows), "", settled_line(rows), ""] + ([stale_line, ""] if stale_line else [])
     sections += [intro, "", markdown_table(header, body), ""]
     sections += equal_compute_tables(rows, table)
-    extras = [spec for spec in suite_cls.extra_metrics if any(spec.key in r["metrics"] for r in ok_records)]
+    extras = [spec for spec in suite_cls.extra_metrics if any(spec.key in r.metrics for r in ok_records)]
     if extras:
         sections += ["## Beside the paper's table", "",
                      "Further metrics every record of this suite keeps, laid out like the table above.", "",
@@ -598,12 +598,12 @@ def write_report(suite: str, results: Path, out: Path, profile: str | None = Non
     sections += stale_section(records, left_out)
     failures = [(row.label, r) for row in rows for r in row.failed]
     if failures:
-        sections += ["## Failed cells", ""] + [f"- {label} seed {r['seed']}: {r.get('reason')}"
+        sections += ["## Failed cells", ""] + [f"- {label} seed {r.seed}: {r.reason}"
                                                 for label, r in failures] + [""]
-    stopped = [r for r in records if r.get("status") == "interrupted"]
+    stopped = [r for r in records if r.status == "interrupted"]
     if stopped:
         sections += ["## Interrupted cells (not in the tables)", ""]
-        sections += [f"- {r['method']} seed {r['seed']}: {r.get('reason')} (at step {r.get('reached_step')})"
+        sections += [f"- {r.method} seed {r.seed}: {r.reason} (at step {r.reached_step})"
                      for r in stopped] + [""]
     written = [bar_chart(rows, table, beside or {}, stem.with_suffix(".png"), title=f"{suite} ({profile})")]
     written += suite_figures(suite_cls, rows, out)

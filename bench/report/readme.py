@@ -7,9 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from bench.core.records import read_records
+from bench.core.records import Record, read_records
 from bench.report.budget import busy_minutes, converged
 
 BEGIN = "<!-- generated: {name} (python -m bench report --readme README.md); edits here are overwritten -->"
@@ -17,10 +16,10 @@ END = "<!-- end generated: {name} -->"
 MAIN_JOB = ("gaussian_mixture", "cpu")  # the suite and profile `python -m bench run --methods all` uses
 
 
-READ: dict[tuple[Path, str], list[dict[str, Any]]] = {}  # records read once per refresh (refreshed() clears it)
+READ: dict[tuple[Path, str], list[Record]] = {}  # records read once per refresh (refreshed() clears it)
 
 
-def plain_records(results: Path, suite: str, profile: str) -> list[dict[str, Any]]:
+def plain_records(results: Path, suite: str, profile: str) -> list[Record]:
     """The records of a profile's plain rows (no `--set`), made by this checkout's code or not (marked)."""
     from bench.report.page import mark_stale
 
@@ -28,7 +27,7 @@ def plain_records(results: Path, suite: str, profile: str) -> list[dict[str, Any
     if key not in READ:
         READ[key] = read_records(results, suite, warn=lambda _: None)
         mark_stale(READ[key], suite)
-    return [r for r in READ[key] if r["profile"] == profile and not r.get("overrides") and r.get("status") == "ok"]
+    return [r for r in READ[key] if r.profile == profile and not r.overrides and r.status == "ok"]
 
 
 def main_job(results: Path) -> str:
@@ -37,16 +36,16 @@ def main_job(results: Path) -> str:
     records = plain_records(results, suite, profile)
     if not records:
         return f"There are no committed records of the main job (`{suite}`, profile `{profile}`) yet."
-    seeds = sorted({r["seed"] for r in records})
-    methods = sorted({r["method"] for r in records})
+    seeds = sorted({r.seed for r in records})
+    methods = sorted({r.method for r in records})
     whole = busy_minutes(records)
-    threads = sorted({(r.get("device") or {}).get("threads") for r in records} - {None})
+    threads = sorted({r.device.get("threads") for r in records} - {None})
     states = [converged(r) for r in records]
-    finished = max(r["finished_at"] for r in records)[:10]
+    finished = max(r.finished_at for r in records)[:10]
     settled = (f"{sum(s is True for s in states)} of {len(states)} cells settled on their held-out curves"
                if None not in states else
                f"{sum(s is None for s in states)} of {len(states)} cells predate held-out convergence curves")
-    stale = sum(bool(r.get("_changed")) for r in records)
+    stale = sum(bool(r.changed) for r in records)
     text = (f"The committed main job ({len(methods)} methods × {len(seeds)} seed{'s' if len(seeds) > 1 else ''} "
             f"of `{suite}` at profile `{profile}`, cells side by side with {'/'.join(map(str, threads)) or '?'} "
             f"thread each) took {whole:.0f} min wall clock for its {len(records)} cells (finished {finished}); "
@@ -65,23 +64,23 @@ def main_job_verdict(results: Path) -> str:
     from tasks import SUITES
 
     suite, profile = MAIN_JOB
-    records = [r for r in plain_records(results, suite, profile) if not r.get("_changed")]
+    records = [r for r in plain_records(results, suite, profile) if not r.changed]
     if not records:
         return "No record of the main job was made by this checkout's code yet: run it to see its verdict."
     moving: dict[str, float] = {}
     for r in records:
         reading = held_out(r) or {}
-        last = ((r.get("train") or {}).get("checks") or [{}])[-1].get("metrics", {})
+        last = (r.train.get("checks") or [{}])[-1].get("metrics", {})
         for key in reading.get("unsettled", []):
             if last.get(key):
                 share = reading["moved"][key] / abs(last[key])
-                moving[r["method"]] = max(moving.get(r["method"], 0.0), share)
+                moving[r.method] = max(moving.get(r.method, 0.0), share)
     states = [converged(r) for r in records]
     settled = sum(s is True for s in states)
     findings = SUITES.get(suite).findings(collect_rows(records))
-    by_method: dict[str, list[dict[str, Any]]] = {}
+    by_method: dict[str, list[Record]] = {}
     for r in records:
-        by_method.setdefault(r["method"], []).append(r)
+        by_method.setdefault(r.method, []).append(r)
     tau = median_tau({m: checks_of(rs) for m, rs in by_method.items()}, SUITES.get(suite).table)
     text = f"At the main job's budget {settled} of {len(states)} cells settled on their held-out curves"
     if moving:
@@ -100,9 +99,9 @@ def equal_flops(results: Path) -> str:
     suite, profile = MAIN_JOB
     by_method: dict[str, list[float]] = {}
     for r in plain_records(results, suite, profile):
-        flops = (r.get("budget") or {}).get("flops")
+        flops = r.budget.get("flops")
         if flops:
-            by_method.setdefault(r["method"], []).append(float(flops))
+            by_method.setdefault(r.method, []).append(float(flops))
     if not by_method:
         return "(no records of the main job carry counted FLOPs yet)"
     amount = sum(sum(v) / len(v) for v in by_method.values()) / len(by_method)
@@ -133,15 +132,15 @@ def job_times(results: Path) -> str:
         if not records:
             lines.append(f"- `{suite}`: no committed records at profile `{MAIN_JOB[1]}`.")
             continue
-        records = [r for r in records if not r.get("_changed")] or records  # this code's run, when there is one
-        seeds = sorted({r["seed"] for r in records})
+        records = [r for r in records if not r.changed] or records  # this code's run, when there is one
+        seeds = sorted({r.seed for r in records})
         whole = busy_minutes(records)
-        walls = [r.get("wall_time") or {} for r in records]
+        walls = [r.wall_time for r in records]
         spent = {part: minutes_range([w.get(part) for w in walls]) for part in ("total", "train", "eval")}
-        finished = max(r["finished_at"] for r in records)[:10]
-        stale = sum(bool(r.get("_changed")) for r in records)
+        finished = max(r.finished_at for r in records)[:10]
+        stale = sum(bool(r.changed) for r in records)
         lines.append(
-            f"- `{suite}` ({len({r['method'] for r in records})} methods, {len(seeds)} seed"
+            f"- `{suite}` ({len({r.method for r in records})} methods, {len(seeds)} seed"
             f"{'s' if len(seeds) > 1 else ''}, finished {finished}): "
             + ("n/a" if whole is None else f"{whole / len(seeds):.0f} min wall clock per seed")
             + f"; per cell {spent['total']} min, of which training {spent['train']} and evaluation {spent['eval']}"

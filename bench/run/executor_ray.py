@@ -28,7 +28,7 @@ import torch
 
 from bench.core.errors import UsageError
 from bench.core.fingerprint import changed_files, code_fingerprint
-from bench.core.records import write_atomic
+from bench.core.records import Record, write_atomic
 from bench.run.executor import Progress, Report, Start
 from bench.run.job import Cell, CellOutcome, JobSettings, claimed, run_cell
 from bench.run.tracking import HTTP_SETTINGS, first_line, quiet_tracking_logs, shown_uri
@@ -236,9 +236,9 @@ def take_files(cell: Cell) -> dict[str, bytes]:
     directory."""
     if not cell.record.exists():
         return {}
-    record = json.loads(cell.record.read_text())
-    paths = [cell.record.with_name(record["samples"])] if record.get("samples") else []
-    paths += [cell.out / record["checkpoint"]] if record.get("checkpoint") else []
+    record = Record.from_json(json.loads(cell.record.read_text()))
+    paths = [cell.record.with_name(record.samples)] if record.samples else []
+    paths += [cell.out / record.checkpoint] if record.checkpoint else []
     paths.append(cell.record)
     files = {path.relative_to(cell.out).as_posix(): path.read_bytes() for path in paths}
     for path in paths:

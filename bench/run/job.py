@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 from bench.core.config import CellConfig
 from bench.core.convergence import loss_trend
 from bench.core.fingerprint import same_code
-from bench.core.records import SCHEMA, cell_stem, portable_traceback, record_state, write_record, write_samples
+from bench.core.records import Record, cell_stem, portable_traceback, record_state, write_record, write_samples
 from bench.run.cell import train_and_evaluate
 from bench.run.checkpoint import previous
 from bench.run.tracking import Tracker, TrackingSetup
@@ -62,12 +62,12 @@ class Cell:
     def key(self) -> str:
         return f"{self.cfg.method} s{self.cfg.seed}"
 
-    def state(self) -> tuple[str, dict[str, Any] | None]:
+    def state(self) -> tuple[str, Record | None]:
         return record_state(self.record, self.cfg.config_hash(), self.made_it)
 
-    def made_it(self, record: dict[str, Any]) -> bool:
+    def made_it(self, record: Record) -> bool:
         """Whether this cell's code made the record (bench/core/fingerprint.py reads older fingerprint schemes too)."""
-        return same_code(record.get("code"), record.get("git"), self.code, METHODS.get(self.cfg.method).__module__,
+        return same_code(record.code, record.git, self.code, METHODS.get(self.cfg.method).__module__,
                          SUITES.get(self.cfg.suite).__module__)
 
 
@@ -165,16 +165,14 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
                   {"suite": cfg.suite, "method": cfg.method, "seed": str(cfg.seed), "profile": cfg.profile,
                    "config_hash": cfg.config_hash(), "code_fingerprint": cell.code["fingerprint"]},
                   keep=cell.checkpoint.with_suffix(".mlflow_run"))
-    record: dict[str, Any] = {
-        "schema": SCHEMA, "suite": cfg.suite, "method": cfg.method, "seed": cfg.seed, "profile": cfg.profile,
-        "config_hash": cfg.config_hash(), "overrides": cfg.overrides, "command": settings.command,
-        "git": settings.git, "code": cell.code, "device": describe_device(device),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__},
-        "capabilities": METHODS.get(cfg.method).capabilities.directions(),
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": cfg.to_dict(), "wall_time": {}, "metrics": {}, "status": "failed", "reason": None,
-    }
-    wall, notes = record["wall_time"], []
+    record = Record(
+        suite=cfg.suite, method=cfg.method, seed=cfg.seed, profile=cfg.profile, config_hash=cfg.config_hash(),
+        status="failed", config=cfg.to_dict(), git=settings.git, device=describe_device(device), wall_time={},
+        overrides=cfg.overrides, command=settings.command, code=cell.code,
+        versions={"python": platform.python_version(), "torch": torch.__version__},
+        capabilities=METHODS.get(cfg.method).capabilities.directions(),
+        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    wall, notes = record.wall_time, record.notes
     start = time.perf_counter()
     marks: dict[str, Any] = {"train": start, "total": cfg.train.steps}
 
@@ -193,7 +191,7 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
     def trained(summary) -> None:
         marks["eval"] = time.perf_counter()
         wall["train"] = marks["eval"] - marks["train"]
-        record["train"] = {"steps": summary.steps, "resumed_from": summary.resumed_from,
+        record.train = {"steps": summary.steps, "resumed_from": summary.resumed_from,
                            "final_terms": summary.final_terms, "samples_per_second": summary.samples_per_second,
                            "convergence": loss_trend(summary.loss_curve), "loss_curve": summary.loss_curve,
                            "checks": summary.progress}
@@ -204,7 +202,7 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
         if key not in suites:
             suites[key] = SUITES.get(cfg.suite)(cfg.data)
         suite = suites[key]
-        record["data"] = suite.describe()
+        record.data = suite.describe()
         wall["data"] = time.perf_counter() - start
         marks["train"] = time.perf_counter()
         result = train_and_evaluate(cfg, suite, device, log=tracker.log_metrics, checkpoint=cell.checkpoint,
@@ -216,51 +214,50 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
             started = time.perf_counter()
             evaluation.metrics.update(media_metrics(cfg, suite, result.ema.module, device, check_stop))
             wall["media"] = time.perf_counter() - started
-        record["parameters"] = result.parameters
-        record["budget"] = result.budget | {"wall_seconds": wall["train"]}
+        record.parameters = result.parameters
+        record.budget = result.budget | {"wall_seconds": wall["train"]}
         wall["eval_tasks"] = evaluation.timings
-        record["metrics"] = {k: r.as_dict() for k, r in evaluation.metrics.items()}
-        record["references"] = evaluation.references
+        record.metrics = {k: r.as_dict() for k, r in evaluation.metrics.items()}
+        record.references = evaluation.references
         tracker.log_metrics({k: r.value for k, r in evaluation.metrics.items() if r.value is not None},
                             cfg.train.steps)
         if evaluation.samples:
             write_samples(stem.with_suffix(".samples.npz"), evaluation.samples)
-            record["samples"] = stem.with_suffix(".samples.npz").name
+            record.samples = stem.with_suffix(".samples.npz").name
         log_cell_artifacts(tracker, suite, cfg, evaluation)
         final = cell.checkpoint.with_name(cell.checkpoint.stem + ".final.pt")
         torch.save({"method": result.method.state_dict(), "ema": result.ema.module.state_dict(),
                     "config": cfg.to_dict()}, final)
-        record["checkpoint"] = final.relative_to(out).as_posix()
+        record.checkpoint = final.relative_to(out).as_posix()
         for leftover in (cell.checkpoint, previous(cell.checkpoint), cell.checkpoint.with_suffix(".cost.json")):
             leftover.unlink(missing_ok=True)
-        record["status"] = "ok"
+        record.status = "ok"
     except (CellInterrupted, KeyboardInterrupt) as err:
         tracker.end("KILLED")
         reason = f"interrupted: {err}" if str(err) else "interrupted by the user"
         if settings.record_interrupted:
             notes[:] = [portable_traceback(n, out) for n in notes]
-            record.update(status="interrupted", reason=reason, notes=notes, reached_step=marks.get("step"),
-                          finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                          tracking=tracker.summary())
+            record.status, record.reason, record.reached_step = "interrupted", reason, marks.get("step")
+            record.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            record.tracking = tracker.summary()
             wall["total"] = time.perf_counter() - start
             write_record(cell.record, record)
         return CellOutcome(cfg.method, cfg.seed, "interrupted", cell.record, reason, tracker.error, notes)
     except Exception as err:  # one failed cell must not stop the others
-        record["reason"] = f"{type(err).__name__}: {err}"
-        record["traceback"] = portable_traceback(traceback.format_exc(limit=6), out)
+        record.reason = f"{type(err).__name__}: {err}"
+        record.traceback = portable_traceback(traceback.format_exc(limit=6), out)
     wall["total"] = time.perf_counter() - start
     notes[:] = [portable_traceback(n, out) for n in notes]
-    record["notes"] = notes
-    if record["reason"]:
-        record["reason"] = portable_traceback(record["reason"], out)
-    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    record["tracking"] = tracker.summary()
+    if record.reason:
+        record.reason = portable_traceback(record.reason, out)
+    record.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    record.tracking = tracker.summary()
     write_record(cell.record, record)
     tracker.log_artifact(cell.record)
-    if record.get("samples"):
+    if record.samples:
         tracker.log_artifact(stem.with_suffix(".samples.npz"))
-    tracker.end("FINISHED" if record["status"] == "ok" else "FAILED")
-    if tracker.error and record["tracking"]["status"] == "ok":
-        record["tracking"] = tracker.summary()
+    tracker.end("FINISHED" if record.status == "ok" else "FAILED")
+    if tracker.error and record.tracking["status"] == "ok":
+        record.tracking = tracker.summary()
         write_record(cell.record, record)
-    return CellOutcome(cfg.method, cfg.seed, record["status"], cell.record, record["reason"], tracker.error, notes)
+    return CellOutcome(cfg.method, cfg.seed, record.status, cell.record, record.reason, tracker.error, notes)

@@ -51,7 +51,7 @@ def run(request: RunRequest) -> RunResult:
             progress.write(f"  {cell.cfg.method} seed {cell.cfg.seed}: already done ({cell.record})")
             continue
         if state == "stale":
-            recorded = (record.get("code") or {}).get("files")
+            recorded = record.code.get("files")
             why = (f"changed: {', '.join(changed_files(recorded, cell.code['files']))}" if recorded
                    else "made before records kept a code fingerprint")
             progress.write(f"  {cell.cfg.method} seed {cell.cfg.seed}: its record was made by other code ({why}); "

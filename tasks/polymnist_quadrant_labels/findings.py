@@ -22,16 +22,16 @@ def findings(rows: list[Row], specs: dict[str, MetricSpec]) -> list[str]:
     if not records:
         return []
     out = []
-    if any(r["config"]["data"]["source"] != "mnist" for r in records):
+    if any(r.config["data"]["source"] != "mnist" for r in records):
         out.append("Data: the digits come from scikit-learn's 8×8 digits (data.source=sklearn_digits), not MNIST: "
                    "these numbers are NOT comparable to the paper's.")
-    accuracy = {k: records[0]["metrics"].get(f"verifier/{k}_accuracy", {}).get("value") for k in ("digit", "quadrant")}
+    accuracy = {k: records[0].metrics.get(f"verifier/{k}_accuracy", {}).get("value") for k in ("digit", "quadrant")}
     if None not in accuracy.values():
-        gate = records[0]["config"]["data"]["verifier_min_accuracy"]
+        gate = records[0].config["data"]["verifier_min_accuracy"]
         out.append(f"Verifier held-out accuracy on real test images: digit {accuracy['digit']:.4f}, quadrant "
                    f"{accuracy['quadrant']:.4f} (results are withheld below {gate}).")
     plain = [r for row in rows if not row.overrides for r in row.records] or records
-    out.append(budget_line(plain[0]["config"]))
+    out.append(budget_line(plain[0].config))
     stats = {row.method: {k: found for k in specs if (found := estimate(row, k)) is not None}
              for row in rows if not row.overrides}
     coh, both, quad = "unconditional/coherence", "multi_label/alignment", "single_label/quadrant_alignment"

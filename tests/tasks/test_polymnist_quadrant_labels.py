@@ -15,6 +15,7 @@ from methods.base import Capabilities
 from tasks import SUITES
 from tasks.polymnist_quadrant_labels import data as pq
 from tasks.polymnist_quadrant_labels.verifier import VerifierTooWeak, check_gate
+from tests.bench.records import as_record
 
 SUITE = "polymnist_quadrant_labels"
 SMALL = dict(canvas=16, digit_size=8, n_train=300, n_test=90)
@@ -241,8 +242,8 @@ def findings_for(values: dict[str, dict[str, float]], n: int | None = 100_000) -
             return {"value": v}
         noise = np.random.default_rng(seed).standard_normal(200) * (v * (1 - v) / n) ** 0.5
         return {"value": v, "n": n, "replicates": list(v + noise)}
-    rows = [Row(m, "h", [], [{"seed": 0, "config": config,
-                              "metrics": {k: entry(v, i) for k, v in metrics.items()}}])
+    rows = [Row(m, "h", [], [as_record({"seed": 0, "config": config,
+                                        "metrics": {k: entry(v, i) for k, v in metrics.items()}})])
             for i, (m, metrics) in enumerate(values.items())]
     return findings(rows, {s.key: s for s in PolyMnistQuadrantLabels.table})
 

@@ -1,12 +1,13 @@
 from base.results import MetricSpec, Row
 from bench.report.agreement import agreement_section, column_agreement
+from tests.bench.records import as_record
 
 OURS = MetricSpec("many_to_one/judge_win/text vs image", "2→1 T vs I", "many_to_one", "higher")
 PAPERS = MetricSpec("media:clip_score/many_to_one/text vs image", "2→1 T vs I", "many_to_one", "higher")
 
 
 def row(method: str, value: float) -> Row:
-    return Row(method, "h", [], [{"seed": 0, "metrics": {OURS.key: {"value": value, "ideal": "higher"}}}])
+    return Row(method, "h", [], [as_record({"seed": 0, "metrics": {OURS.key: {"value": value, "ideal": "higher"}}})])
 
 
 def test_the_rankings_are_compared_where_the_paper_used_another_metric():

@@ -1,20 +1,22 @@
+from bench.core.records import Record
 from bench.report.budget import convergence_by_profile
 from tasks.base import MetricSpec
+from tests.bench.records import as_record
 
 TABLE = [MetricSpec("one_to_one/alignment_mse", "alignment", "one_to_one", ideal="lower")]
 
 
 def record(method: str, profile: str, change: float, ranks: tuple[float, float], minutes: float = 2.0,
-           overrides: tuple[str, ...] = ()) -> dict:
+           overrides: tuple[str, ...] = ()) -> Record:
     """Held-out checks at 1/2, 3/4, 7/8 and the end with an SE of 0.1: settled when the two values agree."""
     values = (ranks[0], ranks[0], ranks[1], ranks[1])
     checks = [{"step": int(100 * f), "fraction": f, "metrics": {"one_to_one/alignment_mse": v},
                "se": {"one_to_one/alignment_mse": 0.1}} for f, v in zip((0.5, 0.75, 0.875, 1.0), values)]
-    return {"status": "ok", "method": method, "profile": profile, "overrides": list(overrides), "seed": 0,
-            "config": {"train": {"budget": "steps", "steps": 100, "batch_size": 8}},
-            "wall_time": {"total": minutes * 60},
-            "train": {"convergence": {"relative_change": change, "converged": abs(change) < 0.01},
-                      "checks": checks}}
+    return as_record({"status": "ok", "method": method, "profile": profile, "overrides": list(overrides), "seed": 0,
+                      "config": {"train": {"budget": "steps", "steps": 100, "batch_size": 8}},
+                      "wall_time": {"total": minutes * 60},
+                      "train": {"convergence": {"relative_change": change, "converged": abs(change) < 0.01},
+                                "checks": checks}})
 
 
 def test_each_budget_says_whether_every_loss_settled_and_how_much_the_ranking_moved():
@@ -55,13 +57,13 @@ def test_a_cell_settles_when_its_held_out_metrics_stay_within_their_intervals_an
 def test_a_jobs_wall_time_is_the_union_of_its_cells_spans_without_the_gaps_between_runs():
     from bench.report.budget import busy_minutes, network_size
 
-    def ran(start: str, end: str) -> dict:
-        return {"started_at": f"2026-12-01T{start}:00+00:00", "finished_at": f"2026-12-01T{end}:00+00:00"}
+    def ran(start: str, end: str) -> Record:
+        return as_record({"started_at": f"2026-12-01T{start}:00+00:00", "finished_at": f"2026-12-01T{end}:00+00:00"})
 
     side_by_side = [ran("10:00", "10:10"), ran("10:00", "10:05"), ran("10:05", "10:12")]
     assert busy_minutes(side_by_side) == 12
     assert busy_minutes(side_by_side + [ran("15:00", "15:03")]) == 15  # a later rerun adds its own span only
-    assert busy_minutes([{}]) is None
+    assert busy_minutes([as_record({})]) is None
     model = {"encoder_width": 128, "encoder_blocks": 2, "decoder_width": 128, "decoder_blocks": 2,
              "prior_width": 256, "prior_blocks": 3}
-    assert network_size({"config": {"model": model}}) == "128×2/256×3"
+    assert network_size(as_record({"config": {"model": model}})) == "128×2/256×3"

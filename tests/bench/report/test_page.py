@@ -5,6 +5,7 @@ import pandas as pd
 
 from base.results import Row
 from bench.report.page import write_report
+from tests.bench.records import as_record
 
 
 def test_report_writes_tables_and_figures_from_records(smoke_results, tmp_path):
@@ -71,7 +72,8 @@ def row(method: str, overrides: list[str], value: float, spread: float = 0.0, se
     """A one-seed row whose replicates scatter by `spread` (the same resamples for the same `seed`)."""
     rng = np.random.default_rng(seed)
     replicates = list(value + spread * rng.standard_normal(100))
-    return Row(method, method, overrides, [{"seed": 0, "metrics": {key: {"value": value, "replicates": replicates}}}])
+    metrics = {key: {"value": value, "replicates": replicates}}
+    return Row(method, method, overrides, [as_record({"seed": 0, "metrics": metrics})])
 
 
 def test_rows_set_apart_by_overrides_do_not_compete_for_bold():
@@ -91,7 +93,7 @@ def test_findings_are_checked_again_for_a_variant_every_method_ran():
 
     def row(method: str, overrides: list[str], value: float) -> Row:
         metrics = {spec.key: {"value": value, "replicates": [value] * 10} for spec in GaussianMixture.table}
-        return Row(method, method, overrides, [{"seed": 0, "metrics": metrics}])
+        return Row(method, method, overrides, [as_record({"seed": 0, "metrics": metrics})])
 
     others = [name for name in METHODS.names() if name != "muni"]
     rows = [row("muni", [], 0.5), row("muni", ["train.steps=2400"], 0.1),
@@ -111,7 +113,7 @@ def test_a_variant_one_method_lacks_keeps_its_section_and_names_the_missing_meth
 
     def row(method: str, overrides: list[str], value: float) -> Row:
         metrics = {spec.key: {"value": value, "replicates": [value] * 10} for spec in GaussianMixture.table}
-        return Row(method, method, overrides, [{"seed": 0, "metrics": metrics}])
+        return Row(method, method, overrides, [as_record({"seed": 0, "metrics": metrics})])
 
     variant = ["flow.weight_clip=0"]
     rows = [row(name, [], 0.3) for name in METHODS.names()]
@@ -162,7 +164,7 @@ def test_an_equal_flop_variant_gets_a_table_of_its_own_beside_the_equal_steps_on
         metrics = {spec.key: {"value": value, "replicates": [value] * 10} for spec in GaussianMixture.table}
         train = {"budget": "flops", "budget_amount": 1e12, "batch_size": 512} if overrides else \
             {"budget": "steps", "steps": 1200, "batch_size": 512}
-        return Row(method, method, overrides, [{"seed": 0, "metrics": metrics, "config": {"train": train}}])
+        return Row(method, method, overrides, [as_record({"seed": 0, "metrics": metrics, "config": {"train": train}})])
 
     rows = [row(m, [], 0.3) for m in ("muni", "mvae", "mopoe")]
     rows += [row("muni", budget, 0.1), row("mvae", budget, 0.2)]
@@ -184,7 +186,7 @@ def test_what_a_profile_can_show_names_the_columns_on_which_every_method_ties():
         rng = np.random.default_rng(seed)
         metrics = {k: {"value": v, "replicates": list(v + 0.02 * rng.standard_normal(100))}
                    for k, v in (("m/acc", acc), ("m/coh", coh))}
-        return Row(method, method, [], [{"seed": 0, "metrics": metrics}])
+        return Row(method, method, [], [as_record({"seed": 0, "metrics": metrics})])
 
     rows = [two("muni", 0.80, 0.10, 1), two("mopoe", 0.60, 0.10, 2), two("mmvae", 0.61, 0.11, 3)]
     text = "\n".join(scope_section(rows, table))
