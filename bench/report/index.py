@@ -48,12 +48,13 @@ def suite_line(suite: str, results: Path) -> list[str] | None:
             best.append(f"{spec.label}: all tied")
     done, known, _ = settled_counts(rows)
     cells = sum(len(row.records) for row in plain)
-    settled = f"{done}/{known}" if known else "not judged"
+    settled = f"{done} of {known}" + (f" ({cells - known} not judged)" if known < cells else "") if known else \
+        f"not judged ({cells} cells)"
     stale = len(records) - len(current)
     link = f"{suite}.md" if profile == "cpu" else f"{profile}/{suite}.md"  # where write_report puts it
     newest = max(r.finished_at or "" for r in records)[:10]
     return [suite, f"`{profile}`", "; ".join(best) or "-", tally(suite_cls.findings(rows)),
-            f"{settled} of {cells}", str(stale) if stale else "-", newest, f"[{link}]({link})"]
+            settled, str(stale) if stale else "-", newest, f"[{link}]({link})"]
 
 
 def write_index(results: Path, out: Path) -> Path:
