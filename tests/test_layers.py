@@ -10,6 +10,8 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from bench.core.fingerprint import imported_names
+
 ROOT = Path(__file__).resolve().parent.parent
 ALLOWED = {"base": {"base"}, "methods": {"base", "methods"}, "metrics": {"base", "metrics"},
            "tasks": {"base", "methods", "metrics", "tasks"}, "bench": {"base", "methods", "metrics", "tasks", "bench"},
@@ -32,17 +34,8 @@ def modules(root: Path = ROOT, layers=tuple(ALLOWED)) -> dict[str, Path]:
 def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     """The project modules `name` imports, anywhere in its file."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            for alias in node.names:
-                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
+    nodes = ast.walk(ast.parse(path.read_text()))
+    found = {m for node in nodes for m in imported_names(node, package, known.__contains__)}
     return {m for m in found if m in known and m != name}
 
 

@@ -20,6 +20,7 @@ import ast
 import functools
 import hashlib
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 PACKAGES = ("base", "bench", "methods", "metrics", "tasks")
@@ -34,7 +35,6 @@ class Tree:
     """The project's files as they are on disk (commit None) or at a git commit."""
 
     def __init__(self, commit: str | None = None):
-        self.commit = commit
         self.files = None if commit is None else committed_files(commit)
 
     def exists(self, relative: str) -> bool:
@@ -86,18 +86,26 @@ def top_level_imports(name: str, path: Path | str, tree: Tree | None = None) -> 
     tree = tree or Tree()
     relative = Path(path).relative_to(ROOT).as_posix() if Path(path).is_absolute() else str(path)
     package = name if relative.endswith("__init__.py") else name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.parse(tree.read(relative)).body:
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            for alias in node.names:  # `from pkg import module` imports the module; `from pkg import name` the package
-                found.add(f"{base}.{alias.name}" if module_file(f"{base}.{alias.name}", tree) else base)
-    return {m for m in found if module_file(m, tree) is not None}
+
+    def is_module(module: str) -> bool:
+        return module_file(module, tree) is not None
+
+    found = {m for node in ast.parse(tree.read(relative)).body for m in imported_names(node, package, is_module)}
+    return {m for m in found if is_module(m)}
+
+
+def imported_names(node: ast.AST, package: str, is_module: Callable[[str], bool]) -> set[str]:
+    """The modules an import statement names, relative imports resolved against `package`: `from pkg import
+    module` imports the module, `from pkg import name` the package (empty for any other node)."""
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names}
+    if not isinstance(node, ast.ImportFrom):
+        return set()
+    base = node.module or ""
+    if node.level:
+        anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+        base = ".".join([*anchor, base] if base else anchor)
+    return {f"{base}.{alias.name}" if is_module(f"{base}.{alias.name}") else base for alias in node.names}
 
 
 def source_names(roots: list[str], tree: Tree) -> list[str]:

@@ -63,11 +63,11 @@ class Record:
     @classmethod
     def from_json(cls, data: dict[str, Any], path: Path | None = None) -> Record:
         """A record of any readable schema; fields an earlier schema did not have take their defaults."""
-        known = {f.name for f in fields(cls)} - {"path", "changed"}
+        known = {f.name for f in fields(cls)} - NOT_WRITTEN
         return cls(**{k: v for k, v in data.items() if k in known}, path=path)
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("path", "changed")}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in NOT_WRITTEN}
 
     # base/results.py's Row reads its records by key (r["seed"], r["metrics"], r.get("_changed")); it is part of
     # every record's code fingerprint, so it keeps doing so and a record answers by key as well as by field
@@ -79,6 +79,7 @@ class Record:
         return default if value is None else value
 
 
+NOT_WRITTEN = {"path", "changed"}  # Record fields that live in memory only
 KEY_FIELDS = {"_changed": "changed", "_path": "path"}  # the keys reports once added to a record's dict
 
 

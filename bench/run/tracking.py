@@ -13,6 +13,7 @@ import re
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,14 +90,23 @@ def create_sqlite_store(path: Path) -> None:
     """A new sqlite store at `path`, built in a temporary file beside it and renamed into place: the store at
     `path` is either absent or complete. The caller holds the store's lock. It is a copy of an empty store that
     MLflow's migrations built once per MLflow version under the cache (they take seconds; a copy does not)."""
+    def copy_or_migrate(tmp: Path) -> None:
+        try:
+            shutil.copyfile(empty_store(), tmp)
+        except OSError:  # a cache that cannot be written: migrate here
+            migrate_new_store(tmp)
+
+    build_in_place(path, copy_or_migrate)
+
+
+def build_in_place(path: Path, build: Callable[[Path], None]) -> None:
+    """`build` a file in a temporary file beside `path`, then rename it into place; temporary files of a build
+    that was killed are removed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.creating-*"):  # left by a setup that was killed
+    for stale in path.parent.glob(f".{path.name}.creating-*"):
         stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.creating-{os.getpid()}")
-    try:
-        shutil.copyfile(empty_store(), tmp)
-    except OSError:  # a cache that cannot be written: migrate here
-        migrate_new_store(tmp)
+    build(tmp)
     os.replace(tmp, path)
 
 
@@ -110,11 +120,7 @@ def empty_store() -> Path:
         template.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(template) + ".lock", timeout=300):
             if not template.exists():
-                for stale in template.parent.glob(f".{template.name}.creating-*"):
-                    stale.unlink(missing_ok=True)
-                tmp = template.with_name(f".{template.name}.creating-{os.getpid()}")
-                migrate_new_store(tmp)
-                os.replace(tmp, template)
+                build_in_place(template, migrate_new_store)
     return template
 
 
