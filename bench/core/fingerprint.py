@@ -2,8 +2,12 @@
 is the code that made it.
 
 Which sources count: the method's module, the suite's module, the cell and training loop (bench/run/cell.py,
-bench/run/train.py), and every project module they import at module level, transitively. Imports inside functions
-do not count: by convention report and figure code is imported there, and it does not change numbers.
+bench/run/train.py), the media stage (bench/run/media_stage.py) for the cells that run one, and every project
+module they import at module level, transitively. Imports inside functions do not count: by convention report and
+figure code is imported there, and it does not change numbers. What else a record holds is either the resolved
+config (its hash names the record's file) or measured (times, the machine), or derived from recorded values by the
+report (bench/core/convergence.py reads the recorded curves), so the job that writes the record
+(bench/run/job.py) and the config code (bench/core/config.py) are not counted.
 
 What counts of them (scheme 3): their statements, not their paths or layout. The fingerprint hashes the multiset
 of top-level statements of those files as syntax trees, without comments, docstrings, imports of project
@@ -28,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the directory holding the project'
 # what every cell runs, whatever its method and suite: today's module first, then its name in earlier layouts (a
 # record of an earlier scheme is recomputed from its own commit's files)
 CELL_MODULES = (("bench.run.cell", "bench.cell"), ("bench.run.train", "bench.train"))
+MEDIA_STAGE = "bench.run.media_stage"  # counted for the cells that run a media stage (media.weights set)
 SCHEME = 3
 
 
@@ -220,22 +225,28 @@ def cell_modules(tree: Tree) -> list[str]:
     return [next((n for n in names if module_file(n, tree)), names[0]) for names in CELL_MODULES]
 
 
-def cell_sources(method_module: str, suite_module: str, tree: Tree) -> dict[str, bytes]:
+def cell_sources(method_module: str, suite_module: str, tree: Tree, media: bool = False) -> dict[str, bytes]:
     """{relative path: bytes} of the files that make one cell's numbers, each read once."""
-    return {n: tree.read(n) for n in source_names([method_module, suite_module, *cell_modules(tree)], tree)}
+    roots = [method_module, suite_module, *cell_modules(tree), *([MEDIA_STAGE] if media else [])]
+    return {n: tree.read(n) for n in source_names(roots, tree)}
 
 
-def code_fingerprint(method_module: str, suite_module: str) -> dict[str, object]:
+def has_media(config: dict | None) -> bool:
+    """Whether a record's resolved config ran a media stage."""
+    return bool(((config or {}).get("media") or {}).get("weights"))
+
+
+def code_fingerprint(method_module: str, suite_module: str, media: bool = False) -> dict[str, object]:
     """{"scheme": 3, "fingerprint": 12 hex digits, "files": {relative path: byte hash}} of the code that makes one
-    cell's numbers."""
-    sources = cell_sources(method_module, suite_module, Tree())
+    cell's numbers (`media`: the cell runs a media stage)."""
+    sources = cell_sources(method_module, suite_module, Tree(), media)
     return {"scheme": SCHEME, "fingerprint": statements_hash(sources),
             "files": {name: byte_hash(source) for name, source in sources.items()}}
 
 
 @functools.lru_cache(maxsize=256)
-def fingerprint_at(commit: str, method_module: str, suite_module: str, files: tuple[tuple[str, str], ...]
-                   ) -> str | None:
+def fingerprint_at(commit: str, method_module: str, suite_module: str, files: tuple[tuple[str, str], ...],
+                   media: bool = False) -> str | None:
     """The current scheme's fingerprint of an earlier scheme's record: recomputed from its commit's files in git,
     when the files the record lists are byte for byte that commit's; None when they are not (an uncommitted
     state) or git cannot say."""
@@ -244,13 +255,13 @@ def fingerprint_at(commit: str, method_module: str, suite_module: str, files: tu
         for name, digest in files:
             if not tree.exists(name) or byte_hash(tree.read(name)) != digest:
                 return None
-        return statements_hash(cell_sources(method_module, suite_module, tree))
+        return statements_hash(cell_sources(method_module, suite_module, tree, media))
     except (subprocess.SubprocessError, OSError, SyntaxError, KeyError, ValueError, IndexError):
         return None
 
 
-def recorded_fingerprint(code: dict | None, git_state: dict | None, method_module: str, suite_module: str
-                         ) -> str | None:
+def recorded_fingerprint(code: dict | None, git_state: dict | None, method_module: str, suite_module: str,
+                         media: bool = False) -> str | None:
     """The current scheme's fingerprint of the code that made a record, or None when it cannot be known."""
     code = code or {}
     if code.get("scheme") == SCHEME:
@@ -258,15 +269,15 @@ def recorded_fingerprint(code: dict | None, git_state: dict | None, method_modul
     commit = (git_state or {}).get("commit")
     if not code.get("files") or not commit:
         return None
-    return fingerprint_at(commit, method_module, suite_module, tuple(sorted(code["files"].items())))
+    return fingerprint_at(commit, method_module, suite_module, tuple(sorted(code["files"].items())), media)
 
 
 def same_code(code: dict | None, git_state: dict | None, current: dict, method_module: str,
-              suite_module: str) -> bool:
+              suite_module: str, media: bool = False) -> bool:
     """Whether a record (its "code" and "git" fields) was made by the code `current` fingerprints."""
     if (code or {}).get("files") and code["files"] == current["files"]:
         return True  # the same bytes, whatever the scheme
-    return recorded_fingerprint(code, git_state, method_module, suite_module) == current["fingerprint"]
+    return recorded_fingerprint(code, git_state, method_module, suite_module, media) == current["fingerprint"]
 
 
 def changed_files(recorded: dict[str, str] | None, current: dict[str, str]) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import kendalltau
 
-from bench.core.convergence import CONVERGED_BELOW, SETTLED_RULE, settled
+from bench.core.convergence import CONVERGED_BELOW, SETTLED_RULE, loss_trend, settled
 from bench.core.records import Record
 from bench.report.tables import markdown_table
 
@@ -103,7 +103,7 @@ def settled_line(rows) -> str:
 
 
 def mean_of(records: list[Record], field: str, *path: str) -> float | None:
-    """The mean over records of a number inside one of their fields (e.g. train → convergence → relative_change)."""
+    """The mean over records of a number inside one of their fields (e.g. budget → flops)."""
     values = []
     for r in records:
         value: Any = getattr(r, field)
@@ -111,6 +111,14 @@ def mean_of(records: list[Record], field: str, *path: str) -> float | None:
             value = value.get(key) if isinstance(value, dict) else None
         if isinstance(value, (int, float)):
             values.append(float(value))
+    return float(np.mean(values)) if values else None
+
+
+def loss_change(records: list[Record]) -> float | None:
+    """The mean over records of the training loss's relative change over the last fifth, read from each record's
+    loss curve by today's bench/core/convergence.py (a reading of the record, not part of it)."""
+    trends = [loss_trend(r.train.get("loss_curve") or []) for r in records]
+    values = [t["relative_change"] for t in trends if t is not None]
     return float(np.mean(values)) if values else None
 
 
@@ -139,7 +147,7 @@ def budget_section(rows) -> list[str]:
                            (examples(records, "decoders"), "{:.3g}"), (examples(records, "prior"), "{:.3g}"),
                            (None if (f := mean_of(records, "budget", "flops")) is None else f / 1e9, "{:.4g}"),
                            (None if (w := mean_of(records, "wall_time", "train")) is None else w / 60, "{:.1f}"),
-                           (mean_of(records, "train", "convergence", "relative_change"), "{:+.1%}")):
+                           (loss_change(records), "{:+.1%}")):
             cells.append("n/a" if value is None else fmt.format(value))
         if cells[6] != "n/a" and not all(r.budget.get("flops_counted") for r in records):
             cells[6] += " (probe)"
@@ -293,7 +301,7 @@ def convergence_by_profile(records: list[Record], table) -> list[str]:
         states = [converged(r) for r in group]
         known = [s for s in states if s is not None]
         moving = sorted({r.method for r in group if converged(r) is False})
-        changes = {m: mean_of(rs, "train", "convergence", "relative_change") for m, rs in by_method.items()}
+        changes = {m: loss_change(rs) for m, rs in by_method.items()}
         changes = {m: c for m, c in changes.items() if c is not None}
         worst = max(changes, key=lambda m: abs(changes[m])) if changes else None
         tau = median_tau({m: checks_of(rs) for m, rs in by_method.items()}, table)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from base.results import Row
-from bench.core.fingerprint import ROOT, changed_files, code_fingerprint, same_code
+from bench.core.fingerprint import ROOT, changed_files, code_fingerprint, has_media, same_code
 from bench.core.records import Record, read_records
 from bench.report.budget import (
     budget_line,
@@ -68,21 +68,22 @@ def collect_rows(records: list[Record]) -> list[Row]:
 def mark_stale(records: list[Record], suite: str) -> None:
     """Set record.changed to the result-determining files that differ between the code that made the record
     and this checkout (empty when they are the same; see bench/core/fingerprint.py)."""
-    current: dict[str, dict[str, Any] | None] = {}
+    current: dict[tuple[str, bool], dict[str, Any] | None] = {}
     suite_module = SUITES.get(suite).__module__
     for r in records:
-        method = r.method
-        if method not in current:
-            current[method] = (code_fingerprint(METHODS.get(method).__module__, suite_module)
-                               if method in METHODS else None)
-        if current[method] is None:
+        method, media = r.method, has_media(r.config)
+        if (method, media) not in current:
+            current[method, media] = (code_fingerprint(METHODS.get(method).__module__, suite_module, media)
+                                      if method in METHODS else None)
+        code = current[method, media]
+        if code is None:
             r.changed = ["(its method is not in this code)"]
         elif not r.code.get("files"):
             r.changed = ["(made before records kept a code fingerprint)"]
-        elif same_code(r.code, r.git, current[method], METHODS.get(method).__module__, suite_module):
+        elif same_code(r.code, r.git, code, METHODS.get(method).__module__, suite_module, media):
             r.changed = []
         else:
-            r.changed = changed_files(r.code["files"], current[method]["files"]) or ["(its statements)"]
+            r.changed = changed_files(r.code["files"], code["files"]) or ["(its statements)"]
 
 
 def stale_section(records: list[Record], left_out: bool) -> list[str]:

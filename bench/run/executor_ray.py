@@ -219,7 +219,8 @@ def train_remote(cell: Cell, settings: JobSettings, device: str, threads: int, s
     for key, value in HTTP_SETTINGS.items():  # a worker has its node's environment, not the driver's
         os.environ.setdefault(key, value)
     link = Link(coordinator, cell.key)
-    here = code_fingerprint(METHODS.get(cell.cfg.method).__module__, SUITES.get(cell.cfg.suite).__module__)
+    here = code_fingerprint(METHODS.get(cell.cfg.method).__module__, SUITES.get(cell.cfg.suite).__module__,
+                            media=bool(cell.cfg.media.weights))
     if here["fingerprint"] != cell.code["fingerprint"]:
         changed = ", ".join(changed_files(cell.code["files"], here["files"]))
         return Finished("failed", f"node {socket.gethostname()} has other code than the driver (changed: {changed}); "

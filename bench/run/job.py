@@ -19,11 +19,11 @@ import yaml
 from filelock import FileLock, Timeout
 
 from bench.core.config import CellConfig
-from bench.core.convergence import loss_trend
 from bench.core.fingerprint import same_code
 from bench.core.records import Record, cell_stem, portable_traceback, record_state, write_record, write_samples
 from bench.run.cell import train_and_evaluate
 from bench.run.checkpoint import previous
+from bench.run.media_stage import media_metrics
 from bench.run.tracking import Tracker, TrackingSetup
 from bench.run.train import CellInterrupted
 from methods import METHODS
@@ -68,7 +68,7 @@ class Cell:
     def made_it(self, record: Record) -> bool:
         """Whether this cell's code made the record (bench/core/fingerprint.py reads older fingerprint schemes too)."""
         return same_code(record.code, record.git, self.code, METHODS.get(self.cfg.method).__module__,
-                         SUITES.get(self.cfg.suite).__module__)
+                         SUITES.get(self.cfg.suite).__module__, media=bool(self.cfg.media.weights))
 
 
 @dataclass
@@ -146,17 +146,6 @@ def log_cell_artifacts(tracker: Tracker, suite, cfg: CellConfig, evaluation) -> 
             tracker.log_artifact(figure)
 
 
-MEDIA_SEED_OFFSET = 2_000_003  # the media stage draws from its own seed, as evaluation does
-
-
-def media_metrics(cfg, suite, model, device: torch.device, say: Callable[[str], None]) -> dict[str, Any]:
-    """The suite's media stage (decoded media scored by the paper's metrics) on the trained model."""
-    torch.manual_seed(cfg.seed + MEDIA_SEED_OFFSET)
-    model.eval()
-    media = cfg.media
-    return suite.media(model, media.weights, media.samples, media.batch_size, media.time_limit_s, device, say)
-
-
 def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: dict[str, Any],
                on_step: ProgressFn | None, should_stop: Callable[[], bool] | None) -> CellOutcome:
     cfg, stem, out = cell.cfg, cell.stem, settings.out
@@ -193,7 +182,7 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
         wall["train"] = marks["eval"] - marks["train"]
         record.train = {"steps": summary.steps, "resumed_from": summary.resumed_from,
                            "final_terms": summary.final_terms, "samples_per_second": summary.samples_per_second,
-                           "convergence": loss_trend(summary.loss_curve), "loss_curve": summary.loss_curve,
+                           "loss_curve": summary.loss_curve,
                            "checks": summary.progress}
         notes.extend(summary.notes)
 

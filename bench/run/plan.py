@@ -280,13 +280,15 @@ def check_resources(request: RunRequest, preflight, cells: list[Cell], notes: li
 def resolved_cells(request: RunRequest, methods: list[str], seeds: list[int]) -> list[Cell]:
     """Every cell of the matrix, resolved (so config mistakes stop the run before any training)."""
     suite_module = SUITES.get(request.suite).__module__
-    fingerprints: dict[str, dict[str, Any]] = {}
+    fingerprints: dict[tuple[str, bool], dict[str, Any]] = {}
     cells = []
     for method in methods:
-        fingerprints[method] = code_fingerprint(METHODS.get(method).__module__, suite_module)
         for seed in seeds:
             cfg = resolve(request.suite, method, seed, request.profile, request.overrides)
-            cells.append(Cell(cfg, request.out, fingerprints[method]))
+            key = (method, bool(cfg.media.weights))
+            if key not in fingerprints:
+                fingerprints[key] = code_fingerprint(METHODS.get(method).__module__, suite_module, media=key[1])
+            cells.append(Cell(cfg, request.out, fingerprints[key]))
     return cells
 
 

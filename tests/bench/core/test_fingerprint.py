@@ -123,3 +123,28 @@ def test_a_record_of_an_older_scheme_is_read_through_its_commit(monkeypatch):
     assert fingerprint.same_code(old | {"files": {**now["files"], names[0]: "000000000000"}}, {"commit": head}, now,
                                  MUNI, GM) is False  # files that are not the commit's: unknown code, stale
     assert fingerprint.recorded_fingerprint(old, {}, MUNI, GM) is None
+
+
+ITA = "tasks.image_text_audio.suite"
+
+
+def test_the_media_stage_counts_for_the_cells_that_run_it_and_for_no_other(code_copy):
+    plain, media = code_fingerprint(MUNI, ITA), code_fingerprint(MUNI, ITA, media=True)
+    assert "bench/run/media_stage.py" in media["files"] and "bench/run/media_stage.py" not in plain["files"]
+    edit(code_copy / "bench/run/media_stage.py")
+    assert code_fingerprint(MUNI, ITA)["fingerprint"] == plain["fingerprint"]
+    assert code_fingerprint(MUNI, ITA, media=True)["fingerprint"] != media["fingerprint"]
+
+
+# what the job that writes a record may import beside the cell's own code: none of it makes a number of the record
+# (the config's values are in the record's config hash; convergence is read from the record by the report)
+RECORDING = {"bench.core.config", "bench.core.records", "bench.core.fingerprint", "bench.run.checkpoint",
+             "bench.run.tracking", "bench.run.media_stage", "methods", "tasks"}
+
+
+def test_the_job_that_writes_a_record_imports_no_code_that_makes_numbers_outside_the_fingerprint():
+    job = fingerprint.module_path("bench.run.job")
+    cell = set(fingerprint.cell_sources(MUNI, GM, fingerprint.Tree()))
+    outside = {m for m in fingerprint.top_level_imports("bench.run.job", job)
+               if fingerprint.module_file(m, fingerprint.Tree()) not in cell}
+    assert outside and outside <= RECORDING

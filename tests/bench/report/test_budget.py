@@ -1,3 +1,6 @@
+from scipy.optimize import brentq
+
+from bench.core.convergence import loss_trend
 from bench.core.records import Record
 from bench.report.budget import convergence_by_profile
 from tasks.base import MetricSpec
@@ -15,8 +18,17 @@ def record(method: str, profile: str, change: float, ranks: tuple[float, float],
     return as_record({"status": "ok", "method": method, "profile": profile, "overrides": list(overrides), "seed": 0,
                       "config": {"train": {"budget": "steps", "steps": 100, "batch_size": 8}},
                       "wall_time": {"total": minutes * 60},
-                      "train": {"convergence": {"relative_change": change, "converged": abs(change) < 0.01},
-                                "checks": checks}})
+                      "train": {"loss_curve": loss_curve(change), "checks": checks}})
+
+
+def loss_curve(change: float) -> list[list[float]]:
+    """A straight loss curve over 100 steps whose relative change over the last fifth (as bench/core/convergence.py
+    reads it from the smoothed curve) is `change`."""
+    def line(slope: float) -> list[list[float]]:
+        return [[step, 1.0 + slope * (step - 100)] for step in range(0, 101, 5)]
+
+    slope = brentq(lambda s: loss_trend(line(s))["relative_change"] - change, -0.05, 0.05, xtol=1e-14)
+    return line(slope)
 
 
 def test_each_budget_says_whether_every_loss_settled_and_how_much_the_ranking_moved():
