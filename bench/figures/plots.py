@@ -1,6 +1,5 @@
-"""Figures for `bench report` and for each cell's MLflow run (matplotlib, PNG): per-metric bars with seed
-spread, and the figures a suite declares as data: a bar chart of its extra metrics, and its samples drawn the
-way its sample_figure says ("shared_coordinates": a pair plot of real vs jointly generated vectors on shared
+"""Figures for `bench report` and for each cell's MLflow run (matplotlib, PNG): the samples a suite declares as data,
+drawn the way its sample_figure says ("shared_coordinates": a pair plot of real vs jointly generated vectors on shared
 coordinates; "image_tuples": see bench/figures/images.py)."""
 from __future__ import annotations
 
@@ -16,10 +15,9 @@ import numpy as np  # noqa: E402
 
 from bench.core.records import read_samples  # noqa: E402
 from bench.figures import images as figures_images  # noqa: E402
-from tasks.verdicts import estimate  # noqa: E402
 
 if TYPE_CHECKING:
-    from base.results import Evaluation, MetricSpec, Row
+    from base.results import Evaluation, Row
     from tasks.base import Suite
 
 
@@ -27,9 +25,6 @@ def suite_figures(suite_cls: type[Suite], rows: list[Row], out: Path) -> list[Pa
     """The figures `suite_cls` declares, drawn from the report's rows."""
     name, layout = suite_cls.name, suite_cls.sample_figure
     paths = []
-    if suite_cls.extra_metrics:
-        paths.append(bar_chart(rows, suite_cls.extra_metrics, {}, out / f"{name}_extras.png",
-                               title=f"{name}: extra metrics"))
     if layout.get("kind") == "shared_coordinates":
         paths.append(pair_plot(rows, suite_cls.figure_coordinates, out / f"{name}_pairs.png"))
     elif layout.get("kind") == "image_tuples":
@@ -62,47 +57,6 @@ def first_samples(rows: list[Row]) -> list[tuple[str, dict[str, np.ndarray]]]:
             if samples is not None:
                 out.append((row.label, samples))
     return out
-
-
-def bar_chart(rows: list[Row], table: list[MetricSpec], paper: dict, path: Path, title: str) -> Path:
-    fig, axes = plt.subplots(1, len(table), figsize=(3.2 * len(table) + 1, 0.35 * len(rows) + 2.2), squeeze=False)
-    labels = [row.label for row in rows]
-    y = np.arange(len(rows))
-    for ax, spec in zip(axes[0], table):
-        means, stds = [], []
-        for i, row in enumerate(rows):
-            values = row.values(spec.key)
-            if values is None or not values:
-                means.append(np.nan)
-                stds.append(0.0)
-                ax.text(0, i, " —" if values is None else " n/a", va="center", fontsize=8, color="0.4")
-                continue
-            means.append(np.mean(values))
-            stds.append(estimate(row, spec.key).se or 0.0)
-            ax.scatter(values, [i] * len(values), s=10, color="black", zorder=3)
-            ref = paper.get(row.method, {}).get(spec.key) if not row.overrides else None
-            if ref is not None:
-                ax.scatter([ref], [i], marker="x", s=30, color="tab:red", zorder=4,
-                           label="paper" if i == 0 or "paper" not in ax.get_legend_handles_labels()[1] else None)
-        ax.barh(y, np.nan_to_num(means), xerr=stds, color="tab:blue", alpha=0.6, capsize=2)
-        finite = [m for m in means if np.isfinite(m) and m > 0]
-        if finite and max(finite) / min(finite) > 100:
-            ax.set_xscale("log")
-        ax.set_title(f"{spec.label} {spec.arrow}", fontsize=10)
-        ax.set_yticks(y, labels if ax is axes[0][0] else [""] * len(rows), fontsize=8)
-        ax.invert_yaxis()
-        ax.grid(axis="x", alpha=0.3)
-    handles, names = axes[0][0].get_legend_handles_labels()
-    for ax in axes[0][1:]:
-        h, n = ax.get_legend_handles_labels()
-        handles, names = handles + h, names + n
-    if handles:
-        fig.legend(handles[:1], names[:1], loc="lower right", fontsize=8)
-    fig.suptitle(f"{title}: bars = mean, lines = ± SE (seeds and test tuples), dots = seeds", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def pair_plot(rows: list[Row], coordinates, path: Path) -> Path | None:

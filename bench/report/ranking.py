@@ -1,5 +1,5 @@
-"""How a report ranks rows on one metric: the best row, the rows tied with it (their paired difference's interval
-contains 0), and the real data's value that "match" metrics are ranked against; plus the number format."""
+"""What ranking a row on one metric needs: the real data's value that "match" metrics are ranked against and the
+sort key of a value (the ranks themselves: bench/report/model.py); the report's marks and number format."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import numpy as np
 
 from base.results import Row
 from tasks.base import MetricSpec
-from tasks.verdicts import Estimate, compare, estimate, reference_estimate
+from tasks.verdicts import Estimate, reference_estimate
 
 STALE = "‡"  # marks a row or record made by other code than this checkout's
 REAL = "oracle"  # the reference row whose values are the real data's: what "match" metrics are ranked against
@@ -41,33 +41,3 @@ def rank_key(spec: MetricSpec, mean: float, real: Estimate | None) -> float:
     if spec.ideal == "match":
         return abs(mean - real.mean) if real is not None else math.nan
     return -mean if spec.ideal == "higher" else mean
-
-
-def best_rows(rows: list[Row], spec: MetricSpec) -> set[int]:
-    """The row with the best mean, among the rows at the table's shared settings when there are any (rows set
-    apart by --set overrides had another budget or variant, so they do not compete), and the rows tied with it:
-    those whose paired difference with it has an interval that contains 0. A "match" metric without a real value
-    to match has no best."""
-    plain = {i for i, row in enumerate(rows) if not row.overrides} or set(range(len(rows)))
-    real = real_value(rows, spec)
-    found = {i: e for i, row in enumerate(rows) if i in plain and (e := estimate(row, spec.key)) is not None}
-    keys = {i: rank_key(spec, e.mean, real) for i, e in found.items()}
-    keys = {i: k for i, k in keys.items() if math.isfinite(k)}
-    if not keys:
-        return set()
-    top = min(keys, key=keys.get)
-    best = {i for i, k in keys.items() if k == keys[top]}
-    for i in keys:
-        if i not in best and tied(found[top], found[i], spec, real):
-            best.add(i)
-    return best
-
-
-def tied(a: Estimate, b: Estimate, spec: MetricSpec, real: Estimate | None) -> bool:
-    """The paired comparison of a and b is known and its interval contains 0."""
-    if spec.ideal == "match":
-        interval = compare([a, b, real], lambda x, y, r: np.abs(y - r) - np.abs(x - r))
-    else:
-        sign = 1.0 if spec.ideal == "higher" else -1.0
-        interval = compare([a, b], lambda x, y: sign * (x - y))
-    return interval.known and interval.decide() is None

@@ -58,7 +58,7 @@ def test_a_report_marks_records_made_by_other_code(smoke_results, code_copy, tmp
     rows = {line.split("|")[1].strip() for line in main_table.splitlines() if line.startswith(("| muni", "| shala"))}
     # muni's records were made by other code: out of the table by default, its paper row says why
     assert rows == {"shala", "muni (paper only; our records by other code left out)"}
-    assert "**Made by other code**: 2 records, left out of the tables" in text
+    assert "**left out** 2 records made by other code" in text.splitlines()[2]
     assert "## Records made by other code" in text
     assert "2 records (muni); differs in methods/muni.py" in text
     write_report("gaussian_mixture", smoke_results, tmp_path / "all", include_stale=True)

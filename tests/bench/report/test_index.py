@@ -1,13 +1,15 @@
 import re
 
-from bench.report.index import tally, verdict_of, write_index
+from bench.report.index import tally, write_index
+from bench.report.model import Finding
 
 
 def test_a_findings_tally_counts_each_verdict_once():
-    findings = ["A beats B: **reproduced** — ours ...", "C: **not reproduced** — ours ...",
-                "D: **undecided** (the interval ...)", "E: **reproduced**"]
-    assert [verdict_of(f) for f in findings] == ["reproduced", "not reproduced", "undecided", "reproduced"]
-    assert tally(findings) == "1 not reproduced, 2 reproduced, 1 undecided" and tally([]) == "none checked"
+    findings = [Finding(text) for text in ("A beats B: **reproduced** — ours ...", "C: **not reproduced** — ours ...",
+                                           "D: **undecided** (the interval ...)", "E: **reproduced**", "F: n/a")]
+    assert [f.verdict for f in findings] == ["reproduced", "not reproduced", "undecided", "reproduced", "not checked"]
+    assert tally(findings) == "1 not reproduced, 2 reproduced, 1 undecided, 1 not checked"
+    assert tally([]) == "none checked"
 
 
 def test_the_index_has_a_line_per_suite_with_records_and_links_its_report(smoke_results, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report.page import latex_table
+from bench.report.latex import latex_table
 
 ROOT = Path(__file__).resolve().parents[3]
 HEADER = ["Method", "Seeds", "1→1 Align. ↓", "Uncond. T–I ↑", "spread ≈", "paper"]

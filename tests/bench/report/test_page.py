@@ -17,13 +17,16 @@ def test_report_writes_tables_and_figures_from_records(smoke_results, tmp_path):
                      "gaussian_mixture.tex", "gaussian_mixture_pairs.png"]
     md = (tmp_path / "gaussian_mixture.md").read_text()
     assert re.search(r"\| muni \| 2 \| (yes|no|1/2) \|", md)  # seeds, settled on the held-out curves
-    assert re.search(r"\| shala \| 1 \| (yes|no) \|", md) and "**Settled?**" in md
-    assert md.startswith("# gaussian_mixture") and "**Budget**: every method got the same number of steps: 20 " \
-        "steps of 128 samples per cell" in md.split("\n")[2]
+    assert re.search(r"\| shala \| 1 \| (yes|no) \|", md)
+    assert md.startswith("# gaussian_mixture") and md.split("\n")[2].startswith(
+        "**Budget** 20 steps of 128 samples per cell (the same number of steps for every method) · **seeds** 0, 1 · "
+        "**settled** ")
+    assert md.split("\n")[4].startswith("| Method | Seeds | Conv. |")  # the table comes next, then the findings
+    assert re.search(r"\| muni \| 2 \| [^|]+ \| (\*\*)?\d\.\d+ ± \d\.\d+(\*\*)? \([12]=?\) \| 0\.0508 \|", md)
     oracle = next(line for line in md.splitlines() if line.startswith("| reference: oracle |"))
     assert oracle.count("0.0000") == 3  # the oracle generator's alignment and coherence
     assert "- `reference: oracle` — oracle generator: a fresh draw from the true conditional" in md
-    assert "Cells are mean ± SE" in md
+    assert "A cell is mean ± SE" in md and "k= marks a rank shared with another row" in md
     assert "## Budget and convergence" in md and "## Was the ranking still moving?" in md
     assert "±" in md and "**" in md and "—" in md  # seed spread, best in bold, unsupported direction
     assert "0.0508" in md  # the paper's number beside ours
@@ -35,6 +38,7 @@ def test_report_writes_tables_and_figures_from_records(smoke_results, tmp_path):
     assert "\\toprule" in tex and "\\textbf" in tex
     csv = pd.read_csv(tmp_path / "gaussian_mixture.csv")
     assert list(csv["method"]) == ["muni", "shala", "reference: oracle"]
+    assert set(csv["unconditional/coherence_mse rank"].dropna()) <= {1, 2}
     muni = csv[csv.method == "muni"].iloc[0]
     key = "unconditional/coherence_mse"
     assert muni[f"{key} se"] > 0 and muni[f"{key} sd"] >= 0  # the SE (seeds and tuples) and the seed spread
@@ -76,18 +80,25 @@ def row(method: str, overrides: list[str], value: float, spread: float = 0.0, se
     return Row(method, method, overrides, [as_record({"seed": 0, "metrics": metrics})])
 
 
-def test_rows_set_apart_by_overrides_do_not_compete_for_bold():
-    from bench.report.page import best_rows
+def best(rows, spec) -> set[int]:
+    from bench.report.model import column
+
+    return {i for i, value in enumerate(column(rows, spec)) if value.best}
+
+
+def test_rows_set_apart_by_overrides_are_not_ranked_against_the_tables_rows():
+    from bench.report.model import variant_lines
     from tasks.base import MetricSpec
 
     spec = MetricSpec("m/acc", "Acc.", "one_to_one", "higher")
     rows = [row("muni", [], 0.3, 0.01, 1), row("mopoe", [], 0.9, 0.01, 2), row("muni", ["train.steps=4000"], 0.95)]
-    assert best_rows(rows, spec) == {1}
-    assert best_rows(rows[2:], spec) == {0}  # only variant rows: they compete among themselves
+    (variant,) = variant_lines(rows, [spec])
+    assert variant.variant == "train.steps=4000" and variant.values[spec.key].rank is None
+    assert best(rows[:2], spec) == {1}
 
 
 def test_findings_are_checked_again_for_a_variant_every_method_ran():
-    from bench.report.page import variant_findings
+    from bench.report.sections import variant_findings
     from methods import METHODS
     from tasks.gaussian_mixture.suite import GaussianMixture
 
@@ -107,7 +118,7 @@ def test_findings_are_checked_again_for_a_variant_every_method_ran():
 
 
 def test_a_variant_one_method_lacks_keeps_its_section_and_names_the_missing_method():
-    from bench.report.page import variant_findings
+    from bench.report.sections import variant_findings
     from methods import METHODS
     from tasks.gaussian_mixture.suite import GaussianMixture
 
@@ -125,22 +136,24 @@ def test_a_variant_one_method_lacks_keeps_its_section_and_names_the_missing_meth
 
 
 def test_cells_show_mean_and_se_and_rows_whose_paired_difference_with_the_best_contains_zero_tie_for_bold():
-    from bench.report.page import best_rows, cell_text
+    from bench.report.markdown import value_text
+    from bench.report.model import column
     from tasks.base import MetricSpec
 
     spec = MetricSpec("m/acc", "Acc.", "one_to_one", "higher")
     rows = [row("muni", [], 0.80, 0.02, seed=1), row("mopoe", [], 0.79, 0.02, seed=2),
             row("mmvae", [], 0.60, 0.02, seed=3)]
-    assert cell_text(rows[0], spec, bold=False, latex=False).startswith("0.8000 ± 0.0")
-    assert best_rows(rows, spec) == {0, 1}
+    values = column(rows, spec)
+    assert re.fullmatch(r"\*\*0\.800 ± 0\.0\d\d\*\* \(1=\)", value_text(values[0])), value_text(values[0])
+    assert re.fullmatch(r"0\.600 ± 0\.0\d\d \(3\)", value_text(values[2]))  # beaten by both
+    assert best(rows, spec) == {0, 1}
     # the same gap, but with the same resamples: the paired difference is 0.01 exactly, so MUNI is ahead
     paired = [row("muni", [], 0.80, 0.02, seed=1), row("mopoe", [], 0.79, 0.02, seed=1)]
-    assert best_rows(paired, spec) == {0}
-    assert best_rows([rows[0], row("twin", [], 0.80, 0.02, seed=1)], spec) == {0, 1}  # identical: a tie
+    assert best(paired, spec) == {0}
+    assert best([rows[0], row("twin", [], 0.80, 0.02, seed=1)], spec) == {0, 1}  # identical: a tie
 
 
 def test_a_match_metric_is_ranked_by_its_distance_to_the_oracles_value_not_by_size():
-    from bench.report.page import best_rows
     from tasks.base import MetricSpec
 
     spec = MetricSpec("one_to_one/diversity", "1→1 spread", "one_to_one", "match")
@@ -148,14 +161,15 @@ def test_a_match_metric_is_ranked_by_its_distance_to_the_oracles_value_not_by_si
             enumerate((("muni", 1.22), ("mopoe", 0.95), ("flowbind", 0.0)))]
     oracle = {"value": 1.0, "replicates": list(1.0 + 0.01 * np.random.default_rng(9).standard_normal(100))}
     rows[0].records[0]["metrics"]["reference:oracle/one_to_one/diversity"] = oracle
-    assert best_rows(rows, spec) == {1}  # 0.95 is closest to the real 1.0; 1.22 is the largest, not the best
+    assert best(rows, spec) == {1}  # 0.95 is closest to the real 1.0; 1.22 is the largest, not the best
     rows[0].records[0]["metrics"].pop("reference:oracle/one_to_one/diversity")
-    assert best_rows(rows, spec) == set()  # without a real value there is nothing to match
+    assert best(rows, spec) == set()  # without a real value there is nothing to match
 
 
 
 def test_an_equal_flop_variant_gets_a_table_of_its_own_beside_the_equal_steps_one():
-    from bench.report.page import equal_compute_tables
+    from bench.report.markdown import equal_compute_lines
+    from bench.report.model import equal_compute
     from tasks.gaussian_mixture.suite import GaussianMixture
 
     budget = ["train.budget=flops", "train.budget_amount=1e12"]
@@ -168,15 +182,16 @@ def test_an_equal_flop_variant_gets_a_table_of_its_own_beside_the_equal_steps_on
 
     rows = [row(m, [], 0.3) for m in ("muni", "mvae", "mopoe")]
     rows += [row("muni", budget, 0.1), row("mvae", budget, 0.2)]
-    text = "\n".join(equal_compute_tables(rows, GaussianMixture.table))
+    text = "\n".join(equal_compute_lines(equal_compute(rows, GaussianMixture.table)))
     assert "## At equal compute: `--set train.budget=flops` `--set train.budget_amount=1e12`" in text
-    assert "every method got the same FLOPs: 1e+12 FLOPs (batches of 512) per cell" in text
+    assert "**Budget** 1e+12 FLOPs (batches of 512) per cell (the same FLOPs for every method)" in text
     assert "Not run at this budget: mopoe." in text
-    assert "| muni | 1 | n/a | **0.1000" in text and "| mvae | 1 | n/a | 0.2000" in text  # bold among its own rows
+    assert "| muni | 1 | n/a | **0.1000** (1) |" in text and "| mvae | 1 | n/a | 0.2000 (2) |" in text  # its own ranks
 
 
 def test_what_a_profile_can_show_names_the_columns_on_which_every_method_ties():
-    from bench.report.page import scope_section
+    from bench.report.model import build_table
+    from bench.report.sections import scope_section
     from tasks.base import MetricSpec
 
     table = [MetricSpec("m/acc", "Acc.", "one_to_one", "higher"),
@@ -189,11 +204,11 @@ def test_what_a_profile_can_show_names_the_columns_on_which_every_method_ties():
         return Row(method, method, [], [as_record({"seed": 0, "metrics": metrics})])
 
     rows = [two("muni", 0.80, 0.10, 1), two("mopoe", 0.60, 0.10, 2), two("mmvae", 0.61, 0.11, 3)]
-    text = "\n".join(scope_section(rows, table))
+    text = "\n".join(scope_section(build_table(rows, table, None)))
     assert "**This profile cannot separate the methods on Coh.**" in text
-    assert "- **Acc.**: separates them: 1 of 3 tied at the best (muni; 0.8000)." in text
-    assert "- **Coh.**: does not separate the methods: all 3 are tied with the best" in text
-    assert scope_section(rows[:1], table) == []  # one method: nothing to separate
+    assert re.search(r"- \*\*Acc\.\*\*: separates them: 1 of 3 at rank 1 \(muni; 0\.800 ± 0\.0\d\d\)\.", text), text
+    assert "- **Coh.**: does not separate the methods: all 3 share rank 1" in text
+    assert scope_section(build_table(rows[:1], table, None)) == []  # one method: nothing to separate
 
 
 def test_records_made_by_other_code_stay_out_of_the_tables_unless_asked_for(smoke_results, tmp_path):
@@ -208,10 +223,10 @@ def test_records_made_by_other_code_stay_out_of_the_tables_unless_asked_for(smok
     record["code"]["fingerprint"] = "0" * 12
     seed1.write_text(json.dumps(record))
     md = (write_report("gaussian_mixture", results, tmp_path / "a")[0].parent / "gaussian_mixture.md").read_text()
-    assert "**Made by other code**: 1 record, left out of the tables (see the last section)." in md
+    assert "**left out** 1 record made by other code (listed at the end)" in md.splitlines()[2]
     assert re.search(r"\| muni \| 1 \|", md) and "‡" not in md.split("## Records made by other code")[0]
     appendix = md.split("## Records made by other code")[1]
     assert "1 record (muni); differs in methods/muni.py" in appendix and "--include-stale" in appendix
     md = (write_report("gaussian_mixture", results, tmp_path / "b", include_stale=True)[0].parent
           / "gaussian_mixture.md").read_text()
-    assert re.search(r"\| muni ‡ \| 2 \|", md) and "in the tables marked ‡" in md
+    assert re.search(r"\| muni ‡ \| 2 \|", md) and "1 record made by other code, marked ‡" in md.splitlines()[2]

@@ -4,8 +4,12 @@ from tests.bench.report.test_page import row
 
 
 def test_a_variant_is_shown_as_the_change_it_makes_with_its_interval_and_rank():
-    from bench.report.sensitivity import sensitivity_section
+    from bench.report.markdown import sensitivity_lines
+    from bench.report.model import variants
     from tasks.base import MetricSpec
+
+    def sensitivity_section(rows, specs):
+        return sensitivity_lines(variants(rows, specs), specs)
 
     spec = MetricSpec("m/acc", "Acc.", "one_to_one", "higher")
     rows = [row("muni", [], 0.50, 0.01, seed=1), row("mopoe", [], 0.70, 0.01, seed=2),

@@ -1,0 +1,198 @@
+"""The report page as Markdown, rendered from the results model (bench/report/model.py): the first screen holds the
+answer — the title, one line with the budget, seeds and cells that settled, the table of the current code's plain
+rows (mean ± SE and rank per column, ties marked, the reference rows), and the paper's findings with their verdicts;
+how to read it and the appendix sections follow."""
+from __future__ import annotations
+
+import math
+
+from bench.report.model import EqualCompute, Headline, Line, Results, Table, Value, Variant
+from bench.report.ranking import STALE, fmt, plural
+from bench.report.tables import markdown_table
+from tasks.base import MetricSpec
+
+DASH = "—"
+UNITS = {"steps": "number of steps", "samples": "samples", "flops": "FLOPs", "seconds": "seconds"}
+
+
+def mean_se(mean: float, se: float | None, pm: str = "±") -> str:
+    """The mean to the decimals of its SE, the SE to two significant digits (fmt when there is no SE)."""
+    if not se or not math.isfinite(se) or not math.isfinite(mean) or se < 1e-12 * max(1.0, abs(mean)):
+        return fmt(mean)  # no noise known, or only the bootstrap's rounding of identical replicates
+    decimals = max(0, 1 - math.floor(math.log10(se)))
+    return f"{mean:.{decimals}f} {pm} {se:.{decimals}f}"
+
+
+def value_text(value: Value, latex: bool = False) -> str:
+    """A cell: mean ± SE, bold at rank 1, then the rank ("=" where another row shares it)."""
+    dash = "--" if latex else DASH
+    if not value.supported:
+        return dash
+    if value.estimate is None:
+        return "n/a"
+    text = mean_se(value.estimate.mean, value.estimate.se, r"$\pm$" if latex else "±")
+    if value.best:
+        text = rf"\textbf{{{text}}}" if latex else f"**{text}**"
+    if value.rank is not None:
+        text += f" ({value.rank}{'=' if value.shared else ''})"
+    return text
+
+
+def paper_text(value: Value, latex: bool = False) -> str:
+    return fmt(value.paper) if value.paper is not None else ("--" if latex else DASH)
+
+
+def line_label(line: Line) -> str:
+    if line.kind == "paper":
+        return f"{line.label} (paper only; {line.why})"
+    return line.label + (f" {STALE}" if line.stale else "")
+
+
+def table_cells(table: Table, latex: bool = False) -> tuple[list[str], list[list[str]]]:
+    """(header, body) of a table: per column our value and, where the paper's metric is the table's, the paper's."""
+    header = ["Method", "Seeds", "Conv."]
+    for spec in table.specs:
+        header += [f"{spec.label} {spec.arrow}"] + (["paper"] if table.paper else [])
+    body = []
+    for line in table.lines:
+        cells = [line_label(line), seeds_text(line), line.settled]
+        for spec in table.specs:
+            value = line.values.get(spec.key)
+            if line.kind == "paper":
+                ours = "--" if latex else DASH
+            elif value is None:
+                ours = ""
+            else:
+                ours = value_text(value, latex)
+            cells.append(ours)
+            if table.paper:
+                cells.append(paper_text(value, latex) if line.published and value else "")
+        body.append(cells)
+    return header, body
+
+
+def seeds_text(line: Line) -> str:
+    if line.kind != "method":
+        return ""
+    return str(line.seeds) + (f" (+{line.failed} failed)" if line.failed else "")
+
+
+def headline_text(h: Headline) -> str:
+    """One line: the budget every method got, the seeds, the cells that settled, what was left out."""
+    if not h.budgets:
+        return "**No finished cell** at the table's settings."
+    same = f"the same {UNITS.get(h.kind, 'budget')} for every method" if h.kind != "mixed" else "budgets differ"
+    seeds = ", ".join(str(s) for s in h.seeds)
+    parts = [f"**Budget** {'; '.join(h.budgets)} per cell ({same})", f"**seeds** {seeds}"]
+    if not h.judged:
+        parts.append("**settled** not judged (the records predate held-out curves)")
+    else:
+        unread = "" if h.judged == h.cells else f"; {h.cells - h.judged} cells predate held-out curves"
+        moving = ("" if not h.moving else "; every method still moving" if len(h.moving) == h.methods
+                  else f"; still moving: {', '.join(h.moving)}")
+        parts.append(f"**settled** {h.settled} of {h.judged} cells{unread}{moving}")
+    if h.stale:
+        parts.append(f"**left out** {plural(h.stale, 'record')} made by other code (listed at the end)" if h.left_out
+                     else f"{plural(h.stale, 'record')} made by other code, marked {STALE}")
+    return " · ".join(parts)
+
+
+def findings_lines(results: Results) -> list[str]:
+    if not results.findings:
+        return []
+    h = results.headline
+    caveat = ([] if not h.moving else
+              [f"Not every cell had settled ({h.settled} of {h.judged}), so these verdicts describe this budget, not "
+               "the objectives' end points."])
+    return ["## The paper's findings, checked", "", *caveat, *([""] if caveat else []),
+            *[f"- {f.text}" for f in results.findings], ""]
+
+
+def first_screen(results: Results) -> list[str]:
+    return [f"# {results.title}", "", headline_text(results.headline), "",
+            markdown_table(*table_cells(results.table)), "", *findings_lines(results)]
+
+
+def reading_guide(results: Results, results_dir: str) -> list[str]:
+    """How the table was made and how to read a cell, a rank and each reference row."""
+    ok = [r for row in results.rows for r in row.records]
+    one_seed = {line.seeds for line in results.table.methods} == {1}
+    lines = ["## How to read the table", "",
+             f"Generated by `{results.command}` from {len(results.records)} records under `{results_dir}/` "
+             f"({len(ok)} ok). A cell is mean ± SE: the mean over seeds and its standard error from a two-level "
+             "bootstrap over seeds and test tuples (the same tuple resamples for every method and reference row, so "
+             "differences are paired)" + ("; with one seed per row, the SE covers the evaluation's sampling noise "
+                                          "only, not the spread over training runs" if one_seed else "") + ". "
+             "(k) is the row's rank in its column: 1 + the rows that beat it, where beating means the 95% interval "
+             "of the paired difference excludes 0; k= marks a rank shared with another row (a tie). Bold: rank 1. "
+             f"↓ lower is better, ↑ higher is better, ≈ closest to the real data's value (the oracle row) is better. "
+             f"{DASH} = the method cannot do this task; 'Conv.' = every cell had settled on its held-out curves (see "
+             "'Budget and convergence')" + ("; 'paper' = the published value" if results.table.paper else "")
+             + (f"; {STALE} = made by other code (see 'Records made by other code')"
+                if any(line.stale for line in results.table.lines) else "") + "."]
+    bare = sorted({row.label for row in results.rows for r in row.records
+                   if any(m.get("value") is not None and "replicates" not in m for k, m in r.metrics.items()
+                          if not k.startswith(("reference:", "verifier/")))})
+    if bare:
+        lines += ["", f"{len(bare)} rows come from records older than the tuple bootstrap (no resamples kept): their "
+                  "± is the spread over seeds only, and a one-seed row has none, so ties with them are not decided."]
+    if results.references:
+        lines += ["", "Reference rows, scored by the same engine on the same test tuples:", ""]
+        lines += [f"- `reference: {name}` — {label}." for name, label in results.references.items()]
+    elif any(line.kind == "floor" for line in results.table.lines):
+        lines += ["", f"'{results.table.lines[-1].label}': the records predate reference rows; on conditional tasks "
+                  "their oracle was the test tuples' own targets (an identity where the metric compares with that "
+                  "target)."]
+    return lines + [""]
+
+
+def equal_compute_lines(tables: list[EqualCompute]) -> list[str]:
+    lines: list[str] = []
+    for variant in tables:
+        settings = " ".join(f"`--set {o}`" for o in variant.overrides)
+        lines += [f"## At equal compute: {settings}", "", headline_text(variant.headline), ""]
+        if variant.missing:
+            lines += [f"Not run at this budget: {', '.join(variant.missing)}.", ""]
+        lines += [markdown_table(*table_cells(variant.table)), ""]
+    return lines
+
+
+def extras_lines(results: Results) -> list[str]:
+    if results.extras is None:
+        return []
+    return ["## Beside the paper's table", "", "Further metrics every record of this suite keeps, laid out like the "
+            "table above.", "", markdown_table(*table_cells(results.extras)), ""]
+
+
+def sensitivity_lines(variants: list[Variant], specs: list[MetricSpec]) -> list[str]:
+    """Each variant as the change it makes against the same method's plain row."""
+    if not variants:
+        return []
+    lines = ["## Sensitivity: what each variant changes", "",
+             "Each `--set` variant against the same method's row in the table: the change of the mean (variant − "
+             "table row) ± its SE, in bold where its 95% interval excludes 0, and the method's rank among the "
+             f"table's rows before → with this row in its place (ties share a rank). {STALE}: a row made by other "
+             "code.", ""]
+    header = ["Method"] + [f"Δ {spec.label}" for spec in specs]
+    for variant in variants:
+        lines += [f"### {' '.join(f'`--set {o}`' for o in variant.overrides)}", ""]
+        if variant.missing:
+            lines += [f"Not run with this variant: {', '.join(variant.missing)}.", ""]
+        body = []
+        for method in variant.methods:
+            cells = [method + (f" {STALE}" if variant.stale[method] else "")]
+            for spec in specs:
+                change = variant.changes[method][spec.key]
+                delta = change.delta
+                if delta is None:
+                    cells.append(DASH)
+                    continue
+                text = f"{delta.value:+.4g} ± {delta.se:.2g}" if delta.known else f"{delta.value:+.4g}"
+                if delta.decide() is not None:
+                    text = f"**{text}**"  # the interval excludes 0: the variant changed this value
+                if change.before is not None and change.after is not None:
+                    text += f" (rank {change.before}→{change.after})"
+                cells.append(text)
+            body.append(cells)
+        lines += [markdown_table(header, body), ""]
+    return lines

@@ -1,0 +1,378 @@
+"""The results model of a report, built once from the records of one suite and profile, as plain objects: each table
+(the current code's plain rows, an equal-compute variant, the suite's further metrics) with every row's estimate of
+every column and its rank, the reference rows and the paper's values; the headline facts (budget, seeds, cells that
+settled, records left out); the paper's findings with their verdicts; each variant as the change it makes against
+its method's plain row. The renderers (markdown.py, latex.py, table_csv.py, chart.py) format it and decide nothing.
+
+A rank is 1 + the number of rows that beat this one on the column: their paired difference's 95% interval
+excludes 0 (tasks/verdicts.py). Rows that beat nobody and that nobody beats share a rank: a tie. Rank 1 is the
+best; every row at rank 1 is shown as best."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from itertools import combinations
+from typing import Any
+
+from base.results import Row
+from bench.core.fingerprint import changed_files, code_fingerprint, has_media, same_code
+from bench.core.records import Record
+from bench.report.budget import convergence_mark, describe_budget, floors, settled_counts
+from bench.report.ranking import real_value
+from methods import METHODS
+from tasks import SUITES
+from tasks.base import MetricSpec
+from tasks.verdicts import Estimate, Interval, better, compare, estimate, reference_estimate
+
+VERDICTS = ("not reproduced", "reproduced", "undecided")  # longest first: "reproduced" is inside the first
+FLOOR_LABEL = "oracle (older records: real data in the generator's place)"
+
+
+# records -> rows ---------------------------------------------------------------------------------------------------
+
+def common_overrides(records: list[Record]) -> list[str]:
+    """--set items every record shares: they describe the whole table, not a row."""
+    sets = [r.overrides for r in records]
+    return [o for o in sets[0] if all(o in s for s in sets[1:])] if sets else []
+
+
+def collect_rows(records: list[Record]) -> list[Row]:
+    """One row per (method, config); rows are labelled by the overrides that set them apart."""
+    shared = set(common_overrides(records))
+    rows: dict[tuple[str, str], Row] = {}
+    for r in records:
+        key = (r.method, r.config_hash)
+        own = [o for o in r.overrides if o not in shared]
+        if r.status == "interrupted":
+            continue  # stopped by the user; listed apart, neither a result nor a failure
+        row = rows.setdefault(key, Row(r.method, r.config_hash, own))
+        (row.records if r.status == "ok" else row.failed).append(r)
+    order = {name: i for i, name in enumerate(METHODS.names())}
+    return sorted(rows.values(), key=lambda row: (order.get(row.method, len(order)), bool(row.overrides),
+                                                   row.label))
+
+
+def mark_stale(records: list[Record], suite: str) -> None:
+    """Set record.changed to the result-determining files that differ between the code that made the record
+    and this checkout (empty when they are the same; see bench/core/fingerprint.py)."""
+    current: dict[tuple[str, bool], dict[str, Any] | None] = {}
+    suite_module = SUITES.get(suite).__module__
+    for r in records:
+        method, media = r.method, has_media(r.config)
+        if (method, media) not in current:
+            current[method, media] = (code_fingerprint(METHODS.get(method).__module__, suite_module, media)
+                                      if method in METHODS else None)
+        code = current[method, media]
+        if code is None:
+            r.changed = ["(its method is not in this code)"]
+        elif not r.code.get("files"):
+            r.changed = ["(made before records kept a code fingerprint)"]
+        elif same_code(r.code, r.git, code, METHODS.get(method).__module__, suite_module, media):
+            r.changed = []
+        else:
+            r.changed = changed_files(r.code["files"], code["files"]) or ["(its statements)"]
+
+
+def default_profile(records: list[Record]) -> str:
+    """The profile a report shows unless told: the default `cpu` when it has records, else the one with most."""
+    profiles = Counter(r.profile for r in records)
+    return "cpu" if "cpu" in profiles else profiles.most_common(1)[0][0]
+
+
+# tables ------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Value:
+    """One row's value of one column."""
+
+    estimate: Estimate | None  # None: no number (see `supported`)
+    supported: bool = True  # False: the method cannot do this task
+    rank: int | None = None  # among the table's method rows; None for reference rows or where nothing ranks
+    shared: bool = False  # another row has the same rank (a tie)
+    paper: float | None = None  # the paper's published value of this row and column
+
+    @property
+    def best(self) -> bool:
+        return self.rank == 1
+
+
+@dataclass
+class Line:
+    """One row of a table: a method (at the table's settings), a reference row, a method the paper has and this
+    table does not, or the floor older records stated."""
+
+    label: str
+    kind: str  # method | reference | paper | floor | variant
+    values: dict[str, Value]
+    method: str = ""
+    config_hash: str = ""
+    variant: str = ""  # the --set settings that set a variant row apart
+    seeds: int = 0
+    failed: int = 0
+    settled: str = ""  # yes | no | k/n | n/a: every cell had settled on its held-out curves
+    stale: bool = False  # made by other code than this checkout's
+    published: bool = False  # the paper reports this method
+    why: str = ""  # a paper line: why this table has no row of ours for it
+
+
+@dataclass
+class Table:
+    specs: list[MetricSpec]
+    lines: list[Line]
+    paper: bool  # the paper's values sit beside ours (the paper's metric is this one)
+
+    @property
+    def methods(self) -> list[Line]:
+        return [line for line in self.lines if line.kind == "method"]
+
+
+def ranks(found: dict[int, Estimate], spec: MetricSpec, real: Estimate | None) -> dict[int, int]:
+    """Row index -> 1 + the rows that beat it (one paired comparison per pair of rows)."""
+    if spec.ideal == "match" and real is None:
+        return {}  # nothing to match: no row is better than another
+    beaten: Counter[int] = Counter()
+    for a, b in combinations(found, 2):
+        verdict = better(found[a], found[b], spec.ideal, real)
+        if verdict is not None:
+            beaten[b if verdict else a] += 1
+    return {i: 1 + beaten[i] for i in found}
+
+
+def rank_against(found: Estimate | None, others: list[Estimate | None], spec: MetricSpec,
+                 real: Estimate | None) -> int | None:
+    """The rank `found` would take among `others` (1 + those that beat it)."""
+    if found is None or (spec.ideal == "match" and real is None):
+        return None
+    return 1 + sum(better(other, found, spec.ideal, real) is True for other in others if other is not None)
+
+
+def column(rows: list[Row], spec: MetricSpec) -> list[Value]:
+    """Each row's value of one column with its rank among these rows."""
+    found = {i: e for i, row in enumerate(rows) if (e := estimate(row, spec.key)) is not None}
+    ranked = ranks(found, spec, real_value(rows, spec))
+    counts = Counter(ranked.values())
+    return [Value(found.get(i), row.values(spec.key) is not None, ranked.get(i), counts[ranked.get(i)] > 1)
+            for i, row in enumerate(rows)]
+
+
+def build_table(rows: list[Row], specs: list[MetricSpec], paper: dict | None,
+                left_out: frozenset[str] = frozenset()) -> Table:
+    """The table of these rows (each a method at the table's settings), then the methods the paper has and these
+    rows do not, then the reference rows (or, for records older than reference rows, the floors they stated).
+    `paper` None: the paper's metric is another one, so its values are not set beside ours."""
+    columns = {spec.key: column(rows, spec) for spec in specs}
+    published = paper or {}
+    lines = []
+    for i, row in enumerate(rows):
+        values = {key: replace(col[i], paper=published.get(row.method, {}).get(key)) for key, col in columns.items()}
+        lines.append(Line(row.label, "method", values, method=row.method, config_hash=row.config_hash,
+                          seeds=len(row.records), failed=len(row.failed), settled=convergence_mark(row),
+                          stale=row.stale, published=row.method in published))
+    shown = {row.method for row in rows}
+    for name, values in published.items():
+        if name not in shown and any(values.get(spec.key) is not None for spec in specs):
+            why = "our records by other code left out" if name in left_out else "not run here"
+            lines.append(Line(name, "paper", {spec.key: Value(None, paper=values.get(spec.key)) for spec in specs},
+                              method=name, published=True, why=why))
+    names = reference_names(rows)
+    for name in names:
+        lines.append(Line(f"reference: {name}", "reference",
+                          {spec.key: Value(reference_estimate(rows, name, spec.key)) for spec in specs}))
+    floor = {} if names else floors(rows, specs)
+    if floor:
+        lines.append(Line(FLOOR_LABEL, "floor", {key: Value(Estimate({0: value}, exact=True))
+                                                 for key, value in floor.items()}))
+    return Table(list(specs), lines, paper is not None)
+
+
+def reference_names(rows: list[Row]) -> list[str]:
+    """The reference rows the records keep ("reference:<name>/<key>"), in record order."""
+    for row in rows:
+        for record in row.records:
+            names = [key.removeprefix("reference:").partition("/")[0] for key in record.metrics
+                     if key.startswith("reference:")]
+            if names:
+                return list(dict.fromkeys(names))
+    return []
+
+
+def reference_labels(rows: list[Row]) -> dict[str, str]:
+    """What each reference row is, as the records say."""
+    for row in rows:
+        for record in row.records:
+            if record.references:
+                return dict(record.references)
+    return {}
+
+
+def variant_lines(rows: list[Row], specs: list[MetricSpec]) -> list[Line]:
+    """The rows run with --set variants, unranked: they had another budget or setting, so they do not compete with
+    the table's rows (the sensitivity section sets each against its plain row)."""
+    return [Line(row.label, "variant", {spec.key: Value(estimate(row, spec.key), row.values(spec.key) is not None)
+                                        for spec in specs}, method=row.method, config_hash=row.config_hash,
+                 variant=", ".join(row.overrides), seeds=len(row.records), failed=len(row.failed),
+                 settled=convergence_mark(row), stale=row.stale)
+            for row in rows if row.overrides]
+
+
+# the headline ------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Headline:
+    """What a table compares: the budget its cells got, their seeds, how many settled, what was left out."""
+
+    budgets: list[str]  # one per distinct budget among the rows (one when the comparison is fair)
+    kind: str  # steps | samples | flops | seconds: what every method got the same amount of
+    seeds: list[int]
+    methods: int
+    cells: int
+    judged: int  # cells with held-out curves to judge
+    settled: int
+    moving: list[str]  # methods with a cell that had not settled
+    stale: int = 0  # records made by other code
+    left_out: bool = False  # ... and left out of the tables
+
+
+def headline(rows: list[Row], stale: int = 0, left_out: bool = False) -> Headline:
+    plain = [row for row in rows if not row.overrides and row.records]
+    records = [r for row in plain for r in row.records]
+    done, known, moving = settled_counts(rows)
+    kinds = {r.config["train"].get("budget", "steps") for r in records}
+    return Headline(list(dict.fromkeys(describe_budget(r) for r in records)),
+                    next(iter(kinds)) if len(kinds) == 1 else "mixed", sorted({r.seed for r in records}),
+                    len(plain), len(records), known, done, moving, stale, left_out)
+
+
+# findings and variants ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Finding:
+    """One of the paper's claims checked on a table: its line (the claim, the verdict in bold, the numbers it
+    rests on: ours with their SE, then the paper's)."""
+
+    text: str
+
+    @property
+    def verdict(self) -> str:
+        return next((v for v in VERDICTS if f"**{v}**" in self.text), "not checked")
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a variant changes of one method's value in one column: the paired difference (variant − plain row)
+    and the method's rank among the plain rows before → with the variant in its row's place."""
+
+    delta: Interval | None
+    before: int | None = None
+    after: int | None = None
+
+
+@dataclass
+class Variant:
+    overrides: tuple[str, ...]
+    methods: list[str]
+    changes: dict[str, dict[str, Change]]  # method -> column key -> change
+    stale: dict[str, bool]  # method -> either row made by other code
+    missing: list[str]  # plain methods that did not run it
+
+
+def variants(rows: list[Row], specs: list[MetricSpec]) -> list[Variant]:
+    """Each --set variant of the table's methods, as the change it makes against the method's plain row."""
+    plain = [row for row in rows if not row.overrides and row.records]
+    by_method = {row.method: i for i, row in enumerate(plain)}
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    for row in rows:
+        if row.overrides and row.records and row.method in by_method:
+            groups.setdefault(tuple(row.overrides), []).append(row)
+    before = {spec.key: column(plain, spec) for spec in specs}
+    out = []
+    for overrides, group in sorted(groups.items()):
+        changes: dict[str, dict[str, Change]] = {}
+        for row in group:
+            i = by_method[row.method]
+            changes[row.method] = {}
+            for spec in specs:
+                a, b = before[spec.key][i].estimate, estimate(row, spec.key)
+                delta = None if a is None or b is None else compare([a, b], lambda x, y: y - x)
+                others = [value.estimate for j, value in enumerate(before[spec.key]) if j != i]
+                after = rank_against(b, others, spec, real_value(plain, spec))  # in its plain row's place
+                changes[row.method][spec.key] = Change(delta, before[spec.key][i].rank, after)
+        out.append(Variant(overrides, [row.method for row in group], changes,
+                           {row.method: row.stale or plain[by_method[row.method]].stale for row in group},
+                           sorted(set(by_method) - {row.method for row in group})))
+    return out
+
+
+# the report --------------------------------------------------------------------------------------------------------
+
+@dataclass
+class EqualCompute:
+    overrides: tuple[str, ...]
+    headline: Headline
+    table: Table
+    missing: list[str]
+
+
+@dataclass
+class Results:
+    """Everything one report shows, computed once."""
+
+    suite: str
+    profile: str
+    title: str
+    command: str
+    headline: Headline
+    table: Table
+    findings: list[Finding]
+    equal_compute: list[EqualCompute]
+    extras: Table | None
+    variants: list[Variant]
+    variant_lines: list[Line]
+    rows: list[Row]  # every row (plain and variants) of the report's records, for the appendix sections
+    records: list[Record]  # the profile's records, stale ones included
+    all_records: list[Record]  # every profile's records of the suite
+    references: dict[str, str] = field(default_factory=dict)  # reference row -> what it is
+    left_out: bool = False  # records made by other code are out of the tables
+
+
+def equal_compute(rows: list[Row], specs: list[MetricSpec]) -> list[EqualCompute]:
+    """Every variant that gave at least two methods the same FLOPs, as a table of its own."""
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    for row in rows:
+        if row.records and "train.budget=flops" in row.overrides:
+            groups.setdefault(tuple(row.overrides), []).append(row)
+    plain = {row.method for row in rows if not row.overrides and row.records}
+    out = []
+    for overrides, group in groups.items():
+        if len({row.method for row in group}) < 2:
+            continue
+        as_plain = [replace(row, overrides=[]) for row in group]
+        out.append(EqualCompute(overrides, headline(as_plain), build_table(as_plain, specs, None),
+                                sorted(plain - {row.method for row in group})))
+    return out
+
+
+def build(suite: str, records: list[Record], all_records: list[Record], profile: str, include_stale: bool
+          ) -> Results:
+    """The report's model from the profile's records (their `changed` set by mark_stale)."""
+    suite_cls = SUITES.get(suite)
+    current = [r for r in records if not (r.changed and r.status == "ok")]
+    # records made by other code stay out of the tables unless asked for, or unless nothing else is there
+    left_out = not include_stale and any(r.status == "ok" for r in current)
+    rows = collect_rows(current if left_out else records)
+    plain = [row for row in rows if not row.overrides] or rows
+    paper = suite_cls.paper_reference()
+    beside = None if suite_cls.media_layout() else paper  # media metrics: the paper's numbers are another metric
+    stale_methods = frozenset(r.method for r in records if r.changed) if left_out else frozenset()
+    stale = sum(bool(r.changed) and r.status == "ok" for r in records)
+    ok = [r for row in rows for r in row.records]
+    extras = [spec for spec in suite_cls.extra_metrics if any(spec.key in r.metrics for r in ok)]
+    title = f"{suite}: {suite_cls.paper_table or 'results'} — profile `{profile}`"
+    command = f"python -m bench report --suite {suite}" + ("" if profile == "cpu" else f" --profile {profile}")
+    return Results(
+        suite, profile, title, command, headline(rows, stale, left_out),
+        build_table(plain, suite_cls.table, beside, stale_methods),
+        [Finding(text) for text in suite_cls.findings(rows)], equal_compute(rows, suite_cls.table),
+        build_table(plain, extras, None) if extras else None, variants(rows, suite_cls.table),
+        variant_lines(rows, suite_cls.table), rows, records, all_records, reference_labels(rows), left_out)
+

@@ -1,0 +1,37 @@
+"""A report's numbers as one wide CSV, rendered from the results model: per row (the table's methods, the variants,
+the reference rows) and column the mean over seeds, the spread over seeds (SD), the standard error and 95%
+interval of the mean (seeds and test tuples), whether the method can do the task, its rank and the paper's
+value."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from bench.report.model import Line, Table
+from metrics.bootstrap import Z95
+
+
+def wide_frame(table: Table, variants: list[Line]) -> pd.DataFrame:
+    lines = table.methods + variants + [line for line in table.lines if line.kind == "reference"]
+    out = []
+    for line in lines:
+        method = line.method if line.kind == "method" else line.label
+        entry: dict[str, Any] = {"method": method, "variant": line.variant, "config_hash": line.config_hash,
+                                 "seeds": line.seeds if line.kind == "method" else "",
+                                 "failed": line.failed if line.kind == "method" else "",
+                                 "converged": line.settled}
+        for spec in table.specs:
+            value = line.values[spec.key]
+            found = value.estimate
+            se = found.se if found is not None else None
+            entry[f"{spec.key} mean"] = found.mean if found else None
+            entry[f"{spec.key} sd"] = found.sd if found else None
+            entry[f"{spec.key} se"] = se
+            entry[f"{spec.key} ci95 low"] = found.mean - Z95 * se if found and se is not None else None
+            entry[f"{spec.key} ci95 high"] = found.mean + Z95 * se if found and se is not None else None
+            entry[f"{spec.key} supported"] = value.supported
+            entry[f"{spec.key} rank"] = value.rank
+            entry[f"{spec.key} paper"] = value.paper
+        out.append(entry)
+    return pd.DataFrame(out)
