@@ -2,7 +2,7 @@
 the budget ran out, whether the ranking was still moving, and older records' floors. Read from records only."""
 from __future__ import annotations
 
-from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,20 +24,6 @@ def describe_budget(record: Record) -> str:
     text = f"{train['budget_amount']:.4g} {UNITS[kind]} (batches of {train['batch_size']})"
     # steps bought by seconds depend on the machine's speed: the same config makes other records elsewhere
     return text + (", machine-dependent" if kind == "seconds" else "")
-
-
-def budget_line(rows) -> str:
-    """The first statement of a report: the budget of the rows at the table's shared settings."""
-    plain = [r for row in rows if not row.overrides for r in row.records]
-    budgets = Counter(describe_budget(r) for r in plain)
-    if not budgets:
-        return ""
-    kinds = {r.config["train"].get("budget", "steps") for r in plain}
-    what = "the same number of steps" if kinds == {"steps"} else f"the same {UNITS[next(iter(kinds))]}"
-    text = "; ".join(budgets)
-    return (f"**Budget**: every method got {what}: {text} per cell. Rows marked with `--set` settings had "
-            "another budget or variant; 'Budget and convergence' below says what each cell consumed and which of "
-            "its held-out metrics still moved.")
 
 
 def held_out(record: Record) -> dict[str, Any] | None:
@@ -90,18 +76,6 @@ def convergence_note(rows) -> str | None:
             "the objectives' end points.")
 
 
-def settled_line(rows) -> str:
-    """The report's second statement: did every cell at the table's settings settle?"""
-    done, known, moving = settled_counts(rows)
-    if not known:
-        return ("**Settled?** Not judged: these records predate held-out convergence curves; run them again to "
-                "know whether the comparison describes trained models.")
-    if not moving:
-        return f"**Settled?** Yes: all {known} judged cells had settled ({SETTLED_RULE})."
-    return (f"**Settled?** No: {done} of {known} cells had settled; {', '.join(moving)} still moved in at least "
-            f"one cell (settled: {SETTLED_RULE}).")
-
-
 def mean_of(records: list[Record], field: str, *path: str) -> float | None:
     """The mean over records of a number inside one of their fields (e.g. budget → flops)."""
     values = []
@@ -133,40 +107,34 @@ def examples(records: list[Record], kind: str) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def budget_section(rows) -> list[str]:
-    header = ["Method", "budget", "steps", "samples", "examples per decoder", "prior examples", "GFLOP",
-              "train min", "loss change, last fifth (secondary)", "still moving", "settled"]
-    body = []
-    for row in rows:
-        if not row.records:
-            continue
-        records = row.records
-        cells = [row.label, describe_budget(records[0])]
-        for value, fmt in ((mean_of(records, "train", "steps"), "{:.0f}"),
-                           (mean_of(records, "budget", "samples"), "{:.3g}"),
-                           (examples(records, "decoders"), "{:.3g}"), (examples(records, "prior"), "{:.3g}"),
-                           (None if (f := mean_of(records, "budget", "flops")) is None else f / 1e9, "{:.4g}"),
-                           (None if (w := mean_of(records, "wall_time", "train")) is None else w / 60, "{:.1f}"),
-                           (loss_change(records), "{:+.1%}")):
-            cells.append("n/a" if value is None else fmt.format(value))
-        if cells[6] != "n/a" and not all(r.budget.get("flops_counted") for r in records):
-            cells[6] += " (probe)"
-        moving = still_moving(records)
-        cells += [", ".join(moving) if moving else "-", convergence_mark(row)]
-        body.append(cells)
-    if not body:
-        return []
-    return ["## Budget and convergence", "",
-            "What each row's cells consumed (means over seeds): training steps and samples, the examples each "
-            "decoder saw (mean over decoders) and the prior networks saw (routes that train them), matmul FLOPs "
-            "(counted by torch.utils.flop_counter during training, on each logging step and each stage's first, "
-            "times the steps; '(probe)': estimated from a 3-step probe, as records before the count), training "
-            "wall time, the relative change of "
-            "the smoothed training loss over the last fifth of training (a secondary reading: it depends on the "
-            "loss's offset and scale), the held-out metrics that moved more than their interval over the last "
-            f"quarter, and whether every cell had settled ({SETTLED_RULE}). 'n/a': the record predates this "
-            "accounting.", "",
-            markdown_table(header, body), ""]
+@dataclass(frozen=True)
+class Consumption:
+    """What one row's cells consumed and how far they got (means over seeds; None where the records predate it)."""
+
+    label: str
+    budget: str
+    steps: float | None
+    samples: float | None
+    decoder_examples: float | None  # examples each decoder saw (mean over decoders)
+    prior_examples: float | None  # examples the prior networks saw
+    gflop: float | None
+    gflop_probed: bool  # estimated from the probe, as records before the count
+    train_minutes: float | None
+    loss_change: float | None  # the smoothed training loss's relative change over the last fifth
+    moving: list[str]  # held-out metrics that moved more than their interval over the last quarter
+    settled: str
+
+
+def consumption(row) -> Consumption:
+    records = row.records
+    flops = mean_of(records, "budget", "flops")
+    wall = mean_of(records, "wall_time", "train")
+    return Consumption(row.label, describe_budget(records[0]), mean_of(records, "train", "steps"),
+                       mean_of(records, "budget", "samples"), examples(records, "decoders"),
+                       examples(records, "prior"), None if flops is None else flops / 1e9,
+                       flops is not None and not all(r.budget.get("flops_counted") for r in records),
+                       None if wall is None else wall / 60, loss_change(records), still_moving(records),
+                       convergence_mark(row))
 
 
 QUARTERS = (0.25, 0.5, 0.75, 1.0)  # the checks the ranking table shows (cells check at every eighth)

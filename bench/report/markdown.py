@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import math
 
-from bench.report.model import EqualCompute, Headline, Line, Results, Table, Value, Variant
+from bench.core.convergence import SETTLED_RULE
+from bench.report.budget import Consumption
+from bench.report.model import EqualCompute, Headline, Line, Provenance, Results, Table, Value, Variant
 from bench.report.ranking import STALE, fmt, plural
 from bench.report.tables import markdown_table
 from tasks.base import MetricSpec
@@ -196,3 +198,36 @@ def sensitivity_lines(variants: list[Variant], specs: list[MetricSpec]) -> list[
             body.append(cells)
         lines += [markdown_table(header, body), ""]
     return lines
+
+
+def budget_lines(consumed: list[Consumption]) -> list[str]:
+    """What each row's cells consumed, and whether they had settled."""
+    if not consumed:
+        return []
+    header = ["Method", "budget", "steps", "samples", "examples per decoder", "prior examples", "GFLOP",
+              "train min", "loss change, last fifth (secondary)", "still moving", "settled"]
+
+    def shown(value: float | None, form: str) -> str:
+        return "n/a" if value is None else form.format(value)
+
+    body = [[c.label, c.budget, shown(c.steps, "{:.0f}"), shown(c.samples, "{:.3g}"),
+             shown(c.decoder_examples, "{:.3g}"), shown(c.prior_examples, "{:.3g}"),
+             shown(c.gflop, "{:.4g}") + (" (probe)" if c.gflop_probed else ""), shown(c.train_minutes, "{:.1f}"),
+             shown(c.loss_change, "{:+.1%}"), ", ".join(c.moving) or "-", c.settled] for c in consumed]
+    return ["## Budget and convergence", "",
+            "What each row's cells consumed (means over seeds): training steps and samples, the examples each "
+            "decoder saw (mean over decoders) and the prior networks saw (routes that train them), matmul FLOPs "
+            "(counted by torch.utils.flop_counter during training, on each logging step and each stage's first, "
+            "times the steps; '(probe)': estimated from a 3-step probe, as records before the count), training "
+            "wall time, the relative change of the smoothed training loss over the last fifth of training (a "
+            "secondary reading: it depends on the loss's offset and scale), the held-out metrics that moved more "
+            f"than their interval over the last quarter, and whether every cell had settled ({SETTLED_RULE}). "
+            "'n/a': the record predates this accounting.", "",
+            markdown_table(header, body), ""]
+
+
+def provenance_lines(made: Provenance) -> list[str]:
+    return (["## Provenance", ""] + [f"- code commit {c}: {n} records" for c, n in made.commits.items()]
+            + [f"- device {d}: {n} records" for d, n in made.devices.items()]
+            + [f"- command `{c}`: {n} records" for c, n in made.commands.items()]
+            + [f"- wall time per cell: median {made.median_seconds:.0f} s, total {made.total_minutes:.1f} min"])

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import Any
 
+import numpy as np
+
 from base.results import Row
 from bench.core.fingerprint import changed_files, code_fingerprint, has_media, same_code
 from bench.core.records import Record
-from bench.report.budget import convergence_mark, describe_budget, floors, settled_counts
+from bench.report.budget import Consumption, consumption, convergence_mark, describe_budget, floors, settled_counts
 from bench.report.ranking import real_value
 from methods import METHODS
 from tasks import SUITES
@@ -303,6 +305,24 @@ def variants(rows: list[Row], specs: list[MetricSpec]) -> list[Variant]:
     return out
 
 
+@dataclass
+class Provenance:
+    """Where the numbers come from: per code commit, device and command, how many records; the cells' wall time."""
+
+    commits: Counter[str]
+    devices: Counter[str]
+    commands: Counter[str]
+    median_seconds: float
+    total_minutes: float
+
+
+def provenance(records: list[Record]) -> Provenance:
+    wall = [r.wall_time.get("total", 0.0) for r in records]
+    return Provenance(Counter(f"{r.git['commit'][:10]}{' (dirty)' if r.git.get('dirty') else ''}" for r in records),
+                      Counter(f"{r.device.get('type')}: {r.device.get('name')}" for r in records),
+                      Counter(r.command for r in records), float(np.median(wall)), sum(wall) / 60)
+
+
 # the report --------------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -328,6 +348,8 @@ class Results:
     extras: Table | None
     variants: list[Variant]
     variant_lines: list[Line]
+    consumed: list[Consumption]  # per row (plain and variants): the budget and convergence table
+    provenance: Provenance
     rows: list[Row]  # every row (plain and variants) of the report's records, for the appendix sections
     records: list[Record]  # the profile's records, stale ones included
     all_records: list[Record]  # every profile's records of the suite
@@ -374,5 +396,6 @@ def build(suite: str, records: list[Record], all_records: list[Record], profile:
         build_table(plain, suite_cls.table, beside, stale_methods),
         [Finding(text) for text in suite_cls.findings(rows)], equal_compute(rows, suite_cls.table),
         build_table(plain, extras, None) if extras else None, variants(rows, suite_cls.table),
-        variant_lines(rows, suite_cls.table), rows, records, all_records, reference_labels(rows), left_out)
+        variant_lines(rows, suite_cls.table), [consumption(row) for row in rows if row.records],
+        provenance(ok or records), rows, records, all_records, reference_labels(rows), left_out)
 

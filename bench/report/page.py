@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.core.records import read_records
 from bench.report import chart, latex, markdown, sections
-from bench.report.budget import budget_section, convergence_by_profile, ranking_section
+from bench.report.budget import convergence_by_profile, ranking_section
 from bench.report.model import Results, build, default_profile, mark_stale
 from bench.report.table_csv import wide_frame
 from tasks import SUITES
@@ -33,13 +33,14 @@ def page(results: Results, results_dir: Path, figures: list[Path]) -> str:
 
         lines += media_section(rows, layout, suite_cls.paper_reference())
     lines += sections.scope_section(results.table)
-    lines += budget_section(rows) + ranking_section(rows, specs)
+    lines += markdown.budget_lines(results.consumed) + ranking_section(rows, specs)
     lines += convergence_by_profile(results.all_records, specs)
     lines += sections.stale_section(results.records, results.left_out) + sections.failures_section(results)
     ok = [r for row in rows for r in row.records]
     lines += [sections.per_direction_section(rows, specs),
               sections.other_profiles_section(results.all_records, results.profile, specs),
-              sections.settings_section(ok or results.records, suite_cls), "",
+              sections.settings_section(ok or results.records, suite_cls),
+              *markdown.provenance_lines(results.provenance), "",
               f"Figures: {', '.join(f'`{p.name}`' for p in figures)}."]
     return "\n".join(lines) + "\n"
 

@@ -4,7 +4,7 @@ made by other code. Read from the results model's rows (bench/report/model.py)."
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import replace
 from typing import Any
 
@@ -179,14 +179,11 @@ def per_direction_section(rows: list[Row], table: list[MetricSpec]) -> str:
 
 
 def settings_section(records: list[Record], suite_cls) -> str:
-    """Settings shared by every included record, the ones that differ, and the provenance of the numbers."""
+    """Settings shared by every included record, the ones that differ, the choices the paper leaves open."""
     flat = [flatten(r.config) for r in records]
     keys = sorted(set().union(*flat))
     shared = {k: flat[0].get(k) for k in keys if all(f.get(k) == flat[0].get(k) for f in flat)}
     varying = sorted(k for k in keys if k not in shared and k not in ("method", "seed"))
-    commits = Counter(f"{r.git['commit'][:10]}{' (dirty)' if r.git.get('dirty') else ''}" for r in records)
-    commands = Counter(r.command for r in records)
-    devices = Counter(f"{r.device.get('type')}: {r.device.get('name')}" for r in records)
     skip = ("suite", "profile", "overrides")
     lines = ["## Settings", ""]
     if common_overrides(records):
@@ -202,13 +199,7 @@ def settings_section(records: list[Record], suite_cls) -> str:
               "`flow.encoder_grad_scale` above:", ""]
     lines += [f"- `{method}`: " + ", ".join(f"`{k}={v}`" for k, v in options.items())
               for method, options in method_options(records).items() if options]
-    lines += ["", "## Provenance", ""]
-    lines += [f"- code commit {c}: {n} records" for c, n in commits.items()]
-    lines += [f"- device {d}: {n} records" for d, n in devices.items()]
-    lines += [f"- command `{c}`: {n} records" for c, n in commands.items()]
-    wall = [r.wall_time.get("total", 0.0) for r in records]
-    lines += [f"- wall time per cell: median {np.median(wall):.0f} s, total {sum(wall) / 60:.1f} min"]
-    return "\n".join(lines)
+    return "\n".join(lines + [""])
 
 
 def method_options(records: list[Record]) -> dict[str, dict[str, Any]]:
