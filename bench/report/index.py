@@ -1,5 +1,5 @@
-"""The page across suites (reports/index.md, `python -m bench report --all`): per suite, the profile, the best
-methods per column, the findings tally, how many cells settled and whether any record was made by other code,
+"""The page across suites (reports/index.md, `python -m bench report --all`): per suite, the profile, the methods at
+rank 1 per column, the findings tally, how many cells settled and whether any record was made by other code,
 the newest record's date, and a link to the suite's report. Read from records only."""
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bench.core.records import read_records
 from bench.report.budget import settled_counts
-from bench.report.model import VERDICTS, Finding
+from bench.report.model import VERDICTS, Finding, build_table
+from bench.report.rows import collect_rows, default_profile, mark_stale
 from bench.report.tables import markdown_table
 
 
@@ -18,7 +19,6 @@ def tally(findings: list[Finding]) -> str:
 
 
 def suite_line(suite: str, results: Path) -> list[str] | None:
-    from bench.report.model import build_table, collect_rows, default_profile, mark_stale
     from tasks import SUITES
 
     suite_cls = SUITES.get(suite)

@@ -12,73 +12,20 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from itertools import combinations
-from typing import Any
 
 import numpy as np
 
 from base.results import Row
-from bench.core.fingerprint import changed_files, code_fingerprint, has_media, same_code
 from bench.core.records import Record
 from bench.report.budget import Consumption, consumption, convergence_mark, describe_budget, floors, settled_counts
 from bench.report.ranking import real_value
-from methods import METHODS
+from bench.report.rows import collect_rows
 from tasks import SUITES
 from tasks.base import MetricSpec
 from tasks.verdicts import Estimate, Interval, better, compare, estimate, reference_estimate
 
 VERDICTS = ("not reproduced", "reproduced", "undecided")  # longest first: "reproduced" is inside the first
 FLOOR_LABEL = "oracle (older records: real data in the generator's place)"
-
-
-# records -> rows ---------------------------------------------------------------------------------------------------
-
-def common_overrides(records: list[Record]) -> list[str]:
-    """--set items every record shares: they describe the whole table, not a row."""
-    sets = [r.overrides for r in records]
-    return [o for o in sets[0] if all(o in s for s in sets[1:])] if sets else []
-
-
-def collect_rows(records: list[Record]) -> list[Row]:
-    """One row per (method, config); rows are labelled by the overrides that set them apart."""
-    shared = set(common_overrides(records))
-    rows: dict[tuple[str, str], Row] = {}
-    for r in records:
-        key = (r.method, r.config_hash)
-        own = [o for o in r.overrides if o not in shared]
-        if r.status == "interrupted":
-            continue  # stopped by the user; listed apart, neither a result nor a failure
-        row = rows.setdefault(key, Row(r.method, r.config_hash, own))
-        (row.records if r.status == "ok" else row.failed).append(r)
-    order = {name: i for i, name in enumerate(METHODS.names())}
-    return sorted(rows.values(), key=lambda row: (order.get(row.method, len(order)), bool(row.overrides),
-                                                   row.label))
-
-
-def mark_stale(records: list[Record], suite: str) -> None:
-    """Set record.changed to the result-determining files that differ between the code that made the record
-    and this checkout (empty when they are the same; see bench/core/fingerprint.py)."""
-    current: dict[tuple[str, bool], dict[str, Any] | None] = {}
-    suite_module = SUITES.get(suite).__module__
-    for r in records:
-        method, media = r.method, has_media(r.config)
-        if (method, media) not in current:
-            current[method, media] = (code_fingerprint(METHODS.get(method).__module__, suite_module, media)
-                                      if method in METHODS else None)
-        code = current[method, media]
-        if code is None:
-            r.changed = ["(its method is not in this code)"]
-        elif not r.code.get("files"):
-            r.changed = ["(made before records kept a code fingerprint)"]
-        elif same_code(r.code, r.git, code, METHODS.get(method).__module__, suite_module, media):
-            r.changed = []
-        else:
-            r.changed = changed_files(r.code["files"], code["files"]) or ["(its statements)"]
-
-
-def default_profile(records: list[Record]) -> str:
-    """The profile a report shows unless told: the default `cpu` when it has records, else the one with most."""
-    profiles = Counter(r.profile for r in records)
-    return "cpu" if "cpu" in profiles else profiles.most_common(1)[0][0]
 
 
 # tables ------------------------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from pathlib import Path
 from bench.core.records import read_records
 from bench.report import chart, latex, markdown, sections
 from bench.report.budget import convergence_by_profile, ranking_section
-from bench.report.model import Results, build, default_profile, mark_stale
+from bench.report.model import Results, build
+from bench.report.rows import default_profile, mark_stale
 from bench.report.table_csv import wide_frame
 from tasks import SUITES
 

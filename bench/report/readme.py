@@ -21,7 +21,7 @@ READ: dict[tuple[Path, str], list[Record]] = {}  # records read once per refresh
 
 def plain_records(results: Path, suite: str, profile: str) -> list[Record]:
     """The records of a profile's plain rows (no `--set`), made by this checkout's code or not (marked)."""
-    from bench.report.model import mark_stale
+    from bench.report.rows import mark_stale
 
     key = (Path(results), suite)
     if key not in READ:
@@ -60,7 +60,8 @@ def main_job_verdict(results: Path) -> str:
     """Whether the main job's cells settled, how far the others still moved, and the findings' tally."""
     from bench.report.budget import checks_of, held_out, median_tau
     from bench.report.index import tally
-    from bench.report.model import Finding, collect_rows
+    from bench.report.model import Finding
+    from bench.report.rows import collect_rows
     from tasks import SUITES
 
     suite, profile = MAIN_JOB

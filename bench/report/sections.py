@@ -15,8 +15,9 @@ from bench.core.fingerprint import ROOT
 from bench.core.records import Record
 from bench.report.budget import convergence_mark, convergence_note
 from bench.report.markdown import DASH, mean_se
-from bench.report.model import Results, Table, collect_rows, common_overrides
+from bench.report.model import Results, Table
 from bench.report.ranking import STALE, fmt, plural, summarize
+from bench.report.rows import collect_rows, common_overrides
 from bench.report.tables import markdown_table
 from tasks.base import MetricSpec
 
