@@ -22,13 +22,14 @@ def smoke_suite():
 
 @pytest.mark.parametrize("name", METHODS.names())
 def test_method_trains_every_network_it_owns_and_generates_its_directions(name, smoke_suite):
-    cfg = resolve("gaussian_mixture", name, 0, "smoke", ["train.steps=60", "train.log_every=1"])
+    # losses logged every 20 steps: a logged step runs under the FLOP counter, which costs several plain steps
+    cfg = resolve("gaussian_mixture", name, 0, "smoke", ["train.steps=60", "train.log_every=20"])
     method = METHODS.get(name)(smoke_suite.specs, cfg.model, cfg.flow, cfg.options)
     before = {k: v.detach().clone() for k, v in method.named_parameters()}
     losses = []
     ema, summary = train(method, smoke_suite, cfg.train, torch.device("cpu"),
                          log=lambda terms, step: losses.append(terms["train/loss"]))
-    assert len(losses) == 60 and all(torch.isfinite(torch.tensor(losses)))
+    assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
     # a network cut off from its objective (a detach too many, a term left out) keeps its initial weights
     unmoved = [k for k, v in method.named_parameters() if torch.equal(v.detach(), before[k])]
     assert not unmoved, f"{name} never trained: {unmoved}"
@@ -94,14 +95,14 @@ def test_classic_backbone_trains_and_generates(name, smoke_suite):
     from methods.backbone.prior import StandardNormalPrior
 
     cfg = resolve("gaussian_mixture", name, 0, "smoke",
-                  ["model.backbone=classic", "train.steps=30", "train.log_every=1"])
+                  ["model.backbone=classic", "train.steps=30", "train.log_every=3"])
     method = METHODS.get(name)(smoke_suite.specs, cfg.model, cfg.flow, cfg.options)
     assert isinstance(method.backbone.prior, StandardNormalPrior)
     assert isinstance(method.backbone.decoders["x1"], GaussianDecoder)
     losses = []
     ema, _ = train(method, smoke_suite, cfg.train, torch.device("cpu"),
                    log=lambda terms, step: losses.append(terms["train/loss"]))
-    assert sum(losses[-10:]) < sum(losses[:10])
+    assert len(losses) == 10 and sum(losses[-3:]) < sum(losses[:3])
     assert "prior_kl" in method.loss(next(smoke_suite.train_batches(8, "cpu")))
     assert ema.module.sample_joint(3)["x2"].shape == (3, 60)
 
