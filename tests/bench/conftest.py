@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.run.runner import RunRequest, run
+from tests.conftest import once_per_run
 
 
 def free_port() -> int:
@@ -54,11 +55,13 @@ def mlflow_server(folder: Path, *artifacts: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def smoke_results(tmp_path_factory):
-    """A small finished run: muni with two seeds and shala with one, at smoke size."""
-    out = tmp_path_factory.mktemp("results")
-    common = dict(suite="gaussian_mixture", profile="smoke", out=out, show_progress=False,
-                  overrides=["train.steps=20"], command="pytest smoke run")
-    outcomes = run(RunRequest(methods=["muni"], seeds=[0, 1], **common)).outcomes
-    outcomes += run(RunRequest(methods=["shala"], seeds=[0], **common)).outcomes
-    assert [o.status for o in outcomes] == ["ok", "ok", "ok"]
-    return out
+    """A small finished run, made once per test run: muni with two seeds and shala with one, at smoke size.
+    Tests read it or copy it; none writes into it."""
+    def make(out: Path) -> None:
+        common = dict(suite="gaussian_mixture", profile="smoke", out=out, show_progress=False,
+                      overrides=["train.steps=20"], command="pytest smoke run")
+        outcomes = run(RunRequest(methods=["muni"], seeds=[0, 1], **common)).outcomes
+        outcomes += run(RunRequest(methods=["shala"], seeds=[0], **common)).outcomes
+        assert [o.status for o in outcomes] == ["ok", "ok", "ok"]
+
+    return once_per_run(tmp_path_factory, "smoke_results", make)

@@ -93,7 +93,7 @@ def suite():
     from tasks.base import EvalConfig
     from tasks.gaussian_mixture.suite import GaussianMixture
 
-    return GaussianMixture(gm.GaussianMixtureData(n_train=6000, n_test=2000)), EvalConfig(n_samples=2000)
+    return GaussianMixture(gm.GaussianMixtureData(n_train=4000, n_test=1000)), EvalConfig(n_samples=1000, bootstrap=100)
 
 
 def test_the_data_generator_scores_perfect_alignment_and_coherence_and_fidelity_like_real_vs_real(suite):
@@ -101,7 +101,7 @@ def test_the_data_generator_scores_perfect_alignment_and_coherence_and_fidelity_
     metrics = s.evaluate(Oracle(s), eval_config, "cpu").metrics
     for key in ("one_to_one/alignment_mse", "many_to_one/alignment_mse", "unconditional/coherence_mse"):
         oracle = metrics[f"reference:oracle/{key}"]
-        assert metrics[key].value == 0.0 and oracle.value == 0.0 and metrics[key].n == 2000
+        assert metrics[key].value == 0.0 and oracle.value == 0.0 and metrics[key].n == 1000
     fidelity, real = metrics["unconditional/fidelity_swd"], metrics["reference:oracle/unconditional/fidelity_swd"]
     assert real.value > 0 and abs(fidelity.value - real.value) < 4 * (fidelity.se + real.se)
     assert fidelity.ci95[0] < fidelity.value < fidelity.ci95[1] and len(fidelity.replicates) == eval_config.bootstrap

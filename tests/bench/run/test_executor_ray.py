@@ -18,7 +18,8 @@ import pytest
 from bench.cli import main
 from tests.bench.conftest import free_port, mlflow_server
 
-pytestmark = pytest.mark.slow  # a real two-node cluster; one per test run (the module's fixture)
+# a real two-node cluster, one per test run (the module's fixture): its tests stay on one pytest-xdist worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 MATRIX = ["run", "--suite", "gaussian_mixture", "--profile", "smoke", "--quiet", "--methods", "muni,mopoe",
           "--seeds", "0,1"]
@@ -149,7 +150,7 @@ def test_a_worker_killed_mid_cell_costs_no_cell(cluster, tracking_server, tmp_pa
     killer = threading.Thread(target=kill_one_worker_mid_cell, daemon=True)
     killer.start()
     code = main(["run", "--suite", "gaussian_mixture", "--profile", "smoke", "--methods", "muni,mopoe",
-                 "--set", "train.steps=120", "--set", "train.checkpoint_every=10", "--out", str(out),
+                 "--set", "train.steps=60", "--set", "train.checkpoint_every=10", "--out", str(out),
                  "--executor", "ray", "--ray-address", cluster.address, "--tracking-uri", tracking_server])
     killer.join()
     printed = capsys.readouterr()
@@ -159,7 +160,7 @@ def test_a_worker_killed_mid_cell_costs_no_cell(cluster, tracking_server, tmp_pa
     done = records(out)
     assert sorted(r["method"] for r in done.values()) == ["mopoe", "muni"]
     for name, record in done.items():
-        assert record["status"] == "ok" and record["train"]["steps"] == 120
+        assert record["status"] == "ok" and record["train"]["steps"] == 60
         assert (out / name).with_name(record["samples"]).is_file() and (out / record["checkpoint"]).is_file()
     assert not list(out.rglob("*.tmp")) and not list(out.rglob(".*.json.*"))
 
@@ -179,7 +180,7 @@ def cell_workers() -> list[int]:
 def test_ctrl_c_on_the_driver_stops_every_cell_and_keeps_the_finished_records(cluster, tracking_server, tmp_path):
     out = tmp_path / "out"
     driver = subprocess.Popen(
-        [sys.executable, "-m", "bench", *MATRIX, "--set", "train.steps=150", "--out", str(out), "--executor", "ray",
+        [sys.executable, "-m", "bench", *MATRIX, "--set", "train.steps=80", "--out", str(out), "--executor", "ray",
          "--ray-address", cluster.address, "--tracking-uri", tracking_server],
         cwd=Path(__file__).resolve().parents[3], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),

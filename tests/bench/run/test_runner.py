@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -53,31 +54,40 @@ def test_unsupported_directions_are_recorded_as_such(smoke_results):
     assert metric["status"] == "unsupported" and metric["value"] is None
 
 
-def test_rerun_skips_finished_cells_and_force_reruns(tmp_path):
-    first = run(request(tmp_path))
-    assert statuses(first) == ["ok"]
+def finished(smoke_results: Path, tmp_path: Path) -> Path:
+    """A copy of the shared smoke run, where request()'s cell (muni, seed 0, 20 steps) is finished."""
+    shutil.copytree(smoke_results, tmp_path / "out")
+    return tmp_path / "out"
+
+
+def test_rerun_skips_finished_cells_and_force_reruns(smoke_results, tmp_path):
+    out = finished(smoke_results, tmp_path)
+    first = run(request(out))
+    assert statuses(first) == ["skipped"]
     mtime = first.outcomes[0].record.stat().st_mtime_ns
-    assert statuses(run(request(tmp_path))) == ["skipped"]
+    assert statuses(run(request(out))) == ["skipped"]
     assert first.outcomes[0].record.stat().st_mtime_ns == mtime
-    changed = run(request(tmp_path, overrides=["train.steps=21"]))
+    changed = run(request(out, overrides=["train.steps=21"]))
     assert statuses(changed) == ["ok"] and changed.outcomes[0].record != first.outcomes[0].record
-    assert statuses(run(request(tmp_path, force=True))) == ["ok"]
+    assert statuses(run(request(out, force=True))) == ["ok"]
+    assert first.outcomes[0].record.stat().st_mtime_ns != mtime
 
 
-def test_a_record_made_by_other_code_is_trained_again(tmp_path):
-    first = run(request(tmp_path)).outcomes[0]
-    record = json.loads(first.record.read_text())
+def test_a_record_made_by_other_code_is_trained_again(smoke_results, tmp_path):
+    out = finished(smoke_results, tmp_path)
+    path = next((out / "gaussian_mixture" / "smoke" / "muni").glob("*-seed0.json"))
+    record = json.loads(path.read_text())
     record["code"]["files"]["methods/muni.py"] = "0" * 12  # as if methods/muni.py had changed since
     record["code"]["fingerprint"] = "0" * 12
-    first.record.write_text(json.dumps(record))
-    again = run(request(tmp_path))
-    assert statuses(again) == ["ok"]
-    assert read_record(first.record).code["fingerprint"] != "0" * 12
+    path.write_text(json.dumps(record))
+    again = run(request(out))
+    assert statuses(again) == ["ok"] and again.outcomes[0].record == path
+    assert read_record(path).code["fingerprint"] != "0" * 12
 
 
-def test_duplicate_methods_and_seeds_train_once(tmp_path):
-    result = run(request(tmp_path, methods=["muni", "muni"], seeds=[0, 0]))
-    assert statuses(result) == ["ok"]
+def test_duplicate_methods_and_seeds_are_one_cell(smoke_results, tmp_path):
+    result = run(request(finished(smoke_results, tmp_path), methods=["muni", "muni"], seeds=[0, 0]))
+    assert statuses(result) == ["skipped"]
 
 
 def test_a_failed_cell_is_recorded_and_the_others_still_run(tmp_path, monkeypatch):

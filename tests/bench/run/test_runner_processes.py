@@ -30,7 +30,7 @@ def records(out: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((out / "gaussian_mixture").rglob("*.json"))]
 
 
-PARALLEL = ["--methods", "muni,mvae,mopoe", "--workers", "2", "--set", "train.steps=100",
+PARALLEL = ["--methods", "muni,mvae,mopoe", "--workers", "2", "--set", "train.steps=40",
             "--set", "train.checkpoint_every=10"]
 
 
