@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 from bench.report.readme import BEGIN, BLOCKS, END, block_pattern, equal_flops, main_job, refreshed
@@ -99,3 +100,15 @@ def test_the_throughput_block_reads_bench_perf(tmp_path):
     text = throughput(tmp_path)
     assert "matmul peak median 92 GFLOP/s; methods at 60% (muni) to 80% (mvae) of it, 1.5k-5.0k samples/s" in text
     assert "0.93× at 102 rows" in text
+
+
+def test_the_readmes_test_command_is_what_ci_runs():
+    from bench.core.fingerprint import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if "python -m pytest" in line and "pip install" in line)
+    ci = (ROOT / ".ci" / "run").read_text()
+    extras = re.search(r"pip install (?:--quiet )?-e '(\.\[[\w,]+\])'", ci).group(1)
+    pytest_args = re.search(r"python -m pytest(.*)", ci).group(1).strip()
+    assert f"pip install -e '{extras}'" in command and "ruff check ." in command and "ruff check ." in ci
+    assert command.endswith(f"python -m pytest {pytest_args}")
