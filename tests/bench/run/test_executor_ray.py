@@ -1,6 +1,7 @@
 """The Ray executor on a real Ray cluster on 127.0.0.1: a head and a second node, one CPU each, both real Ray node
 processes (ray.cluster_utils starts them as `ray start` would, and stops them by their process ids at the end).
-The matrix runs across both nodes and writes the local executor's records; a worker killed mid-cell costs no cell;
+The matrix runs across both nodes and writes the local executor's records; a worker killed mid-cell costs no cell
+(here for the local executor's pool too);
 Ctrl-C on the driver stops the cells and keeps the finished records; a sqlite store is refused on more than one
 node."""
 import json
@@ -124,46 +125,85 @@ def test_a_matrix_across_two_nodes_writes_the_local_executors_records(cluster, t
     assert not list(on_ray.rglob("*.tmp"))
 
 
-def test_a_worker_killed_mid_cell_costs_no_cell(cluster, tracking_server, tmp_path, capsys):
+def pool_worker(out: Path) -> tuple[int, str] | None:
+    """A worker of this process's local pool (multiprocessing's spawned processes), once a cell has checkpointed."""
+    if not list((out / "checkpoints").rglob("*seed0-????????????.pt")):
+        return None
+    for pid in sorted(descendants(os.getpid())):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in command and b"resource_tracker" not in command:
+            return pid, "a cell"
+    return None
+
+
+def ray_worker(out: Path) -> tuple[int, str] | None:
+    """The Ray worker training the first cell that checkpointed (its process title names the cell)."""
     from bench.run.executor_ray import scratch_dir, scratch_key
 
+    for checkpoint in scratch_dir(scratch_key(out)).glob("checkpoints/**/*seed0-????????????.pt"):
+        method = checkpoint.parent.name
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                title = cmdline.read_bytes().split(b"\0")[0].decode()
+            except OSError:
+                continue
+            if title.startswith(f"ray::bench-cell {method} s0"):
+                return int(cmdline.parent.name), method
+    return None
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_a_worker_killed_mid_cell_costs_no_cell(executor, request, tmp_path, capsys):
+    """SIGKILL, as the out-of-memory killer would, a worker mid-cell: the run finishes every cell, the killed one
+    resumes from its checkpoint, and the store keeps one finished run per cell (no ghost left RUNNING)."""
+    from tests.bench.run.test_tracking import tracked_runs
+
     out = tmp_path / "out"
-    scratch = scratch_dir(scratch_key(out))
+    if executor == "ray":
+        server = request.getfixturevalue("tracking_server")
+        where = ["--executor", "ray", "--ray-address", request.getfixturevalue("cluster").address,
+                 "--tracking-uri", server]
+        uri, find = server, lambda: ray_worker(out)
+    else:
+        where, uri, find = ["--workers", "2"], f"sqlite:///{out / 'mlflow.db'}", lambda: pool_worker(out)
     killed: list[str] = []
 
     def kill_one_worker_mid_cell() -> None:
-        """SIGKILL, as the out-of-memory killer would, the worker training the first cell that checkpointed."""
         deadline = time.time() + 120
         while time.time() < deadline and not killed:
-            for checkpoint in scratch.glob("checkpoints/**/*seed0-????????????.pt"):
-                method = checkpoint.parent.name
-                for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-                    try:
-                        title = cmdline.read_bytes().split(b"\0")[0].decode()
-                    except OSError:
-                        continue
-                    if title.startswith(f"ray::bench-cell {method} s0"):
-                        os.kill(int(cmdline.parent.name), signal.SIGKILL)
-                        killed.append(method)
-                        return
+            found = find()
+            if found:
+                os.kill(found[0], signal.SIGKILL)
+                killed.append(found[1])
+                return
             time.sleep(0.05)
 
     killer = threading.Thread(target=kill_one_worker_mid_cell, daemon=True)
     killer.start()
     code = main(["run", "--suite", "gaussian_mixture", "--profile", "smoke", "--methods", "muni,mopoe",
-                 "--set", "train.steps=60", "--set", "train.checkpoint_every=10", "--out", str(out),
-                 "--executor", "ray", "--ray-address", cluster.address, "--tracking-uri", tracking_server])
+                 "--set", "train.steps=60", "--set", "train.checkpoint_every=10", "--out", str(out), *where])
     killer.join()
     printed = capsys.readouterr()
     assert code == 0, printed.err
     assert killed, "no worker was found mid-cell"
-    assert f"the worker training {killed[0]} s0 died; Ray starts the cell again" in printed.out
+    died = (f"the worker training {killed[0]} s0 died; Ray starts the cell again" if executor == "ray"
+            else "a worker process died")
+    assert died in printed.out
     done = records(out)
     assert sorted(r["method"] for r in done.values()) == ["mopoe", "muni"]
     for name, record in done.items():
         assert record["status"] == "ok" and record["train"]["steps"] == 60
         assert (out / name).with_name(record["samples"]).is_file() and (out / record["checkpoint"]).is_file()
+    assert any(r["train"]["resumed_from"] > 0 for r in done.values())  # the killed cell resumed
+    hashes = {record["config_hash"] for record in done.values()}
+    runs = [r for r in tracked_runs(uri) if r.data.tags.get("config_hash") in hashes]  # this test's cells
+    assert [r.info.status for r in runs] == ["FINISHED"] * 2  # the killed attempt's run continued: no ghost
+    assert {r.info.run_id for r in runs} == {record["tracking"]["run_id"] for record in done.values()}
     assert not list(out.rglob("*.tmp")) and not list(out.rglob(".*.json.*"))
+    assert not list(out.rglob("*.mlflow_run"))
 
 
 def cell_workers() -> list[int]:

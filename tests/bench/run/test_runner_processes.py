@@ -73,25 +73,3 @@ def test_two_runs_into_one_directory_train_each_cell_once(tmp_path):
     assert sum(ran) == 3, outputs  # every cell trained by exactly one of the two runs
     assert len(records(tmp_path)) == 3 and {r["status"] for r in records(tmp_path)} == {"ok"}
     assert len(tracked_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")) == 3
-
-
-def workers_of(pid: int) -> list[int]:
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    return [int(c) for c in children
-            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes() and
-            b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
-
-
-def test_a_worker_killed_mid_cell_costs_no_cell(tmp_path):
-    proc = start_training(tmp_path)
-    os.kill(workers_of(proc.pid)[0], signal.SIGKILL)  # as the kernel's out-of-memory killer would
-    stdout, stderr = proc.communicate(timeout=600)
-    assert proc.returncode == 0, stderr
-    assert "a worker process died" in stdout
-    done = records(tmp_path)
-    assert sorted(r["method"] for r in done) == ["mopoe", "muni", "mvae"] and {r["status"] for r in done} == {"ok"}
-    assert any(r["train"]["resumed_from"] > 0 for r in done)  # the killed cell resumed from its checkpoint
-    runs = tracked_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")  # the killed attempt's run was continued:
-    assert [r.info.status for r in runs] == ["FINISHED"] * 3  # one run per cell, no ghost left RUNNING
-    assert {r.info.run_id for r in runs} == {r["tracking"]["run_id"] for r in done}
-    assert not list((tmp_path / "checkpoints").rglob("*.mlflow_run"))
