@@ -1,6 +1,8 @@
 """`bench report`: build the results model of one suite and profile from its records (bench/report/model.py) and
 write its renderings: the page (<suite>.md: the answer first, then how to read it and the appendix), the table as
-LaTeX (booktabs) and CSV, and the figures. Nothing is computed here that a renderer shows."""
+LaTeX (booktabs) and CSV, and the figures. The first screen, the equal-compute and further-metric tables, the
+variants, the budget table and the provenance are rendered from the model; the appendix's other sections
+(bench/report/sections.py, budget.py, agreement.py, media.py) read the model's rows."""
 from __future__ import annotations
 
 from collections import Counter
