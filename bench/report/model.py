@@ -125,8 +125,9 @@ def build_table(rows: list[Row], specs: list[MetricSpec], paper: dict | None,
                               method=name, published=True, why=why))
     names = reference_names(rows)
     for name in names:
-        lines.append(Line(f"reference: {name}", "reference",
-                          {spec.key: Value(reference_estimate(rows, name, spec.key)) for spec in specs}))
+        found = {spec.key: reference_estimate(rows, name, spec.key) for spec in specs}
+        lines.append(Line(f"reference: {name}", "reference",  # a reference without a value cannot do that task
+                          {key: Value(value, supported=value is not None) for key, value in found.items()}))
     floor = {} if names else floors(rows, specs)
     if floor:
         lines.append(Line(FLOOR_LABEL, "floor", {key: Value(Estimate({0: value}, exact=True))
