@@ -1,6 +1,7 @@
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -40,6 +41,7 @@ def once_per_run(tmp_path_factory, name: str, make) -> Path:
     folder, done = root / name, root / f"{name}.done"
     with FileLock(str(root / f"{name}.lock")):
         if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # left half-made by a worker whose `make` failed
             folder.mkdir()
             make(folder)
             done.touch()
