@@ -8,7 +8,7 @@ import math
 
 from bench.core.convergence import SETTLED_RULE
 from bench.report.budget import Consumption
-from bench.report.model import EqualCompute, Headline, Line, Provenance, Results, Table, Value, Variant
+from bench.report.model import FLOOR_LABEL, EqualCompute, Headline, Line, Provenance, Results, Table, Value, Variant
 from bench.report.ranking import STALE, fmt, plural
 from bench.report.tables import markdown_table
 from tasks.base import MetricSpec
@@ -142,7 +142,7 @@ def reading_guide(results: Results, results_dir: str) -> list[str]:
         lines += ["", "Reference rows, scored by the same engine on the same test tuples:", ""]
         lines += [f"- `reference: {name}` — {label}." for name, label in results.references.items()]
     elif any(line.kind == "floor" for line in results.table.lines):
-        lines += ["", f"'{results.table.lines[-1].label}': the records predate reference rows; on conditional tasks "
+        lines += ["", f"'{FLOOR_LABEL}': the records predate reference rows; on conditional tasks "
                   "their oracle was the test tuples' own targets (an identity where the metric compares with that "
                   "target)."]
     return lines + [""]

@@ -235,6 +235,7 @@ def variants(rows: list[Row], specs: list[MetricSpec]) -> list[Variant]:
         if row.overrides and row.records and row.method in by_method:
             groups.setdefault(tuple(row.overrides), []).append(row)
     before = {spec.key: column(plain, spec) for spec in specs}
+    real = {spec.key: real_value(plain, spec) for spec in specs}
     out = []
     for overrides, group in sorted(groups.items()):
         changes: dict[str, dict[str, Change]] = {}
@@ -245,7 +246,7 @@ def variants(rows: list[Row], specs: list[MetricSpec]) -> list[Variant]:
                 a, b = before[spec.key][i].estimate, estimate(row, spec.key)
                 delta = None if a is None or b is None else compare([a, b], lambda x, y: y - x)
                 others = [value.estimate for j, value in enumerate(before[spec.key]) if j != i]
-                after = rank_against(b, others, spec, real_value(plain, spec))  # in its plain row's place
+                after = rank_against(b, others, spec, real[spec.key])  # in its plain row's place
                 changes[row.method][spec.key] = Change(delta, before[spec.key][i].rank, after)
         out.append(Variant(overrides, [row.method for row in group], changes,
                            {row.method: row.stale or plain[by_method[row.method]].stale for row in group},
