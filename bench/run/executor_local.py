@@ -9,6 +9,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,17 @@ def _run_in_worker(cell: Cell, settings: JobSettings, device_name: str) -> CellO
                     lambda step, terms, total: queue.put((cell.key, step, terms, total)), stop.is_set)
 
 
+def worker_context() -> BaseContext:
+    """Workers forked from one server process that imported the cell's code (multiprocessing's forkserver),
+    rather than each spawned afresh to import torch, the metrics and MLflow again (seconds each): the import is
+    paid once per run, however many workers, and a pool restarted after a worker died starts at once. The server
+    also imports torch._dynamo, which an optimizer's first use would import in every worker. It runs no torch
+    operation (no thread pool to fork), and it exits when the runner does, and its workers with it."""
+    context = get_context("forkserver")
+    context.set_forkserver_preload([__name__, "torch._dynamo"])
+    return context
+
+
 POOL_RESTARTS = 2  # a worker that dies (killed, out of memory) breaks its pool; the unfinished cells get a new one
 
 
@@ -112,7 +124,7 @@ def run_pool(cells: list[Cell], settings: JobSettings, device: torch.device, wor
     """One process pool, each worker with cores / workers threads; progress comes back through a queue. On
     Ctrl-C the workers are told to stop at their next step and queued cells are dropped; a second Ctrl-C
     stops the workers at once. Returns (interrupted, the cells left without a result by a dead worker)."""
-    context = get_context("spawn")
+    context = worker_context()
     queue, stop = context.Queue(), context.Event()
     threads = max(1, (os.cpu_count() or 1) // workers) if device.type == "cpu" else torch.get_num_threads()
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,

@@ -126,15 +126,17 @@ def test_a_matrix_across_two_nodes_writes_the_local_executors_records(cluster, t
 
 
 def pool_worker(out: Path) -> tuple[int, str] | None:
-    """A worker of this process's local pool (multiprocessing's spawned processes), once a cell has checkpointed."""
+    """A worker of this process's local pool, once a cell has checkpointed: a process forked by multiprocessing's
+    forkserver (the forkserver is this process's child, its workers are grandchildren with its command line)."""
     if not list((out / "checkpoints").rglob("*seed0-????????????.pt")):
         return None
-    for pid in sorted(descendants(os.getpid())):
+    children = {int(p) for p in os.popen(f"pgrep -P {os.getpid()}").read().split()}
+    for pid in sorted(descendants(os.getpid()) - children):
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"spawn_main" in command and b"resource_tracker" not in command:
+        if b"forkserver" in command:
             return pid, "a cell"
     return None
 
