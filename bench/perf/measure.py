@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -291,8 +290,11 @@ def measure_references(suite_name: str, profile: str, overrides: list[str], repe
 
 
 def in_process(pool_args: tuple, fn: Callable, *args) -> Any:
-    """Run fn(*args) in a fresh spawned process with the measured thread count."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=start_process,
+    """Run fn(*args) in a process of its own with the measured thread count, forked as the runner's workers are
+    (bench/run/executor_local.py: from a server that imported the cell's code once)."""
+    from bench.run.executor_local import worker_context
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=worker_context(), initializer=start_process,
                              initargs=pool_args) as pool:
         return pool.submit(fn, *args).result()
 
