@@ -45,8 +45,10 @@ def media_run(tmp_path_factory):
                "clip_b32": models / "clip", "clap": tiny_clap(models)}  # no wav2clip: AIS is skipped
     (root / "weights.yaml").write_text(yaml.safe_dump({k: str(v) for k, v in weights.items()}))
     out = root / "out"
+    # one worker: the cells run in this process, which loads the decoders' libraries once for both
     code = main(["run", "--suite", "image_text_audio", "--profile", "smoke", "--methods", "muni,flowbind", "--quiet",
-                 "--out", str(out), "--set", "data.source=files", "--set", f"data.root={root / 'emb'}",
+                 "--workers", "1", "--out", str(out), "--set", "data.source=files",
+                 "--set", f"data.root={root / 'emb'}",
                  "--set", "train.steps=4", "--set", "train.batch_size=64",
                  "--set", f"media.weights={root / 'weights.yaml'}", "--set", "media.samples=4"])
     records = {p.parent.name: json.loads(p.read_text()) for p in out.rglob("*-seed0.json")}
