@@ -182,16 +182,17 @@ def writable_directory(path: Path, flag: str) -> None:
     behind: writability is tried with a temporary file in the nearest existing folder."""
     if not str(path).strip():
         raise UsageError(f"{flag} is empty; give a directory")
-    existing = path
+    existing = Path(os.path.realpath(path))  # the folders mkdir will meet: symlinks followed, '..' applied
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
+    shown = existing if Path(path).is_absolute() else os.path.relpath(existing)
     if not existing.is_dir():
-        raise UsageError(f"{flag} {path}: {existing} is a file, not a directory")
+        raise UsageError(f"{flag} {path}: {shown} is a file, not a directory")
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as err:
-        raise UsageError(f"{flag} {path}: {existing} is not writable ({err.strerror})") from None
+        raise UsageError(f"{flag} {path}: {shown} is not writable ({err.strerror})") from None
 
 
 def one_line(err: BaseException) -> str:

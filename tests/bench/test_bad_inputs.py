@@ -152,6 +152,7 @@ CATALOGUE = [
 FILE_IN_THE_WAY = [
     (["run", "--profile", "smoke", "--out", "afile"], "--out afile: afile is a file, not a directory"),
     (["run", "--profile", "smoke", "--out", "afile/sub"], "--out afile/sub: afile is a file, not a directory"),
+    (["run", "--profile", "smoke", "--out", "new/../afile"], "--out new/../afile: afile is a file, not a directory"),
     (["report", "--results", "afile"], "--results afile is not a directory"),
     (["perf", "--profile", "smoke", "--out", "afile"], "--out afile: afile is a file, not a directory"),
 ]
