@@ -3,8 +3,10 @@ config hash that identifies a result cell. Resolution order: dataclass defaults,
 the profile, then the command line."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
+import functools
 import hashlib
 import json
 import math
@@ -140,7 +142,12 @@ class CellConfig:
 def load_profile(name: str) -> dict[str, Any]:
     if name not in PROFILES:
         raise ConfigError(f"unknown profile '{name}'; available: {', '.join(PROFILES)}")
-    text = resources.files("bench").joinpath("profiles", f"{name}.yaml").read_text()
+    return copy.deepcopy(parsed_yaml(resources.files("bench").joinpath("profiles", f"{name}.yaml").read_text()))
+
+
+@functools.lru_cache(maxsize=64)
+def parsed_yaml(text: str) -> Any:
+    """A profile's YAML, parsed once per content (a matrix resolves it once per cell); callers get a copy."""
     return yaml.safe_load(text) or {}
 
 

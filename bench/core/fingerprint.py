@@ -95,8 +95,15 @@ def top_level_imports(name: str, path: Path | str, tree: Tree | None = None) -> 
     def is_module(module: str) -> bool:
         return module_file(module, tree) is not None
 
-    found = {m for node in ast.parse(tree.read(relative)).body for m in imported_names(node, package, is_module)}
+    found = {m for node in top_level_nodes(tree.read(relative)) for m in imported_names(node, package, is_module)}
     return {m for m in found if is_module(m)}
+
+
+@functools.lru_cache(maxsize=1024)
+def top_level_nodes(source: bytes) -> tuple[ast.stmt, ...]:
+    """A file's top-level statements, parsed once per content (planning a matrix reads each file once per
+    method otherwise)."""
+    return tuple(ast.parse(source).body)
 
 
 def imported_names(node: ast.AST, package: str, is_module: Callable[[str], bool]) -> set[str]:
