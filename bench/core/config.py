@@ -79,8 +79,13 @@ class MediaConfig:
 
 BUDGETS = ("steps", "samples", "flops", "seconds")
 PRECISIONS = ("fp32", "bf16")
-# operational settings: they change logging, resumability and progress checks, not the numbers: not hashed
+# operational settings, left out of the hash: a record keeps its identity (and its file name) when they change
 NOT_HASHED = {"train": ("log_every", "checkpoint_every"), "eval": ("figure_samples", "progress_samples")}
+# of those, the ones that shape what a record holds, though not what its metrics mean: log_every sets the loss
+# curve's resolution, and its logged steps run under the FLOP counter, whose reordered sums move the weights in
+# the last bits; progress_samples sets the progress curve; figure_samples the samples kept. A record made with
+# other values is not reused, nor a checkpoint made with other values resumed (bench/run/job.py)
+SHAPING = {"train": ("log_every",), "eval": ("progress_samples", "figure_samples")}
 # settings added after records existed, left out of the hash while they have the value that reproduces those
 # records, so a record keeps its identity (and its file name) when a setting is added
 OMITTED_AT_DEFAULT = {"train": {"budget": "steps", "budget_amount": 0.0, "precision": "fp32"},
@@ -127,6 +132,11 @@ class CellConfig:
                 if d[section][name] == default:
                     d[section].pop(name)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+    def shaping_settings(self) -> dict[str, Any]:
+        """section.field -> value of the SHAPING settings."""
+        return {f"{section}.{name}": getattr(getattr(self, section), name)
+                for section, names in SHAPING.items() for name in names}
 
     def flat(self) -> dict[str, Any]:
         """section.field -> value, for tracking params."""

@@ -3,6 +3,8 @@ its record. One writer per cell: the lock is a file lock (released by the OS if 
 into one output directory never train the same cell at once or read each other's in-flight checkpoints."""
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import tempfile
 import time
@@ -18,8 +20,8 @@ import torch
 import yaml
 from filelock import FileLock, Timeout
 
-from bench.core.config import CellConfig
-from bench.core.fingerprint import same_code
+from bench.core.config import SHAPING, CellConfig
+from bench.core.fingerprint import changed_files, same_code
 from bench.core.records import Record, cell_stem, portable_traceback, record_state, write_record, write_samples
 from bench.run.cell import train_and_evaluate
 from bench.run.checkpoint import previous
@@ -49,10 +51,11 @@ class Cell:
 
     @property
     def checkpoint(self) -> Path:
-        """Named by the code fingerprint too: after a code change a cell starts afresh instead of resuming
-        training that other code began."""
+        """Named by the code fingerprint and the settings that shape a record outside its hash (config.SHAPING)
+        too: after a change to either, a cell starts afresh instead of resuming training begun otherwise."""
         place = self.out / "checkpoints" / self.stem.relative_to(self.out)
-        return place.with_name(f"{place.name}-{self.code['fingerprint']}.pt")
+        made_by = json.dumps([self.code["fingerprint"], self.cfg.shaping_settings()], sort_keys=True)
+        return place.with_name(f"{place.name}-{hashlib.sha256(made_by.encode()).hexdigest()[:12]}.pt")
 
     @property
     def lock(self) -> Path:
@@ -63,7 +66,27 @@ class Cell:
         return f"{self.cfg.method} s{self.cfg.seed}"
 
     def state(self) -> tuple[str, Record | None]:
-        return record_state(self.record, self.cfg.config_hash(), self.made_it)
+        state, record = record_state(self.record, self.cfg.config_hash(), self.made_it)
+        if state == "done" and self.other_settings(record):
+            return "stale", record
+        return state, record
+
+    def other_settings(self, record: Record) -> dict[str, Any]:
+        """The SHAPING settings the record was made with where they differ from this cell's (a setting the record
+        predates is not compared)."""
+        made_with = {f"{section}.{name}": (record.config.get(section) or {}).get(name)
+                     for section, names in SHAPING.items() for name in names}
+        return {key: value for key, value in made_with.items()
+                if value is not None and value != self.cfg.shaping_settings()[key]}
+
+    def why_stale(self, record: Record) -> str:
+        other = self.other_settings(record)
+        if other:
+            return f"its record was made with {', '.join(f'{k}={v}' for k, v in other.items())}"
+        recorded = record.code.get("files")
+        why = (f"changed: {', '.join(changed_files(recorded, self.code['files']))}" if recorded
+               else "made before records kept a code fingerprint")
+        return f"its record was made by other code ({why})"
 
     def made_it(self, record: Record) -> bool:
         """Whether this cell's code made the record (bench/core/fingerprint.py reads older fingerprint schemes too)."""

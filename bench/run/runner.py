@@ -10,7 +10,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.core.fingerprint import changed_files
 from bench.core.records import git_state
 from bench.run.executor import Executor, Progress
 from bench.run.executor_local import LocalExecutor
@@ -51,11 +50,7 @@ def run(request: RunRequest) -> RunResult:
             progress.write(f"  {cell.cfg.method} seed {cell.cfg.seed}: already done ({cell.record})")
             continue
         if state == "stale":
-            recorded = record.code.get("files")
-            why = (f"changed: {', '.join(changed_files(recorded, cell.code['files']))}" if recorded
-                   else "made before records kept a code fingerprint")
-            progress.write(f"  {cell.cfg.method} seed {cell.cfg.seed}: its record was made by other code ({why}); "
-                           "training again")
+            progress.write(f"  {cell.cfg.method} seed {cell.cfg.seed}: {cell.why_stale(record)}; training again")
         pending.append(cell)
     if not pending:
         return RunResult([done[c.key] for c in cells])

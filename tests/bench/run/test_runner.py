@@ -85,6 +85,24 @@ def test_a_record_made_by_other_code_is_trained_again(smoke_results, tmp_path):
     assert read_record(path).code["fingerprint"] != "0" * 12
 
 
+def test_a_record_or_checkpoint_made_with_another_log_every_is_not_reused(smoke_results, tmp_path, monkeypatch,
+                                                                           capsys):
+    """log_every is not hashed (a record keeps its name) but shapes the record (the loss curve; logged steps run
+    under the FLOP counter, which moves the weights in the last bits): another value trains again, and does not
+    resume a checkpoint made with the old one. checkpoint_every shapes nothing: the record is reused."""
+    out = finished(smoke_results, tmp_path)
+    assert statuses(run(request(out, overrides=["train.steps=20", "train.checkpoint_every=5"]))) == ["skipped"]
+    again = run(request(out, overrides=["train.steps=20", "train.log_every=5"]))
+    assert statuses(again) == ["ok"] and "its record was made with train.log_every=10" in capsys.readouterr().out
+    assert [step for step, _ in read_record(again.outcomes[0].record).train["loss_curve"]] == [5, 10, 15, 20]
+    settings = ["train.steps=20", "train.checkpoint_every=10"]
+    interrupt_after_checkpoint(monkeypatch, 10)
+    run(request(tmp_path / "other", overrides=settings))
+    monkeypatch.undo()
+    resumed = run(request(tmp_path / "other", overrides=[*settings, "train.log_every=5"])).outcomes[0]
+    assert read_record(resumed.record).train["resumed_from"] == 0
+
+
 def test_duplicate_methods_and_seeds_are_one_cell(smoke_results, tmp_path):
     result = run(request(finished(smoke_results, tmp_path), methods=["muni", "muni"], seeds=[0, 0]))
     assert statuses(result) == ["skipped"]
@@ -125,9 +143,11 @@ def same_numbers(a: Path, b: Path) -> None:
 
 
 @pytest.mark.parametrize("method, steps, at_step", [("muni", 20, 10), ("shala", 30, 20)])
-def test_a_resumed_cell_equals_an_uninterrupted_one_bit_for_bit(tmp_path, monkeypatch, method, steps, at_step):
+def test_a_resumed_cell_equals_an_uninterrupted_one_bit_for_bit(smoke_results, tmp_path, monkeypatch, method, steps,
+                                                               at_step):
     settings = [f"train.steps={steps}", "train.checkpoint_every=10"]  # shala: stage 2 starts at step 15
-    whole = run(request(tmp_path / "whole", methods=[method], overrides=settings)).outcomes[0]
+    whole = run(request(finished(smoke_results, tmp_path), methods=[method], overrides=settings)).outcomes[0]
+    assert whole.status == ("skipped" if steps == 20 else "ok")  # muni's is the shared smoke run's cell
     interrupt_after_checkpoint(monkeypatch, at_step)
     stopped = run(request(tmp_path / "resumed", methods=[method], overrides=settings))
     assert stopped.interrupted and statuses(stopped) == ["interrupted"]
@@ -193,14 +213,12 @@ def test_a_broken_tracking_store_does_not_stop_the_run(tmp_path, capsys):
 
 
 @pytest.mark.slow  # worker processes
-def test_parallel_workers_write_the_same_records_as_one_worker(tmp_path):
-    serial = run(request(tmp_path / "serial", methods=["muni", "mvae"], workers=1)).outcomes
-    parallel = run(request(tmp_path / "parallel", methods=["muni", "mvae"], workers=2, show_progress=True)).outcomes
+def test_parallel_workers_write_the_same_records_as_one_worker(smoke_results, tmp_path):
+    """Two cells of the shared smoke run (made one at a time) again, on two workers."""
+    parallel = run(request(tmp_path / "parallel", methods=["muni", "shala"], workers=2, show_progress=True)).outcomes
     assert sorted(o.status for o in parallel) == ["ok", "ok"]
-    for a in serial:
-        b = next(o for o in parallel if o.method == a.method)
-        assert a.record.relative_to(tmp_path / "serial") == b.record.relative_to(tmp_path / "parallel")
-        ra, rb = read_record(a.record), read_record(b.record)
+    for b in parallel:
+        ra, rb = read_record(smoke_results / b.record.relative_to(tmp_path / "parallel")), read_record(b.record)
         assert ra["config_hash"] == rb["config_hash"] and rb["device"]["threads"] == 1
         assert rb["metrics"].keys() == ra["metrics"].keys()  # values may differ in the last bits: 1 thread vs 2
 
