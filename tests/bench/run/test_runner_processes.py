@@ -12,7 +12,7 @@ import pytest
 
 from tests.bench.run.test_tracking import tracked_runs
 
-pytestmark = pytest.mark.slow  # real processes: about a minute together on a quiet 2-core machine
+pytestmark = pytest.mark.slow  # real processes
 
 SMOKE = ["--profile", "smoke", "--quiet"]
 
