@@ -74,10 +74,10 @@ class Cell:
     def other_settings(self, record: Record) -> dict[str, Any]:
         """The SHAPING settings the record was made with where they differ from this cell's (a setting the record
         predates is not compared)."""
+        current = self.cfg.shaping_settings()
         made_with = {f"{section}.{name}": (record.config.get(section) or {}).get(name)
                      for section, names in SHAPING.items() for name in names}
-        return {key: value for key, value in made_with.items()
-                if value is not None and value != self.cfg.shaping_settings()[key]}
+        return {key: value for key, value in made_with.items() if value is not None and value != current[key]}
 
     def why_stale(self, record: Record) -> str:
         other = self.other_settings(record)
