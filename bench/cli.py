@@ -1,4 +1,4 @@
-"""Command line: `python -m bench {run,list,report,perf}` (also installed as `bench`)."""
+"""Command line: `python -m bench {run,tune,list,report,perf}` (also installed as `bench`)."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +13,7 @@ EXAMPLES = """examples:
   python -m bench run --methods muni,mopoe --suite gaussian_mixture --seeds 0,1,2 --set train.steps=2000
   python -m bench run --methods muni --suite gaussian_mixture --set muni.route_mode=exact \\
       --set flow.encoder_grad_scale=0.03
+  python -m bench tune --methods all --suite gaussian_mixture
   python -m bench report --suite gaussian_mixture
 """
 
@@ -76,11 +77,44 @@ def existing_directory(path: Path, flag: str) -> None:
         raise UsageError(f"{flag} {path} is not a directory")
 
 
+def cell_options(parser: argparse.ArgumentParser) -> None:
+    """The options of commands that train cells (run, tune)."""
+    parser.add_argument("--methods", default="all", help="'all' or comma-separated method names (see bench list)")
+    parser.add_argument("--suite", default="gaussian_mixture", help="suite name (default: gaussian_mixture)")
+    parser.add_argument("--profile", default="cpu", help="smoke | cpu | cpu_wide | cpu_long | paper (default: cpu, "
+                        "sized for a 2-core machine); profiles live in bench/profiles/*.yaml")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="where to train (default: auto = cuda if available)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting, e.g. train.steps=2000, flow.encoder_grad_scale=0.03, "
+                        "data.d_priv=8, or a method option such as muni.route_mode=exact; repeatable")
+    parser.add_argument("--out", type=directory, default=Path("results"),
+                        help="where records go (default: results/); checkpoints and cell locks go to <out>/checkpoints")
+    parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
+                        "else sqlite:///<out>/mlflow.db); checked before any cell starts")
+    parser.add_argument("--require-tracking", action="store_true", help="stop before training when the tracking "
+                        "store cannot be used (default: go on untracked, and every record says so)")
+    parser.add_argument("--yes", action="store_true", help="confirm a budget of more than a week of training per cell "
+                        "(refused without it)")
+    parser.add_argument("--workers", type=not_negative, default=0, help="cells trained side by side, each in its own "
+                        "process (default: 0 = auto, one single-threaded cell per CPU core on cpu, one at a time on "
+                        "cuda); with --executor ray, at most this many cells at once (0: as many as the cluster fits)")
+    parser.add_argument("--executor", default="local", choices=["local", "ray"], help="where cells run: local = "
+                        "processes on this machine (default); ray = one Ray task per cell on a Ray cluster, whose "
+                        "records, samples and final checkpoints come back to --out (pip install -e '.[ray]')")
+    parser.add_argument("--ray-address", default=None, metavar="ADDR", help="with --executor ray: the cluster to "
+                        "join, e.g. HEAD:6379 from 'ray start --head' (default: start a Ray instance on 127.0.0.1)")
+    parser.add_argument("--cell-threads", type=positive, default=None, metavar="N", help="with --executor ray: CPU "
+                        "threads each cell trains with, and the CPUs Ray reserves for it (default: 1; a cuda cell "
+                        "also reserves one GPU)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="bench", description="muni-bench: train and evaluate multimodal shared-latent "
                     "generative models on one backbone, and turn the result records into the paper's tables.",
                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{run,list,report,perf}", parser_class=Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{run,tune,list,report,perf}", parser_class=Parser)
 
     run = sub.add_parser("run", help="train and evaluate the matrix suite × methods × seeds",
                          description="Train every method on a suite, evaluate its task matrix, log each cell to "
@@ -90,39 +124,38 @@ def build_parser() -> Parser:
                          "method, backbone, suite, metric or training loop) is trained again. Ctrl-C stops cleanly "
                          "(exit status 130).",
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("--methods", default="all", help="'all' or comma-separated method names (see bench list)")
-    run.add_argument("--suite", default="gaussian_mixture", help="suite name (default: gaussian_mixture)")
-    run.add_argument("--profile", default="cpu", help="smoke | cpu | cpu_wide | cpu_long | paper (default: cpu, "
-                     "sized for a 2-core machine); profiles live in bench/profiles/*.yaml")
+    cell_options(run)
     run.add_argument("--seeds", default="0", help="comma-separated training seeds (default: 0)")
-    run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                     help="where to train (default: auto = cuda if available)")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a setting, e.g. train.steps=2000, flow.encoder_grad_scale=0.03, "
-                     "data.d_priv=8, or a method option such as muni.route_mode=exact; repeatable")
-    run.add_argument("--out", type=directory, default=Path("results"),
-                     help="where records go (default: results/); checkpoints and cell locks go to <out>/checkpoints")
-    run.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
-                     "else sqlite:///<out>/mlflow.db); checked before any cell starts")
-    run.add_argument("--require-tracking", action="store_true", help="stop before training when the tracking "
-                     "store cannot be used (default: go on untracked, and every record says so)")
     run.add_argument("--force", action="store_true", help="train cells again even if their record is up to date")
-    run.add_argument("--yes", action="store_true", help="confirm a budget of more than a week of training per cell "
-                     "(refused without it)")
-    run.add_argument("--workers", type=not_negative, default=0, help="cells trained side by side, each in its own "
-                     "process (default: 0 = auto, one single-threaded cell per CPU core on cpu, one at a time on "
-                     "cuda); with --executor ray, at most this many cells at once (0: as many as the cluster fits)")
-    run.add_argument("--executor", default="local", choices=["local", "ray"], help="where cells run: local = "
-                     "processes on this machine (default); ray = one Ray task per cell on a Ray cluster, whose "
-                     "records, samples and final checkpoints come back to --out (pip install -e '.[ray]')")
-    run.add_argument("--ray-address", default=None, metavar="ADDR", help="with --executor ray: the cluster to "
-                     "join, e.g. HEAD:6379 from 'ray start --head' (default: start a Ray instance on 127.0.0.1)")
-    run.add_argument("--cell-threads", type=positive, default=None, metavar="N", help="with --executor ray: CPU "
-                     "threads each cell trains with, and the CPUs Ray reserves for it (default: 1; a cuda cell "
-                     "also reserves one GPU)")
+    run.add_argument("--tuned", default="on", metavar="on|off|FILE", help="on (default): each method trains at "
+                     "its tuned settings, from <out>/<suite>/<profile>/tuning/tuned.yaml (written by bench tune), "
+                     "where it has them, and the run says which; off: every method at the profile's shared "
+                     "settings; FILE: the tuned settings in that file. A --set of the same key wins")
     run.add_argument("--record-interrupted", action="store_true", help="on Ctrl-C, write a record with status "
                      "'interrupted' for each running cell (default: write nothing; a rerun resumes it)")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    tune = sub.add_parser("tune", help="equal-effort tuning: the same search space and trials for every method",
+                          description="Tune every method alike: the same search space and the same number of "
+                          "trials, drawn i.i.d. by Optuna's random sampler from --sampler-seed (trial k has the same "
+                          "settings for every method). Each trial is an ordinary cell (a record under --out, run "
+                          "here or on Ray; rerunning the command resumes it). Each method's trial with the best "
+                          "mean rank over the suite's headline metrics on validation tuples (never test tuples) is "
+                          "selected; the selected settings go to <out>/<suite>/<profile>/tuning/tuned.yaml with the "
+                          "trials that chose them, which bench run then uses, and one Optuna study per method to "
+                          "<out>/<suite>/<profile>/tuning/optuna.db (optuna-dashboard sqlite:///PATH shows it).",
+                          epilog="examples:\n  python -m bench tune --methods all --suite gaussian_mixture\n"
+                          "  python -m bench tune --methods muni,mopoe --trials 10 --space space.yaml\n\n"
+                          "A space file maps settings to ranges, the same for every method:\n"
+                          "  train.lr: {low: 1.0e-4, high: 3.0e-3, log: true}\n"
+                          "  train.batch_size: {choices: [128, 256, 512]}\n",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    cell_options(tune)
+    tune.add_argument("--trials", type=positive, default=6, help="trials per method (default: 6)")
+    tune.add_argument("--space", type=Path, default=None, metavar="FILE", help="a YAML search space (default: "
+                      "train.lr log-uniform over [1e-4, 3e-3])")
+    tune.add_argument("--seed", type=not_negative, default=0, help="the training seed of every trial (default: 0)")
+    tune.add_argument("--sampler-seed", type=not_negative, default=0, help="the seed of the trials' draws "
+                      "(default: 0)")
 
     lst = sub.add_parser("list", help="methods, suites, metrics and profiles",
                          description="List the registered methods (with the directions they support), suites "
@@ -179,20 +212,23 @@ def build_parser() -> Parser:
 
 
 def request_from(args):
-    """The RunRequest that `bench run`'s arguments ask for (the plan checks it: bench/run/plan.py)."""
+    """The RunRequest that `bench run`'s (or `bench tune`'s) arguments ask for (the plan checks it:
+    bench/run/plan.py)."""
     from bench.core.records import command_line
     from bench.run.plan import RunRequest
 
     if args.executor != "ray" and args.cell_threads is not None:
         raise UsageError("--cell-threads is an option of --executor ray; add --executor ray or leave it out")
-    return RunRequest(suite=args.suite, methods=method_names(args.methods), seeds=parse_seeds(args.seeds),
+    tuning = args.command == "tune"
+    return RunRequest(suite=args.suite, methods=method_names(args.methods),
+                      seeds=[args.seed] if tuning else parse_seeds(args.seeds),
                       profile=args.profile, overrides=args.overrides, device=args.device, out=args.out,
-                      tracking_uri=args.tracking_uri, force=args.force,
+                      tracking_uri=args.tracking_uri, force=getattr(args, "force", False),
                       command=command_line(getattr(args, "argv", [])), show_progress=not args.quiet,
-                      workers=args.workers, record_interrupted=args.record_interrupted,
+                      workers=args.workers, record_interrupted=getattr(args, "record_interrupted", False),
                       require_tracking=args.require_tracking, yes=args.yes, executor=args.executor,
-                      ray_address=args.ray_address,
-                      cell_threads=args.cell_threads or 1)
+                      ray_address=args.ray_address, cell_threads=args.cell_threads or 1,
+                      tuned="off" if tuning else args.tuned)
 
 
 def cmd_run(args) -> int:
@@ -207,6 +243,29 @@ def cmd_run(args) -> int:
         print("bench: interrupted before any cell started; nothing was recorded", file=sys.stderr)
         return 130
     return summarize_run(result, args)
+
+
+def cmd_tune(args) -> int:
+    from bench.tune.space import load_space
+    from bench.tune.tune import TuneRequest, check, tune
+
+    request = TuneRequest(request_from(args), load_space(args.space), args.trials, args.sampler_seed)
+    check(request)  # every rule before anything is written or trained
+    try:
+        result = tune(request)
+    except KeyboardInterrupt:
+        print("bench: interrupted before any trial started; nothing was recorded", file=sys.stderr)
+        return 130
+    if result.interrupted:
+        return 130
+    for method, trial in result.selected.items():
+        shown = " ".join(f"{k}={v}" for k, v in trial.settings.items())
+        print(f"bench: {method}: trial {trial.number} selected ({shown}; mean validation rank {trial.score:.2f})")
+    for method, left in result.pending.items():
+        print(f"bench: {method}: {left} trials not finished; rerun the same command to resume", file=sys.stderr)
+    print(f"bench: wrote {result.path}; next, 'python -m bench run --suite {args.suite} --profile {args.profile}"
+          f" --seeds 0,1,2,3,4' trains every tuned method at its selected settings")
+    return 1 if result.pending else 0
 
 
 def summarize_run(result, args) -> int:
@@ -314,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        handler = {"run": cmd_run, "list": cmd_list, "report": cmd_report, "perf": cmd_perf}[args.command]
+        handler = {"run": cmd_run, "tune": cmd_tune, "list": cmd_list, "report": cmd_report,
+                   "perf": cmd_perf}[args.command]
         return handler(args)
     except (UsageError, UnknownNameError, ConfigError, FileNotFoundError) as err:
         print(f"bench: error: {err}", file=sys.stderr)

@@ -29,9 +29,10 @@ class EvalConfig:
     swd_projections: int = 128  # paper App. D
     projection_seed: int = 0  # the same projections for every method and seed
     figure_samples: int = 512  # jointly generated samples kept in the record for figures
-    progress_samples: int = 500  # samples per task of the quick evaluations at each quarter of training; 0: none
+    progress_samples: int = 500  # validation tuples per task of the quick evaluation at each eighth of training; 0: off
     gaussian_output: str = "samples"  # what Gaussian decoders (classic backbone) give: "samples" or their "means"
     bootstrap: int = 200  # resamples of the test tuples for every value's standard error and interval; 0: none
+    rung: float = 0.75  # the test set is also evaluated at this fraction of training (budget stability); 0: not
 
     def __post_init__(self):
         at_least(self, 1, "n_samples", "batch_size", "swd_projections")
@@ -41,6 +42,11 @@ class EvalConfig:
         at_least(self, 0, "projection_seed", "figure_samples", "progress_samples", "bootstrap")
         if self.bootstrap == 1:
             raise ValueError("bootstrap must be 0 (no intervals) or at least 2 resamples, not 1")
+        if not 0.0 <= self.rung < 1.0:
+            raise ValueError(f"rung must lie in [0, 1) (a fraction of training; 0: none), not {self.rung}")
+
+
+SPLITS = ("test", "validation")  # reported numbers come from test; whatever a run selects or stops on, validation
 
 
 class ShuffledBatches:
@@ -92,7 +98,8 @@ class Suite:
     def __init__(self, data_config):
         self.data_config = data_config
         self.specs: list[ModalitySpec] = []
-        self.reference_cache: dict[tuple[int, int, int], tuple] = {}  # scored reference rows (tasks/evaluation.py)
+        self.reference_cache: dict[tuple, tuple] = {}  # scored reference rows (tasks/evaluation.py)
+        self.evaluated_split = "test"  # the split evaluate() reads
 
     def train_batches(self, batch_size: int, device: torch.device | str) -> ShuffledBatches:
         raise NotImplementedError
@@ -104,16 +111,23 @@ class Suite:
 
     # --- evaluation: the suite declares, tasks/evaluation.py runs ------------------------------------------
     def evaluate(self, method: Method, eval_config: EvalConfig, device: torch.device | str,
-                 progress: Progress | None = None, references: bool = True) -> Evaluation:
-        """The task matrix on the first eval.n_samples test tuples, every value with its bootstrap interval, and
-        (references=True) the suite's reference rows on the same tuples (see tasks/evaluation.py)."""
-        self.eval_config, self.device = eval_config, device
-        n = min(eval_config.n_samples, self.test_size())
+                 progress: Progress | None = None, references: bool = True, split: str = "test") -> Evaluation:
+        """The task matrix on the first eval.n_samples tuples of a split, every value with its bootstrap interval,
+        and (references=True) the suite's reference rows on the same tuples (see tasks/evaluation.py). The test
+        split gives the reported numbers (and the figures' samples); the validation split, drawn apart from both
+        training and test, is what quick checks, tuning and any selection read."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split '{split}'; available: {', '.join(SPLITS)}")
+        self.eval_config, self.device, self.evaluated_split = eval_config, device, split
+        n = min(eval_config.n_samples, self.test_size() if split == "test" else self.validation_size())
         return evaluation.evaluate(self, method, n, eval_config.batch_size, eval_config.bootstrap, progress,
-                                   references)
+                                   references, figures=split == "test")
 
     def test_size(self) -> int:
         return self.data_config.n_test
+
+    def validation_size(self) -> int:
+        return self.data_config.n_val
 
     def tasks(self) -> list[Task]:
         """The task matrix, in the order it is generated (the order fixes the random draws)."""
@@ -127,8 +141,16 @@ class Suite:
         self.device; a suite with several test sets picks the task's."""
         raise NotImplementedError
 
+    def validation_rows(self, n: int, task: Task | None = None) -> dict[str, Tensor]:
+        """The first n validation tuples, like test_rows: drawn apart from the training and the test tuples."""
+        raise NotImplementedError
+
+    def evaluation_rows(self, n: int, task: Task | None = None) -> dict[str, Tensor]:
+        """The first n tuples of the split being evaluated (self.evaluated_split)."""
+        return self.validation_rows(n, task) if self.evaluated_split == "validation" else self.test_rows(n, task)
+
     def reference_rows(self, n: int, task: Task | None = None) -> dict[str, Tensor]:
-        """n real tuples the test set never saw: the oracle's samples for co-generation."""
+        """n real tuples the evaluated split never saw: the oracle's samples for co-generation."""
         raise NotImplementedError
 
     def references(self) -> list[Reference]:
@@ -154,6 +176,11 @@ class Suite:
     def prepare(self, chunk: dict[str, Tensor]) -> dict[str, Tensor]:
         """Generated or real rows as the scores read them (e.g. with a verifier's predictions added)."""
         return chunk
+
+    @classmethod
+    def headline_metrics(cls) -> list[MetricSpec]:
+        """The metrics that tuning selects on and the settled rule judges, on validation tuples: the paper's table."""
+        return list(cls.table)
 
     def evaluated_specs(self) -> list[MetricSpec]:
         """Every metric the tasks fill, in record order."""

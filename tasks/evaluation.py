@@ -66,13 +66,14 @@ class EvaluatedSuite(Protocol):
     """What the engine needs of a suite (tasks/base.py's Suite is one): its task matrix, scores, test rows and
     reference rows."""
 
-    reference_cache: dict[tuple[int, int, int], tuple]
+    reference_cache: dict[tuple, tuple]
+    evaluated_split: str  # the split evaluate() reads: "test" or "validation"
 
     def tasks(self) -> list[Task]: ...
 
     def scores(self, task: Task) -> list[Score]: ...
 
-    def test_rows(self, n: int, task: Task | None = None) -> Chunk: ...
+    def evaluation_rows(self, n: int, task: Task | None = None) -> Chunk: ...
 
     def references(self) -> list[Reference]: ...
 
@@ -169,7 +170,7 @@ def score_generator(suite: EvaluatedSuite, generator: Generator, n: int, size: i
             continue
         say(task.group)
         start = time.perf_counter()
-        rows = suite.test_rows(n, task)
+        rows = suite.evaluation_rows(n, task)
         got, first = run_task(task, scores, generator, rows, size, suite.prepare, bootstrap)
         joint = joint if task.sources else first
         tuples = len(next(iter(rows.values()))) // task.draws
@@ -205,9 +206,9 @@ def column(spec: MetricSpec, parts: dict[str, Scored], counted: list[str], n: in
 def reference_metrics(suite: EvaluatedSuite, n: int, size: int, bootstrap: int
                       ) -> tuple[dict[str, str], dict[str, MetricResult]]:
     """What each reference row of the suite is, and "reference:<name>/<key>" for all of them; scored once per
-    suite object and sizes."""
-    cache = suite.reference_cache
-    if (n, size, bootstrap) not in cache:
+    suite object, split and sizes."""
+    cache, key = suite.reference_cache, (suite.evaluated_split, n, size, bootstrap)
+    if key not in cache:
         labels, out = {}, {}
         with torch.random.fork_rng():
             for reference in suite.references():
@@ -215,14 +216,15 @@ def reference_metrics(suite: EvaluatedSuite, n: int, size: int, bootstrap: int
                 metrics, _, _ = score_generator(suite, reference, n, size, bootstrap)
                 labels[reference.name] = reference.label
                 out.update({f"reference:{reference.name}/{k}": v for k, v in metrics.items()})
-        cache[(n, size, bootstrap)] = labels, out
-    return cache[(n, size, bootstrap)]
+        cache[key] = labels, out
+    return cache[key]
 
 
 def evaluate(suite: EvaluatedSuite, method: Method, n: int, size: int, bootstrap: int = 0,
-             progress: Progress | None = None, references: bool = True) -> Evaluation:
-    """The suite's task matrix on (at most) n test tuples per task for the method, then (references=True) the
-    suite's reference rows on the same tuples and resamples, and the suite's fixed metrics."""
+             progress: Progress | None = None, references: bool = True, figures: bool = True) -> Evaluation:
+    """The suite's task matrix on (at most) n tuples per task of the split the suite evaluates for the method, then
+    (references=True) the suite's reference rows on the same tuples and resamples, the suite's fixed metrics and
+    (figures=True) the samples its figures keep."""
     metrics, joint, timings = score_generator(suite, MethodGenerator(suite, method), n, size, bootstrap, progress)
     labels: dict[str, str] = {}
     if references:
@@ -231,4 +233,4 @@ def evaluate(suite: EvaluatedSuite, method: Method, n: int, size: int, bootstrap
         metrics.update(scored)
         timings["references"] = time.perf_counter() - start
     metrics.update(suite.fixed_metrics())
-    return Evaluation(metrics, suite.figure_samples(method, joint), timings, labels)
+    return Evaluation(metrics, suite.figure_samples(method, joint) if figures else {}, timings, labels)

@@ -1,5 +1,5 @@
 """The project's layers import downward only: base → methods, metrics → tasks → bench → scripts, and inside bench
-core → figures → run, report (never each other) → perf → the command line; and no group of modules imports
+core → figures → run, report (never each other) → perf, tune → the command line; and no group of modules imports
 itself round. Every import counts — at module level, inside a function, or for type checking only — relative
 imports are resolved, and `from package import name` is an import of the package's module `name` when there is
 one, else of the package's __init__."""
@@ -17,7 +17,8 @@ ALLOWED = {"base": {"base"}, "methods": {"base", "methods"}, "metrics": {"base",
            "tasks": {"base", "methods", "metrics", "tasks"}, "bench": {"base", "methods", "metrics", "tasks", "bench"},
            "scripts": {"base", "methods", "metrics", "tasks", "bench", "scripts"}}
 # bench's rooms by floor: a module imports its own room or rooms on lower floors; rooms on one floor never meet
-BENCH_FLOORS = {"bench.core": 0, "bench.figures": 1, "bench.run": 2, "bench.report": 2, "bench.perf": 3}
+BENCH_FLOORS = {"bench.core": 0, "bench.figures": 1, "bench.run": 2, "bench.report": 2, "bench.perf": 3,
+                "bench.tune": 3}
 TOP_FLOOR = 4  # bench/__init__, __main__, cli, listing: the command line
 
 

@@ -47,6 +47,7 @@ class Record:
     reason: str | None = None  # why it failed or was interrupted
     data: dict[str, Any] = field(default_factory=dict)  # the suite's description of its data
     train: dict[str, Any] = field(default_factory=dict)  # steps, resume, final terms, curves, quick checks
+    rungs: list[dict[str, Any]] = field(default_factory=list)  # test evaluations before the end (eval.rung)
     parameters: dict[str, int] = field(default_factory=dict)
     budget: dict[str, Any] = field(default_factory=dict)  # what training consumed (bench/run/budget.py)
     references: dict[str, str] = field(default_factory=dict)  # reference row -> what it is

@@ -27,6 +27,7 @@ EVAL_SEED_OFFSET = 1_000_003  # evaluation draws from its own seed, so it does n
 CHECKS = tuple(i / 8 for i in range(1, 9))  # fractions of training after which the quick evaluation runs
 CURVE_SEED = 2_000_003  # the quick evaluations' noise: the same at every check, for every method and seed
 CURVE_RESAMPLES = 100  # bootstrap resamples of each quick evaluation (its values' standard errors)
+REFERENCE, ORACLE = "reference:", "reference:oracle/"  # how an evaluation names its reference rows' values
 
 
 @dataclass
@@ -37,6 +38,8 @@ class CellResult:
     evaluation: Evaluation
     parameters: int
     budget: dict[str, Any]
+    checks: list[dict[str, Any]]  # the quick evaluations on validation tuples, in training order
+    rungs: list[dict[str, Any]]  # the test evaluations before the end of training (eval.rung)
 
 
 def measured_cost(method: Method, suite: Suite, cfg: CellConfig, device: torch.device,
@@ -54,29 +57,49 @@ def measured_cost(method: Method, suite: Suite, cfg: CellConfig, device: torch.d
 
 
 def quick_checks(suite: Suite, cfg: CellConfig, steps: int, device: torch.device) -> Callable | None:
-    """A check for train(): the task matrix on the first eval.progress_samples test tuples at each eighth of
-    training, every time from CURVE_SEED (common random numbers: a change between two checks, or two methods, is
-    the model's, not the sampling noise's), under a forked random state so the checks leave the cell's numbers
-    unchanged. Each value keeps its bootstrap standard error, what bench/core/convergence.py judges movement by."""
-    if not cfg.eval.progress_samples:
+    """A check for train(). At each eighth of training: the task matrix on the first eval.progress_samples
+    *validation* tuples (never a test tuple: what a run selects or stops on must not see the test set), every time
+    from CURVE_SEED (common random numbers: a change between two checks, or two methods, is the model's, not the
+    sampling noise's), with the oracle reference row on the same tuples (a distance to the ideal at the same sample
+    size: a set distance's finite-sample bias cancels). At eval.rung of training: the test evaluation the cell's
+    final one makes, as it stands at that step (the budget-stability verdicts' earlier rung). Both run under a
+    forked random state, so the checks leave the cell's numbers unchanged. Each value keeps its bootstrap standard
+    error."""
+    at = {max(1, round(steps * fraction)): fraction for fraction in CHECKS} if cfg.eval.progress_samples else {}
+    rung = max(1, round(steps * cfg.eval.rung)) if cfg.eval.rung else None
+    if not at and rung is None:
         return None
-    at = {max(1, round(steps * fraction)): fraction for fraction in CHECKS}
-    quick = dataclasses.replace(cfg.eval, n_samples=min(cfg.eval.n_samples, cfg.eval.progress_samples),
+    quick = dataclasses.replace(cfg.eval, n_samples=min(cfg.eval.n_samples, cfg.eval.progress_samples or 1),
                                 bootstrap=CURVE_RESAMPLES if cfg.eval.bootstrap else 0)
 
-    def check(step: int, ema: EMA) -> dict[str, Any] | None:
-        if step not in at:
-            return None
+    def evaluated(ema: EMA, seed: int, eval_config, split: str) -> tuple[Evaluation, float]:
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(CURVE_SEED)
+            torch.manual_seed(seed)
             ema.module.eval()
             set_gaussian_output(ema.module, cfg.eval.gaussian_output)
-            evaluation = suite.evaluate(ema.module, quick, device, references=False)
+            evaluation = suite.evaluate(ema.module, eval_config, device, references=split == "validation",
+                                        split=split)
             ema.module.train()
-        return {"step": step, "fraction": at[step], "n": quick.n_samples, "seconds": time.perf_counter() - start,
-                "metrics": {k: r.value for k, r in evaluation.metrics.items()},
-                "se": {k: r.se for k, r in evaluation.metrics.items()}}
+        return evaluation, time.perf_counter() - start
+
+    def check(step: int, ema: EMA) -> dict[str, Any] | None:
+        if step not in at and step != rung:
+            return None
+        found: dict[str, Any] = {}
+        if step in at:
+            evaluation, seconds = evaluated(ema, CURVE_SEED, quick, "validation")
+            own = {k: r for k, r in evaluation.metrics.items() if not k.startswith(REFERENCE)}
+            found.update({"step": step, "fraction": at[step], "n": quick.n_samples, "seconds": seconds,
+                          "split": "validation", "metrics": {k: r.value for k, r in own.items()},
+                          "se": {k: r.se for k, r in own.items()},
+                          "oracle": {k.removeprefix(ORACLE): r.value for k, r in evaluation.metrics.items()
+                                     if k.startswith(ORACLE)}})
+        if step == rung:
+            evaluation, seconds = evaluated(ema, cfg.seed + EVAL_SEED_OFFSET, cfg.eval, "test")
+            found["rung"] = {"step": step, "fraction": cfg.eval.rung, "seconds": seconds,
+                             "metrics": {k: r.as_dict() for k, r in evaluation.metrics.items()}}
+        return found
     return check
 
 
@@ -99,5 +122,7 @@ def train_and_evaluate(cfg: CellConfig, suite: Suite, device: torch.device, *, l
     torch.manual_seed(cfg.seed + EVAL_SEED_OFFSET)
     set_gaussian_output(ema.module, cfg.eval.gaussian_output)
     evaluation = suite.evaluate(ema.module, cfg.eval, device, progress)
+    checks = [{k: v for k, v in c.items() if k != "rung"} for c in summary.progress if "metrics" in c]
+    rungs = [c["rung"] for c in summary.progress if "rung" in c]
     return CellResult(method, ema, summary, evaluation, sum(p.numel() for p in method.parameters()),
-                      consumption(cfg.train, steps, measured, method, summary.flops))
+                      consumption(cfg.train, steps, measured, method, summary.flops), checks, rungs)

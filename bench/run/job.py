@@ -39,6 +39,7 @@ class Cell:
     cfg: CellConfig
     out: Path
     code: dict[str, Any]
+    label: str = ""  # what sets it apart from cells of the same method and seed in one run (a tuning trial)
 
     @property
     def stem(self) -> Path:
@@ -63,7 +64,7 @@ class Cell:
 
     @property
     def key(self) -> str:
-        return f"{self.cfg.method} s{self.cfg.seed}"
+        return f"{self.cfg.method} s{self.cfg.seed}" + (f" {self.label}" if self.label else "")
 
     def state(self) -> tuple[str, Record | None]:
         state, record = record_state(self.record, self.cfg.config_hash(), self.made_it)
@@ -205,8 +206,7 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
         wall["train"] = marks["eval"] - marks["train"]
         record.train = {"steps": summary.steps, "resumed_from": summary.resumed_from,
                            "final_terms": summary.final_terms, "samples_per_second": summary.samples_per_second,
-                           "loss_curve": summary.loss_curve,
-                           "checks": summary.progress}
+                           "loss_curve": summary.loss_curve}
         notes.extend(summary.notes)
 
     try:
@@ -227,12 +227,13 @@ def train_cell(cell: Cell, settings: JobSettings, device: torch.device, suites: 
             evaluation.metrics.update(media_metrics(cfg, suite, result.ema.module, device, check_stop))
             wall["media"] = time.perf_counter() - started
         record.parameters = result.parameters
+        record.train["checks"], record.rungs = result.checks, result.rungs
         record.budget = result.budget | {"wall_seconds": wall["train"]}
         wall["eval_tasks"] = evaluation.timings
         record.metrics = {k: r.as_dict() for k, r in evaluation.metrics.items()}
         record.references = evaluation.references
         tracker.log_metrics({k: r.value for k, r in evaluation.metrics.items() if r.value is not None},
-                            cfg.train.steps)
+                            result.summary.steps)
         if evaluation.samples:
             write_samples(stem.with_suffix(".samples.npz"), evaluation.samples)
             record.samples = stem.with_suffix(".samples.npz").name

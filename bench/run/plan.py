@@ -17,6 +17,7 @@ import torch
 from bench.core.config import PROFILES, resolve, validate_overrides
 from bench.core.errors import ConfigError, UsageError
 from bench.core.fingerprint import code_fingerprint
+from bench.core.tuned import as_overrides, read_tuned, tuned_path
 from bench.run.job import Cell
 from methods import METHODS
 from tasks import SUITES
@@ -51,6 +52,11 @@ class RunRequest:
     ray_address: str | None = None  # the Ray cluster to use; None: start a Ray instance on this machine
     cell_threads: int = 1  # CPU threads per cell under Ray (the CPUs Ray reserves for it)
     yes: bool = False  # confirm a budget longer than LONG_RUN_SECONDS of training per cell
+    tuned: str = "on"  # on: each method at its tuned settings (<out>/<suite>/<profile>/tuning/tuned.yaml) where it
+    # has them; off: every method at the profile's shared settings; a path: the tuned settings in that file
+    variants: list[tuple[str, list[str]]] = field(default_factory=lambda: [("", [])])  # (label, more --set items):
+    # the matrix once per variant (bench tune: one per trial)
+    skip_diverged: bool = False  # a cell whose record (this code's) says it diverged is an outcome, not retried
 
 
 @dataclass
@@ -58,8 +64,9 @@ class Plan:
     request: RunRequest
     methods: list[str]  # in the order asked, each once
     seeds: list[int]
-    cells: list[Cell]  # methods × seeds, resolved
+    cells: list[Cell]  # variants × methods × seeds, resolved
     notes: list[str] = field(default_factory=list)  # what the plan changed or left out, for the user
+    tuned: dict[str, list[str]] = field(default_factory=dict)  # method -> the tuned settings it trains at
 
 
 def repeats(items: list, flag: str, notes: list[str]) -> list:
@@ -278,18 +285,57 @@ def check_resources(request: RunRequest, preflight, cells: list[Cell], notes: li
     return request
 
 
-def resolved_cells(request: RunRequest, methods: list[str], seeds: list[int]) -> list[Cell]:
+def tuned_settings(request: RunRequest, methods: list[str], notes: list[str]) -> dict[str, list[str]]:
+    """Method -> the --set items of its tuned settings (request.tuned), each said in a note; a setting the run sets
+    itself (--set) is the run's, not the tuning's."""
+    if request.tuned == "off":
+        return {}
+    default = request.tuned == "on"
+    path = tuned_path(Path(request.out), request.suite, request.profile) if default else Path(request.tuned)
+    if not default and not path.is_file():
+        raise UsageError(f"--tuned {request.tuned}: no such file; give on, off or a tuned.yaml that bench tune wrote")
+    found = read_tuned(path)
+    if found is None:
+        notes.append(f"no tuned settings for {request.suite} at profile {request.profile} ({path}): every method "
+                     "trains at the profile's shared settings (bench tune makes them)")
+        return {}
+    if found.data.get("suite") not in (None, request.suite) or found.data.get("profile") not in (None, request.profile):
+        raise UsageError(f"--tuned {path}: it holds the tuning of {found.data.get('suite')} at profile "
+                         f"{found.data.get('profile')}, not of {request.suite} at {request.profile}")
+    own = {item.partition("=")[0].strip() for item in request.overrides}
+    out, shared, kept = {}, [], []
+    for method in methods:
+        settings = found.settings(method)
+        if settings is None:
+            shared.append(method)
+            continue
+        kept.extend(f"{method}: {key} (--set)" for key in settings if key in own)
+        out[method] = as_overrides({k: v for k, v in settings.items() if k not in own})
+    if out:
+        shown = "; ".join(f"{m} {' '.join(items) or '(all set by --set)'}" for m, items in out.items())
+        notes.append(f"tuned settings from {path}: {shown} (--tuned off trains at the shared settings)")
+    if shared:
+        notes.append(f"not tuned (shared settings): {', '.join(shared)}")
+    if kept:
+        notes.append(f"--set wins over the tuned value of {', '.join(kept)}")
+    return out
+
+
+def resolved_cells(request: RunRequest, methods: list[str], seeds: list[int], tuned: dict[str, list[str]]
+                   ) -> list[Cell]:
     """Every cell of the matrix, resolved (so config mistakes stop the run before any training)."""
     suite_module = SUITES.get(request.suite).__module__
     fingerprints: dict[tuple[str, bool], dict[str, Any]] = {}
     cells = []
-    for method in methods:
-        for seed in seeds:
-            cfg = resolve(request.suite, method, seed, request.profile, request.overrides)
-            key = (method, bool(cfg.media.weights))
-            if key not in fingerprints:
-                fingerprints[key] = code_fingerprint(METHODS.get(method).__module__, suite_module, media=key[1])
-            cells.append(Cell(cfg, request.out, fingerprints[key]))
+    for label, extra in request.variants:
+        for method in methods:
+            for seed in seeds:
+                overrides = [*tuned.get(method, []), *request.overrides, *extra]
+                cfg = resolve(request.suite, method, seed, request.profile, overrides)
+                key = (method, bool(cfg.media.weights))
+                if key not in fingerprints:
+                    fingerprints[key] = code_fingerprint(METHODS.get(method).__module__, suite_module, media=key[1])
+                cells.append(Cell(cfg, request.out, fingerprints[key], label))
     return cells
 
 
@@ -306,11 +352,14 @@ def plan(request: RunRequest) -> Plan:
         check_tracking(request)
         check_executor(request)
         check_device(request)
-        cells = resolved_cells(request, methods, seeds)
+        tuned = tuned_settings(request, methods, notes)
+        for _, extra in request.variants:
+            validate_overrides([*request.overrides, *extra], request.suite, methods)
+        cells = resolved_cells(request, methods, seeds, tuned)
     except ConfigError as err:
         raise UsageError(one_line(err)) from None
     preflight = suite_preflight(request.suite)
     request = check_resources(request, preflight, cells, notes)
     check_sources(preflight, cells)
     writable_directory(Path(request.out), "--out")
-    return Plan(request, methods, seeds, cells, notes)
+    return Plan(request, methods, seeds, cells, notes, tuned)

@@ -17,6 +17,8 @@ from bench.run.job import Cell, CellOutcome, JobSettings
 from bench.run.plan import RunRequest, pick_device, plan
 from bench.run.tracking import TrackingSetup, prepare_tracking, store_uri
 
+DIVERGED = "TrainingDiverged"  # how a diverged cell's reason begins (bench/run/train.py)
+
 
 class TrackingUnavailable(RuntimeError):
     """--require-tracking was given and the store cannot be used."""
@@ -30,6 +32,12 @@ class RunResult:
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
+
+
+def diverged(cell: Cell, record) -> bool:
+    """Whether the cell's record, made by this code with this config, says training diverged."""
+    return (record is not None and record.status == "failed" and (record.reason or "").startswith(DIVERGED)
+            and record.config_hash == cell.cfg.config_hash() and cell.made_it(record))
 
 
 def run(request: RunRequest) -> RunResult:
@@ -47,10 +55,14 @@ def run(request: RunRequest) -> RunResult:
         state, record = cell.state()
         if state == "done" and not request.force:
             done[cell.key] = CellOutcome(cell.cfg.method, cell.cfg.seed, "skipped", cell.record)
-            progress.write(f"  {cell.cfg.method} seed {cell.cfg.seed}: already done ({cell.record})")
+            progress.write(f"  {cell.key}: already done ({cell.record})")
+            continue
+        if request.skip_diverged and not request.force and diverged(cell, record):
+            done[cell.key] = CellOutcome(cell.cfg.method, cell.cfg.seed, "failed", cell.record, record.reason)
+            progress.write(f"  {cell.key}: diverged before ({cell.record}); not retried")
             continue
         if state == "stale":
-            progress.write(f"  {cell.cfg.method} seed {cell.cfg.seed}: {cell.why_stale(record)}; training again")
+            progress.write(f"  {cell.key}: {cell.why_stale(record)}; training again")
         pending.append(cell)
     if not pending:
         return RunResult([done[c.key] for c in cells])

@@ -14,6 +14,7 @@ import numpy as np
 MODALITIES = ("x1", "x2", "x3")
 FACTORS = ("s123", "s12", "s13", "s23", "p1", "p2", "p3")
 VERSION = 1  # bump when generation changes, so cached data made by older code is not reused
+VALIDATION_SEED = 5_000_011  # the validation tuples' own draws, apart from those of the training and test tuples
 
 
 @dataclass
@@ -28,12 +29,13 @@ class GaussianMixtureData:
     weights: str = "uniform"  # component weights: uniform | dirichlet
     n_train: int = 100_000
     n_test: int = 10_000
+    n_val: int = 10_000  # validation tuples: fresh draws of the same mixtures from their own seed (VALIDATION_SEED)
     seed: int = 1234  # generator seed: mixture parameters and samples
 
     def __post_init__(self):
         if self.weights not in ("uniform", "dirichlet"):
             raise ValueError(f"weights must be one of uniform, dirichlet, not '{self.weights}'")
-        for name in ("d_all", "d_pair", "d_priv", "components", "n_train", "n_test"):
+        for name in ("d_all", "d_pair", "d_priv", "components", "n_train", "n_test", "n_val"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not 0 < self.std_min <= self.std_max:
@@ -122,16 +124,25 @@ def assemble(cfg: GaussianMixtureData, modality: str, factors: dict[str, np.ndar
 
 
 def generate(cfg: GaussianMixtureData) -> dict[str, np.ndarray]:
-    """{"x1/train", "x1/test", ...}: modalities standardised per coordinate with training statistics."""
-    factors, _ = sample_factors(cfg, cfg.n_train + cfg.n_test)
+    """{"x1/train", "x1/test", "x1/val", ...}: modalities standardised per coordinate with training statistics."""
+    factors, found = sample_factors(cfg, cfg.n_train + cfg.n_test)
     for factor, values in factors.items():
         train = values[:cfg.n_train]
-        factors[factor] = (values - train.mean(0)) / train.std(0)
+        found[factor].centre, found[factor].scale = train.mean(0), train.std(0)
+        factors[factor] = (values - found[factor].centre) / found[factor].scale
     out = {}
     for m in MODALITIES:
         x = assemble(cfg, m, factors)
         out[f"{m}/train"], out[f"{m}/test"] = x[:cfg.n_train], x[cfg.n_train:]
-    return out
+    return out | validation(cfg, found)
+
+
+def validation(cfg: GaussianMixtureData, found: dict[str, Mixture]) -> dict[str, np.ndarray]:
+    """{"x1/val", ...}: cfg.n_val fresh tuples of the true mixtures (standardised like the data), drawn from their
+    own seed: independent of the training and test tuples."""
+    rng = np.random.default_rng([cfg.seed, VALIDATION_SEED])
+    factors = {factor: mixture.draw(cfg.n_val, rng) for factor, mixture in found.items()}
+    return {f"{m}/val": assemble(cfg, m, factors) for m in MODALITIES}
 
 
 def load(cfg: GaussianMixtureData, cache_dir: Path) -> dict[str, np.ndarray]:

@@ -50,7 +50,7 @@ class GaussianMixture(Suite):
         return {"modalities": {m: f"vector {s.shape[0]}-d = " + " + ".join(gm.modality_factors(m))
                                for m, s in zip(self.names, self.specs)},
                 "factor_dims": {"shared by all": cfg.d_all, "pair-shared": cfg.d_pair, "private": cfg.d_priv},
-                "train": cfg.n_train, "test": cfg.n_test}
+                "train": cfg.n_train, "test": cfg.n_test, "validation": cfg.n_val}
 
     def split(self, which: str, device) -> dict[str, torch.Tensor]:
         return {m: torch.from_numpy(self.arrays[f"{m}/{which}"]).to(device) for m in self.names}
@@ -61,8 +61,11 @@ class GaussianMixture(Suite):
     def test_rows(self, n, task=None):
         return {m: x[:n] for m, x in self.split("test", self.device).items()}
 
+    def validation_rows(self, n, task=None):
+        return {m: x[:n] for m, x in self.split("val", self.device).items()}
+
     def reference_rows(self, n, task=None):
-        return {m: x[:n] for m, x in self.split("train", self.device).items()}  # n tuples the test set never saw
+        return {m: x[:n] for m, x in self.split("train", self.device).items()}  # tuples neither split holds
 
     def tasks(self) -> list[Task]:
         """Each modality to the other two; each pair to the third; all three from the prior."""
