@@ -3,15 +3,17 @@ that can be run on our numbers and on the published ones. Thresholds say what "s
 mean; every check holds on the paper's own Table 5.
 
 Our numbers carry noise, so every comparison is decided on its paired difference (tasks/verdicts.py): "a < c·b"
-holds when the 95% interval of c·b − a (two-level bootstrap over seeds and test tuples) lies above 0, fails when
-it lies below, and is a tie when it contains 0. A finding is reproduced when all its comparisons hold, not
-reproduced when one fails, and undecided when none fails but one is a tie. The paper's numbers have no spread
-and are compared exactly."""
+holds when the 95% interval of c·b − a (over seeds and test tuples) lies above 0, fails when it lies below, and is
+a tie when it contains 0. A finding is reproduced when all its comparisons hold, not reproduced when one fails,
+and undecided when none fails but one is a tie. The paper's numbers have no spread and are compared exactly. Each
+finding comes back as data (tasks/findings.py) with its own numbers and, per metric, the best other method and
+the methods tied with it."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tasks.findings import NOT_CHECKED, Finding, Number, best_and_ties, decided
 from tasks.verdicts import Estimate, all_of, below, estimate
 from tasks.verdicts import exact as exact_estimate
 
@@ -20,8 +22,6 @@ FID, COH = "unconditional/fidelity_swd", "unconditional/coherence_mse"
 KEYS = (ONE, MANY, FID, COH)
 SHORT = {ONE: "1→1", MANY: "2→1", FID: "fidelity", COH: "coherence"}
 PAPER_METHODS = ("mvae", "mmvae", "mopoe", "helvae", "mmvae_plus", "shala", "muni")
-VERDICT = {True: "**reproduced**", False: "**not reproduced**",
-           None: "**undecided** (the interval of a paired difference contains 0)"}
 
 Table = dict[str, dict[str, Estimate]]  # method -> metric key -> estimate (lower is better for every key here)
 
@@ -54,7 +54,7 @@ def far_from(t: Table, method: str, reference: str, key: str, factor: float) -> 
 
 
 @dataclass(frozen=True)
-class Finding:
+class Claim:
     claim: str
     methods: tuple[str, ...]
     keys: tuple[str, ...]
@@ -62,58 +62,54 @@ class Finding:
 
 
 FINDINGS = [
-    Finding("MUNI has the best unconditional coherence", ("muni",), (COH,), lambda t: is_best(t, "muni", COH)),
-    Finding("MUNI has the best unconditional fidelity", ("muni",), (FID,), lambda t: is_best(t, "muni", FID)),
-    Finding("mixture-based methods (MMVAE, MMVAE+) are strong one-to-one (within 2.5× of the best 1→1)",
+    Claim("MUNI has the best unconditional coherence", ("muni",), (COH,), lambda t: is_best(t, "muni", COH)),
+    Claim("MUNI has the best unconditional fidelity", ("muni",), (FID,), lambda t: is_best(t, "muni", FID)),
+    Claim("mixture-based methods (MMVAE, MMVAE+) are strong one-to-one (within 2.5× of the best 1→1)",
             ("mmvae", "mmvae_plus"), (ONE,),
             lambda t: all_of(near_best(t, m, ONE) for m in ("mmvae", "mmvae_plus"))),
-    Finding("... but fail two-to-one (2→1 error at least 3× the best 2→1)", ("mmvae", "mmvae_plus"), (MANY,),
+    Claim("... but fail two-to-one (2→1 error at least 3× the best 2→1)", ("mmvae", "mmvae_plus"), (MANY,),
             lambda t: all_of(far_from(t, m, best_method(t, MANY), MANY, 3) for m in ("mmvae", "mmvae_plus"))),
-    Finding("... and fail unconditional coherence (at least 3× MUNI's error)", ("mmvae", "mmvae_plus", "muni"),
+    Claim("... and fail unconditional coherence (at least 3× MUNI's error)", ("mmvae", "mmvae_plus", "muni"),
             (COH,), lambda t: all_of(far_from(t, m, "muni", COH, 3) for m in ("mmvae", "mmvae_plus"))),
-    Finding("MoPoE is strong conditionally (1→1 and 2→1 within 2.5× of the best)", ("mopoe",), (ONE, MANY),
+    Claim("MoPoE is strong conditionally (1→1 and 2→1 within 2.5× of the best)", ("mopoe",), (ONE, MANY),
             lambda t: all_of(near_best(t, "mopoe", k) for k in (ONE, MANY))),
-    Finding("... but less coherent unconditionally (coherence error at least 2× MUNI's)", ("mopoe", "muni"),
+    Claim("... but less coherent unconditionally (coherence error at least 2× MUNI's)", ("mopoe", "muni"),
             (COH,), lambda t: far_from(t, "mopoe", "muni", COH, 2)),
-    Finding("MVAE and HELVAE trail on alignment (1→1 and 2→1 worse than both MUNI and MoPoE)",
+    Claim("MVAE and HELVAE trail on alignment (1→1 and 2→1 worse than both MUNI and MoPoE)",
             ("mvae", "helvae", "muni", "mopoe"), (ONE, MANY),
             lambda t: all_of(less(t, good, bad, k) for bad in ("mvae", "helvae") for good in ("muni", "mopoe")
                              for k in (ONE, MANY))),
-    Finding("ShaLa is weak on alignment under the same budget (the worst 1→1 of all)", ("shala",), (ONE,),
+    Claim("ShaLa is weak on alignment under the same budget (the worst 1→1 of all)", ("shala",), (ONE,),
             lambda t: is_worst(t, "shala", ONE)),
 ]
 
 
-def show(t: Table, methods: tuple[str, ...], keys: tuple[str, ...]) -> str:
-    """The finding's own numbers (± standard error where they have one), then the best other method on each metric
-    for context."""
-    def value(m: str, k: str) -> str:
-        s = t[m][k]
-        se = s.se
-        return f"{s.mean:.4g}" + (f" ± {se:.2g}" if se else "")
-
-    own = [f"{m} {SHORT[k]} {value(m, k)}" for m in methods for k in keys if k in t.get(m, {})]
+def numbers(t: Table, methods: tuple[str, ...], keys: tuple[str, ...]) -> list[Number]:
+    """The finding's own numbers, then per metric the best other method and those tied with it (a paired
+    difference that does not separate them)."""
+    own = [Number.of(m, SHORT[k], t[m][k]) for m in methods for k in keys if k in t.get(m, {})]
     for k in keys:
-        others = [m for m in t if m not in methods and k in t[m]]
+        others = {m: t[m][k] for m in t if m not in methods and k in t[m]}
         if others:
-            m = min(others, key=lambda o: t[o][k].mean)
-            own.append(f"best other {SHORT[k]}: {m} {value(m, k)}")
-    return ", ".join(own)
+            best, tied = best_and_ties(others, "lower")
+            own.append(Number.of(best, SHORT[k], others[best], "best other"))
+            own.extend(Number.of(m, SHORT[k], others[m], "tied with the best other") for m in tied)
+    return own
 
 
-def check_findings(ours: Table, paper: Table) -> list[str]:
-    """One line per finding: reproduced / not reproduced / undecided, with our numbers and the paper's."""
+def check_findings(ours: Table, paper: Table) -> list[Finding]:
+    """Each finding decided on our numbers (reproduced / not reproduced / undecided), with the paper's beside."""
     ours = {m: v for m, v in ours.items() if m in PAPER_METHODS}
-    lines = []
+    out = []
     for f in FINDINGS:
         missing = [m for m in f.methods if m not in ours or any(k not in ours[m] for k in f.keys)]
         if missing or set(ours) != set(PAPER_METHODS):
-            absent = sorted(set(PAPER_METHODS) - set(ours)) + missing
-            lines.append(f"{f.claim}: cannot check here (no results for {', '.join(sorted(set(absent)))})")
+            absent = sorted(set(set(PAPER_METHODS) - set(ours)) | set(missing))
+            out.append(Finding(f.claim, NOT_CHECKED, caveat=f"no results for {', '.join(absent)}"))
             continue
-        lines.append(f"{f.claim}: {VERDICT[f.holds(ours)]} — ours: {show(ours, f.methods, f.keys)}; "
-                     f"paper: {show(paper, f.methods, f.keys)}")
-    return lines
+        out.append(decided(f.claim, f.holds(ours), numbers(ours, f.methods, f.keys),
+                           numbers(paper, f.methods, f.keys)))
+    return out
 
 
 def exact(values: dict[str, dict[str, float | None]]) -> Table:
@@ -131,5 +127,5 @@ def from_rows(rows) -> Table:
     return table
 
 
-def check_rows(rows, paper: dict[str, dict[str, float | None]]) -> list[str]:
+def check_rows(rows, paper: dict[str, dict[str, float | None]]) -> list[Finding]:
     return check_findings(from_rows(rows), exact(paper))
