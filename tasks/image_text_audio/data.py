@@ -1,16 +1,21 @@
 """Embedding-level image–text–audio data (paper §6.3, following FlowBind's setup; spec image_text_audio §3, §7):
-three pairwise training sets (text–image, text–audio, image–audio), pairwise test sets and a triplet test set,
-each modality an encoder's output vector. Two sources:
+three pairwise training sets (text–image, text–audio, image–audio), pairwise test sets and a triplet test set, and
+validation sets of the same kinds drawn apart from both, each modality an encoder's output vector. Sources:
 
 - "synthetic" (default, no downloads): independent factors — one shared by all three modalities, one per pair,
   one private per modality, each from its own random 64-component Gaussian mixture (App. D style) — pushed through
   fixed random nonlinear, invertible maps (World) to unit-norm, anisotropic 768 (text), 768 (image) and 512 (audio)
   dimensional embeddings, plus noise. Pair types keep the
   proportions of the paper's data (272k : 91k : 184k) and disjoint samples; the triplets are drawn jointly. The
-  factors are kept, so exact judges exist.
+  factors are kept, so exact judges exist. Validation pairs (`n_val` per type) and triplets (as many as the test's,
+  `n_triplets`) are fresh draws of the same world from their own seed (VALIDATION_SEED).
 - "files": a user's own embeddings in `data.root` — meta.json naming the encoders, train_ti/ta/ia.npz,
   test_ti/ta/ia.npz and test_tia.npz, each an .npz of raw encoder outputs keyed by modality (N × d; d may differ
-  per modality but not between files).
+  per modality but not between files); optionally val_ti/ta/ia.npz and val_tia.npz. A pair type without its
+  validation file holds out a seeded `val_fraction` of its training pairs instead (held_out); without val_tia.npz
+  the validation set has no triplets (the suite then leaves 2→1 out of validation, see suite.py).
+- "flowbind": FlowBind's released layout (flowbind_layout.py); validation pairs are held out of training as for
+  "files", validation triplets come from an optional val_tia.npz beside feats/.
 
 Every array is raw; the suite standardises each modality with statistics of its training rows."""
 from __future__ import annotations
@@ -30,7 +35,10 @@ TRIPLETS = "tia"
 PAPER_PAIR_SIZES = {"ti": 272_000, "ta": 91_000, "ia": 184_000}  # LAION-COCO + Flickr30k, AudioCaps, VGGSound
 FACTORS = ("all", "ti", "ta", "ia", "text", "image", "audio")  # shared by all, pair-shared, private
 SOURCES = ("synthetic", "files", "flowbind")
-VERSION = 2  # bump when generation changes, so cached data made by older code is not reused (2: nonlinear maps)
+VERSION = 3  # bump when generation changes, so cached data made by older code is not reused (2: nonlinear maps,
+# 3: validation sets)
+VALIDATION_SEED = 5_000_011  # synthetic validation draws, and which training rows files hold out: draws of their own
+MIN_TRIPLETS = 4  # a triplet set's halves: the evaluated tuples and the real reference for co-generation
 
 
 class EmbeddingFileError(ValueError):
@@ -51,9 +59,13 @@ class ImageTextAudioData:
     noise: float = 0.1  # synthetic: norm of the noise added to each unit-norm embedding (then normalised again)
     n_train: int = 20_000  # synthetic: training pairs of all three types together, in the paper's proportions
     n_test: int = 2_000  # synthetic: test pairs per pair type
-    n_triplets: int = 2_000  # synthetic: test triplets (the synthetic-triplet protocol's analogue)
+    n_triplets: int = 2_000  # synthetic: test triplets (the synthetic-triplet protocol's analogue), and as many
+    # validation triplets
+    n_val: int = 2_000  # synthetic: validation pairs per pair type, fresh draws from their own seed
     n_judge: int = 2000  # synthetic: real pairs per pair type, drawn apart from training, that fit the judges
     judge_fraction: float = 0.1  # files, flowbind: share of each training pair set held out to fit the judges
+    val_fraction: float = 0.1  # files (a pair type without val_<pair>.npz), flowbind: share of each training pair
+    # set held out (seeded, apart from the judges' rows) for validation
     seed: int = 2026
 
     def __post_init__(self):
@@ -68,13 +80,15 @@ class ImageTextAudioData:
             if self.source == "files":
                 inspect_files(Path(self.root).expanduser())
         for name in ("text_dim", "image_dim", "audio_dim", "d_all", "d_pair", "d_priv", "components",
-                     "n_train", "n_test", "n_triplets", "n_judge"):
+                     "n_train", "n_test", "n_triplets", "n_val", "n_judge"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not self.noise >= 0:
             raise ValueError(f"noise must be at least 0, not {self.noise}")
         if not 0.0 < self.judge_fraction < 0.5:
             raise ValueError(f"judge_fraction must lie in (0, 0.5), not {self.judge_fraction}")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction must lie in (0, 0.5), not {self.val_fraction}")
         if self.seed < 0:
             raise ValueError(f"seed must be at least 0, not {self.seed}")
 
@@ -239,13 +253,21 @@ class World:
 
 
 def generate(cfg: ImageTextAudioData) -> dict[str, np.ndarray]:
-    """{"<split>_<set>/<modality>": embeddings, "<split>_<set>/factor_<f>": factors}."""
+    """{"<split>_<set>/<modality>": embeddings, "<split>_<set>/factor_<f>": factors}; split: train, test, judge
+    and val (drawn last, from their own seed, so the other sets are those of the same config without them)."""
     world = World(cfg)
-    rng = world.rng
-    out = {}
     sets = [(f"train_{p}", n, PAIRS[p]) for p, n in pair_sizes(cfg.n_train).items()]
     sets += [(f"test_{p}", cfg.n_test, PAIRS[p]) for p in PAIRS] + [(f"test_{TRIPLETS}", cfg.n_triplets, MODALITIES)]
     sets += [(f"judge_{p}", cfg.n_judge, PAIRS[p]) for p in PAIRS]
+    validation = [(f"val_{p}", cfg.n_val, PAIRS[p]) for p in PAIRS] + [(f"val_{TRIPLETS}", cfg.n_triplets, MODALITIES)]
+    return draw_sets(world, sets, world.rng) | draw_sets(world, validation,
+                                                         np.random.default_rng([cfg.seed, VALIDATION_SEED]))
+
+
+def draw_sets(world: World, sets: list[tuple[str, int, tuple[str, ...]]], rng: np.random.Generator
+              ) -> dict[str, np.ndarray]:
+    """Each (name, n, modalities) set: n fresh samples of the world, their embeddings and factors."""
+    out = {}
     for name, n, members in sets:
         factors = world.draw_factors(n, rng)
         out.update({f"{name}/{m}": world.embed(m, factors, rng) for m in members})
@@ -277,6 +299,17 @@ def expected_files() -> dict[str, tuple[str, ...]]:
     return files | {f"test_{TRIPLETS}": MODALITIES}
 
 
+def validation_files() -> dict[str, tuple[str, ...]]:
+    """The optional files' stems -> the modalities each must hold where it is given."""
+    return {f"val_{p}": members for p, members in PAIRS.items()} | {f"val_{TRIPLETS}": MODALITIES}
+
+
+def given_files(root: Path) -> dict[str, tuple[str, ...]]:
+    """The expected files and the validation files present in root."""
+    return expected_files() | {stem: members for stem, members in validation_files().items()
+                               if (root / f"{stem}.npz").is_file()}
+
+
 def array_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     """The shape of every array in an .npz file, read from the headers only."""
     shapes = {}
@@ -295,8 +328,9 @@ def array_shapes(path: Path) -> dict[str, tuple[int, ...]]:
 
 def inspect_files(root: Path) -> dict[str, int]:
     """Check a user's embedding files without loading them — meta.json names an encoder per modality; every
-    file is present with every modality; arrays are 2-d and non-empty, agree on rows within a file and on the
-    dimension of a modality across files — and return the rows of each file. Raises EmbeddingFileError."""
+    expected file is present, and every file given (the validation files are optional) holds every modality; arrays
+    are 2-d and non-empty, agree on rows within a file and on the dimension of a modality across files — and return
+    the rows of each file. Raises EmbeddingFileError."""
     meta = root / "meta.json"
     if not meta.is_file():
         raise EmbeddingFileError(f"{meta} is missing: it names the encoder of each modality, e.g. "
@@ -311,35 +345,41 @@ def inspect_files(root: Path) -> dict[str, int]:
         raise EmbeddingFileError(f"{meta} names no encoder for {', '.join(missing)}")
     rows: dict[str, int] = {}
     dims: dict[str, tuple[int, str]] = {}
-    for stem, members in expected_files().items():
+    for stem, members in given_files(root).items():
         path = root / f"{stem}.npz"
         if not path.is_file():
             raise EmbeddingFileError(f"{path} is missing (needed: {', '.join(f'{s}.npz' for s in expected_files())})")
-        shapes = array_shapes(path)
-        for m in members:
-            if m not in shapes:
-                raise EmbeddingFileError(f"{path} has no array '{m}' (it holds: {', '.join(sorted(shapes))})")
-            shape = shapes[m]
-            if len(shape) != 2 or shape[0] == 0:
-                raise EmbeddingFileError(f"{path}: '{m}' must be a non-empty 2-d array (rows × dim), not {shape}")
-            if m in dims and dims[m][0] != shape[1]:
-                raise EmbeddingFileError(f"{path}: '{m}' is {shape[1]}-d but {dims[m][1]} has it {dims[m][0]}-d")
-            dims.setdefault(m, (shape[1], path.name))
-        counts = {m: shapes[m][0] for m in members}
-        if len(set(counts.values())) > 1:
-            raise EmbeddingFileError(f"{path}: the modalities disagree on the number of rows: {counts}")
-        rows[stem] = counts[members[0]]
-    if rows[f"test_{TRIPLETS}"] < 4:
-        raise EmbeddingFileError(f"{root / f'test_{TRIPLETS}.npz'} needs at least 4 triplets (half of them are the "
-                                 "real reference for co-generation)")
+        rows[stem] = set_rows(path, members, dims)
     return rows
+
+
+def set_rows(path: Path, members: tuple[str, ...], dims: dict[str, tuple[int, str]]) -> int:
+    """The rows of one set's file, checked from its headers: every modality a non-empty 2-d array, all with as many
+    rows, each as wide as in the files seen before (dims, filled here); a triplet set has at least MIN_TRIPLETS."""
+    shapes = array_shapes(path)
+    for m in members:
+        if m not in shapes:
+            raise EmbeddingFileError(f"{path} has no array '{m}' (it holds: {', '.join(sorted(shapes))})")
+        shape = shapes[m]
+        if len(shape) != 2 or shape[0] == 0:
+            raise EmbeddingFileError(f"{path}: '{m}' must be a non-empty 2-d array (rows × dim), not {shape}")
+        if m in dims and dims[m][0] != shape[1]:
+            raise EmbeddingFileError(f"{path}: '{m}' is {shape[1]}-d but {dims[m][1]} has it {dims[m][0]}-d")
+        dims.setdefault(m, (shape[1], path.name))
+    counts = {m: shapes[m][0] for m in members}
+    if len(set(counts.values())) > 1:
+        raise EmbeddingFileError(f"{path}: the modalities disagree on the number of rows: {counts}")
+    if len(members) == len(MODALITIES) and counts[members[0]] < MIN_TRIPLETS:
+        raise EmbeddingFileError(f"{path} needs at least {MIN_TRIPLETS} triplets (half of them are the real reference "
+                                 "for co-generation)")
+    return counts[members[0]]
 
 
 def read_files(root: Path) -> dict[str, np.ndarray]:
     """A user's embedding files (checked by inspect_files), as float32; non-finite values are refused."""
     inspect_files(root)
     out = {}
-    for stem, members in expected_files().items():
+    for stem, members in given_files(root).items():
         with np.load(root / f"{stem}.npz") as f:
             for m in members:
                 x = f[m]
@@ -350,13 +390,42 @@ def read_files(root: Path) -> dict[str, np.ndarray]:
 
 
 def training_rows(cfg: ImageTextAudioData) -> int:
-    """Training pairs of all types together (sources synthetic, files); a user's files lose the judges' share."""
+    """Training pairs of all types together (sources synthetic, files); a user's files lose the judges' share and,
+    where a pair type has no validation file, the validation share."""
     if cfg.source == "synthetic":
         return sum(pair_sizes(cfg.n_train).values())
     rows = inspect_files(Path(cfg.root).expanduser())
-    return sum(rows[f"train_{p}"] - judge_rows(cfg, rows[f"train_{p}"]) for p in PAIRS)
+    return sum(kept_rows(cfg, rows[f"train_{p}"], p, f"val_{p}" not in rows) for p in PAIRS)
 
 
 def judge_rows(cfg: ImageTextAudioData, n: int) -> int:
     """How many of a training set's n pairs are held out for the judges (its last rows)."""
     return max(2, round(cfg.judge_fraction * n))
+
+
+def validation_share(cfg: ImageTextAudioData, n: int) -> int:
+    """How many of a training set's n pairs are held out for validation where no validation file is given."""
+    return max(2, round(cfg.val_fraction * n))
+
+
+def kept_rows(cfg: ImageTextAudioData, n: int, pair: str, validation: bool) -> int:
+    """How many of a training set's n pairs stay for training once the judges' (and, validation=True, the
+    validation) share is held out; EmbeddingFileError where none would."""
+    judges, held = judge_rows(cfg, n), validation_share(cfg, n) if validation else 0
+    if n - judges - held < 1:
+        raise EmbeddingFileError(f"the {'–'.join(PAIRS[pair])} training set has {n} pairs: too few to hold out "
+                                 f"{judges} for the judges{f' and {held} for validation' if held else ''} and train "
+                                 "on the rest")
+    return n - judges - held
+
+
+def held_out(cfg: ImageTextAudioData, n: int, pair: str, validation: bool) -> dict[str, np.ndarray]:
+    """{"train", "val", "judge"}: row indices of a training set of n pairs (sources files, flowbind). The judges take
+    its last rows; validation (validation=True: no validation file for the pair type) a seeded share of the others,
+    spread over the set as the training rows are; training the rest."""
+    kept = kept_rows(cfg, n, pair, validation)
+    cut = n - judge_rows(cfg, n)
+    chosen = np.zeros(cut, dtype=bool)
+    rng = np.random.default_rng([cfg.seed, VALIDATION_SEED, list(PAIRS).index(pair)])
+    chosen[rng.choice(cut, cut - kept, replace=False)] = True
+    return {"train": np.flatnonzero(~chosen), "val": np.flatnonzero(chosen), "judge": np.arange(cut, n)}

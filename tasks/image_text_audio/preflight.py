@@ -1,6 +1,7 @@
-"""What bench/run/plan.py checks of this suite's sources before any cell starts: a user's embedding files and FlowBind's
-layout are read completely (finite floating-point arrays, shapes, keys), and the media stage is refused where its
-judges' spaces are not the data's. Kept apart from the suite, which does not import it: a check changes no number."""
+"""What bench/run/plan.py checks of this suite's sources before any cell starts: a user's embedding files (the optional
+val_*.npz too, where given) and FlowBind's layout (with val_tia.npz, where given) are read completely (finite
+floating-point arrays, shapes, keys), and the media stage is refused where its judges' spaces are not the data's.
+Kept apart from the suite, which does not import it: a check changes no number."""
 from __future__ import annotations
 
 import json

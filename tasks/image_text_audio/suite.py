@@ -2,7 +2,8 @@
 methods train on three pairwise sets where no sample has all three modalities, and are evaluated one-to-one (six
 directions, on the pairwise test sets), many-to-one (two sources to the third, on the triplets) and by
 unconditional co-generation. Metrics are computed in embedding space and named for what they are; they are not
-the paper's CLIP, CLAP or AIS scores."""
+the paper's CLIP, CLAP or AIS scores. The same task matrix runs on validation sets drawn apart from training and test
+(data.py); where a user's data has no validation triplets, validation leaves out the tasks that need them (2→1)."""
 from __future__ import annotations
 
 import itertools
@@ -96,15 +97,17 @@ class ImageTextAudio(Suite):
             name, _, field = key.partition("/")
             self.sets.setdefault(name, {})[field] = value
         self.train, self.judge_rows = {}, {}
-        for p in PAIRS:  # synthetic: judge pairs of their own; else the last judge_fraction, never trained on
-            rows = self.sets[f"train_{p}"]
+        for p in PAIRS:  # synthetic: judge and validation pairs of their own; else held out of the training pairs
+            rows = self.sets.pop(f"train_{p}")
             if f"judge_{p}" in self.sets:
                 self.train[p], self.judge_rows[p] = rows, self.sets[f"judge_{p}"]
                 continue
-            n = len(rows[PAIRS[p][0]])
-            cut = n - ita.judge_rows(data_config, n)
-            self.train[p] = {k: v[:cut] for k, v in rows.items()}
-            self.judge_rows[p] = {k: v[cut:] for k, v in rows.items()}
+            index = ita.held_out(data_config, len(rows[PAIRS[p][0]]), p, f"val_{p}" not in self.sets)
+            self.train[p], self.judge_rows[p] = ({k: v[index[part]] for k, v in rows.items()} for part in
+                                                 ("train", "judge"))
+            self.sets.setdefault(f"val_{p}", {k: v[index["val"]] for k, v in rows.items()})
+        self.validation_triplets = f"val_{TRIPLETS}" in self.sets  # else 2→1 is not evaluated on validation
+        self.stand_ins = None if self.validation_triplets else self.draw_stand_ins()
         self.stats = {}
         for m in MODALITIES:
             seen = np.concatenate([self.train[p][m] for p, members in PAIRS.items() if m in members])
@@ -120,7 +123,10 @@ class ImageTextAudio(Suite):
                 "source": self.data_config.source, "train_pairs": sizes,
                 "judge_pairs": {p: len(self.judge_rows[p][PAIRS[p][0]]) for p in PAIRS},
                 "test_pairs": {p: len(self.sets[f"test_{p}"][PAIRS[p][0]]) for p in PAIRS},
-                "test_triplets": len(self.sets[f"test_{TRIPLETS}"]["text"])}
+                "test_triplets": len(self.sets[f"test_{TRIPLETS}"]["text"]),
+                "validation_pairs": {p: len(self.sets[f"val_{p}"][PAIRS[p][0]]) for p in PAIRS},
+                "validation_triplets": len(self.sets[f"val_{TRIPLETS}"]["text"]) if self.validation_triplets else
+                "none given: validation leaves out 2→1"}
 
     @classmethod
     def training_rows(cls, data_config) -> int:
@@ -128,8 +134,7 @@ class ImageTextAudio(Suite):
         if data_config.source != "flowbind":
             return ita.training_rows(data_config)
         files = pair_files(Path(data_config.root).expanduser())
-        return sum(len(f) - data_config.n_test - ita.judge_rows(data_config, len(f) - data_config.n_test)
-                   for f in files.values())
+        return sum(ita.kept_rows(data_config, len(f) - data_config.n_test, p, True) for p, f in files.items())
 
     def evaluated_specs(self):
         return [*self.table, *EXTRAS, *(SYNTHETIC if self.synthetic else [])]
@@ -168,29 +173,76 @@ class ImageTextAudio(Suite):
 
     # --- evaluation -----------------------------------------------------------------------------------
     def test_size(self) -> int:
-        return min(len(v[next(iter(v))]) for k, v in self.sets.items() if k.startswith("test_"))
+        return self.split_size("test")
+
+    def validation_size(self) -> int:
+        return self.split_size("val")
+
+    def split_size(self, split: str) -> int:
+        return min(len(v[next(iter(v))]) for k, v in self.sets.items() if k.startswith(f"{split}_"))
 
     def test_rows(self, n, task=None):
+        return self.split_rows("test", n, task)
+
+    def validation_rows(self, n, task=None):
+        return self.split_rows("val", n, task)
+
+    def split_rows(self, split: str, n: int, task: Task | None) -> dict[str, Tensor]:
+        """The first n tuples of a split for a task: its pairs for one source, its triplets' first half otherwise
+        (the spread's few sources: its first triplets)."""
         if task is not None and task.draws > 1:  # each of the first sources `draws` times
-            stem = f"test_{pair_of(task.sources[0], task.targets[0])}" if len(task.sources) == 1 else \
-                f"test_{TRIPLETS}"
+            stem = f"{split}_{pair_of(task.sources[0], task.targets[0])}" if len(task.sources) == 1 else \
+                f"{split}_{TRIPLETS}"
             rows = self.tensors(self.sets[stem], min(n, DIVERSITY_SOURCES))
             return {k: v.repeat_interleave(task.draws, 0) for k, v in rows.items()}
         if task is not None and len(task.sources) == 1:
-            return self.tensors(self.sets[f"test_{pair_of(task.sources[0], task.targets[0])}"], n)
-        triplets = self.sets[f"test_{TRIPLETS}"]
-        half = len(triplets["text"]) // 2  # the second half is the oracle's co-generation (reference_rows)
-        return self.tensors(triplets, min(n, half))
+            return self.tensors(self.sets[f"{split}_{pair_of(task.sources[0], task.targets[0])}"], n)
+        return self.tensors(self.triplet_halves(split)[0], n)
 
     def reference_rows(self, n, task=None):
-        triplets = self.sets[f"test_{TRIPLETS}"]
+        """Real tuples the evaluated split's tuples are not: the second half of its triplets (for validation without
+        triplets, stand-ins made of training pairs)."""
+        return self.tensors(self.triplet_halves("val" if self.evaluated_split == "validation" else "test")[1], n)
+
+    def triplet_halves(self, split: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(the evaluated triplets, the real reference for co-generation): the two halves of the split's triplets.
+        Validation without triplets: stand-ins from the validation pairs, and from the training pairs."""
+        if split == "val" and self.stand_ins is not None:
+            return self.stand_ins
+        triplets = self.sets[f"{split}_{TRIPLETS}"]
         half = len(triplets["text"]) // 2
-        return self.tensors({k: v[half:] for k, v in triplets.items()}, min(n, half))
+        return {k: v[:half] for k, v in triplets.items()}, {k: v[half:2 * half] for k, v in triplets.items()}
+
+    def draw_stand_ins(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Stand-ins for validation triplets where none are given, from the validation pairs (evaluated) and as many
+        from the training pairs (the co-generation reference). Per modality, its rows from the pair sets that hold
+        it, drawn in a seeded order (the mix the training batches see). A row's three vectors are not one sample, so
+        only per-modality scores (co-generation's Fréchet distances) may read them; 2→1 does not run on them."""
+        validation = {p: self.sets[f"val_{p}"] for p in PAIRS}
+        n = min(sum(len(rows[m]) for p, rows in pairs.items() if m in PAIRS[p]) for m in MODALITIES
+                for pairs in (validation, self.train))
+        return tuple({m: self.draw_rows(pairs, m, n, salt) for m in MODALITIES}
+                     for salt, pairs in enumerate((validation, self.train)))
+
+    def draw_rows(self, pairs: dict[str, dict[str, np.ndarray]], m: str, n: int, salt: int) -> np.ndarray:
+        """n of m's rows in the pair sets that hold it, drawn without replacement in a seeded order."""
+        sets = [rows[m] for p, rows in pairs.items() if m in PAIRS[p]]
+        starts = np.cumsum([0] + [len(x) for x in sets])
+        rng = np.random.default_rng([self.data_config.seed, ita.VALIDATION_SEED, MODALITIES.index(m), salt])
+        picked = rng.choice(starts[-1], n, replace=False)
+        which = np.searchsorted(starts, picked, side="right") - 1
+        out = np.empty((n, sets[0].shape[1]), dtype=sets[0].dtype)
+        for k, x in enumerate(sets):
+            out[which == k] = x[picked[which == k] - starts[k]]
+        return out
 
     def tasks(self) -> list[Task]:
+        """The task matrix; validation without triplets leaves out 2→1 (its sources must be one sample's)."""
         directions = list(itertools.permutations(MODALITIES, 2))
         one = [Task("one_to_one", (a,), (b,)) for a, b in directions]
         many = [Task("many_to_one", tuple(m for m in MODALITIES if m != t), (t,)) for t in MODALITIES]
+        if self.evaluated_split == "validation" and not self.validation_triplets:
+            many = []
         spread = [Task("diversity", (a,), (b,), DIVERSITY_DRAWS) for a, b in directions]
         spread += [Task("diversity", t.sources, t.targets, DIVERSITY_DRAWS) for t in many]
         return [*one, *many, Task("unconditional", (), tuple(MODALITIES)), *spread]
@@ -232,9 +284,10 @@ class ImageTextAudio(Suite):
 
     def references(self) -> list[Reference]:
         """An oracle generator on synthetic data (a fresh draw from the true conditional given the sources'
-        factors), on a user's data the identity (the test targets: the ideal of the alignment scores, not a
-        generator); for co-generation the second half of the triplets (real vs real); then the baselines of
-        references.py (nearest neighbour, ridge regression, the marginal mean)."""
+        factors), on a user's data the identity (the evaluated targets: the ideal of the alignment scores, not a
+        generator); for co-generation the second half of the evaluated split's triplets (real vs real; validation
+        without triplets: stand-ins from training pairs, see draw_stand_ins); then the baselines of references.py
+        (nearest neighbour, ridge regression, the marginal mean), fitted on the training pairs."""
         if self.synthetic:
             first = Reference("oracle", "oracle generator: a fresh draw from the true conditional given the sources' "
                               "factors (conditional tasks) and a second real set of the same size (co-generation: "
@@ -351,4 +404,4 @@ class ImageTextAudio(Suite):
     def findings(cls, rows):
         from tasks.image_text_audio.findings import check_rows
 
-        return check_rows(rows, cls.table)
+        return check_rows(rows, cls.table, cls.paper_reference())

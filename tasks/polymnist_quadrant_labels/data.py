@@ -1,6 +1,8 @@
 """PolyMNIST-Quadrant-Labels (paper §6.2; spec 5.1-5.3): three RGB images of one digit, each in its own
 handwriting and on its own natural background, with the digit pasted into one quadrant shared by the three,
-plus the digit label and the quadrant label. Deterministic from the seed and cached on disk."""
+plus the digit label and the quadrant label. Training, validation and test tuples are built from disjoint digits:
+the source's test digits give the test tuples, a seeded share of each class of its training digits the validation
+tuples, and the rest of the training digits the training tuples. Deterministic from the seed and cached on disk."""
 from __future__ import annotations
 
 import gzip
@@ -23,7 +25,9 @@ QUADRANT_NAMES = ("top-right", "top-left", "bottom-left", "bottom-right")
 MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-VERSION = 2  # bump when generation changes, so cached data made by older code is not reused
+VERSION = 3  # bump when generation changes, so cached data made by older code is not reused (3: validation split)
+VALIDATION_SEED = 5_000_011  # which training digits are held out for validation: a draw of its own
+SPLIT_IDS = {"train": 0, "test": 1, "val": 2}  # each split's tuples draw from seeds [seed, split id, pass]
 
 
 class DataSourceError(ValueError):
@@ -42,7 +46,10 @@ class PolyMnistQuadrantLabelsData:
     mask_threshold: int = 16  # binary inversion: digit pixels are those above this (0-255) on the canvas (IDMVAE)
     n_train: int = 60_000  # training tuples; the source's training digits are re-paired as often as needed
     n_test: int = 10_000  # held-out tuples, from the source's test digits only
+    n_val: int = 2000  # validation tuples, from the held-out training digits only (val_fraction)
     test_fraction: float = 0.25  # sklearn_digits: share of each class held out for test tuples
+    val_fraction: float = 0.1  # share of each class of the source's training digits held out (seeded) for the
+    # validation tuples: digits that neither training nor the verifier ever sees
     seed: int = 123  # generator seed (IDMVAE: 123)
     verifier_steps: int = 3000  # training steps of the frozen verifier
     verifier_min_accuracy: float = 0.97  # results are not reported below this held-out accuracy (either head)
@@ -64,7 +71,7 @@ class PolyMnistQuadrantLabelsData:
             raise ValueError(f"canvas must be a power of two of at least 8, not {self.canvas}")
         if not 4 <= self.digit_size <= self.canvas // 2:
             raise ValueError(f"digit_size must lie in [4, canvas/2 = {self.canvas // 2}], not {self.digit_size}")
-        for name in ("n_train", "n_test", "verifier_steps"):
+        for name in ("n_train", "n_test", "n_val", "verifier_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.seed < 0:
@@ -73,6 +80,8 @@ class PolyMnistQuadrantLabelsData:
             raise ValueError(f"mask_threshold must lie in [0, 255], not {self.mask_threshold}")
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"test_fraction must lie in (0, 1), not {self.test_fraction}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must lie in (0, 1), not {self.val_fraction}")
         if not 0.0 <= self.verifier_min_accuracy <= 1.0:
             raise ValueError(f"verifier_min_accuracy must lie in [0, 1], not {self.verifier_min_accuracy}")
 
@@ -149,6 +158,36 @@ def load_digit_source(cfg: PolyMnistQuadrantLabelsData) -> dict[str, tuple[np.nd
     if cfg.source == "mnist":
         return load_mnist(Path(cfg.mnist_dir).expanduser())
     return load_sklearn_digits(cfg.test_fraction, cfg.seed)
+
+
+def held_out_for_validation(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """(N,) bool: a seeded `fraction` of each class of the source's training digits, held out for validation.
+    Every class keeps at least three digits on each side (a tuple shows three different ones)."""
+    rng = np.random.default_rng([seed, VALIDATION_SEED])
+    held = np.zeros(len(labels), dtype=bool)
+    for d in range(10):
+        idx = rng.permutation(np.flatnonzero(labels == d))
+        k = round(len(idx) * fraction)
+        if min(k, len(idx) - k) < len(IMAGES):
+            raise DataSourceError(f"digit {d} has {len(idx)} training images: holding out data.val_fraction="
+                                  f"{fraction} of them leaves {k} for validation and {len(idx) - k} for training; "
+                                  f"each needs at least {len(IMAGES)}")
+        held[idx[:k]] = True
+    return held
+
+
+def digit_splits(cfg: PolyMnistQuadrantLabelsData, source: dict[str, tuple[np.ndarray, np.ndarray]]
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """{"train" | "val" | "test": (images, labels, index)}: index is each digit's position in the source's own split
+    (training and validation digits both index the source's training digits, so they can be compared)."""
+    images, labels = source["train"]
+    held = held_out_for_validation(labels, cfg.val_fraction, cfg.seed)
+    out = {}
+    for split, index in (("train", np.flatnonzero(~held)), ("val", np.flatnonzero(held))):
+        out[split] = images[index], labels[index], index
+    images, labels = source["test"]
+    out["test"] = images, labels, np.arange(len(labels))
+    return out
 
 
 # --- backgrounds ---------------------------------------------------------------------------------------------
@@ -266,15 +305,16 @@ def make_split(cfg: PolyMnistQuadrantLabelsData, images: np.ndarray, labels: np.
 
 def generate(cfg: PolyMnistQuadrantLabelsData) -> dict[str, np.ndarray]:
     """{"m1/train": (n, 3, C, C) uint8, ..., "digit/train": (n,) int64, "quadrant/train", "source/train":
-    (n, 3) indices of each image's source digit within its split, and the same for "/test"}."""
-    source = load_digit_source(cfg)
+    (n, 3) indices of each image's source digit within the source's split (digit_splits), and the same for "/val"
+    and "/test"}."""
+    splits = digit_splits(cfg, load_digit_source(cfg))
     backgrounds = [load_background(p, cfg.canvas) for p in background_paths(cfg)]
     out = {}
-    for split_id, (split, n) in enumerate((("train", cfg.n_train), ("test", cfg.n_test))):
-        images, labels = source[split]
-        resized = resize_digits(images, cfg.digit_size)
-        for key, value in make_split(cfg, resized, labels, backgrounds, n, split_id).items():
-            out[f"{key}/{split}"] = value
+    for split, n in (("train", cfg.n_train), ("test", cfg.n_test), ("val", cfg.n_val)):
+        images, labels, index = splits[split]
+        made = make_split(cfg, resize_digits(images, cfg.digit_size), labels, backgrounds, n, SPLIT_IDS[split])
+        made["source"] = index[made["source"]]
+        out.update({f"{key}/{split}": value for key, value in made.items()})
     return out
 
 

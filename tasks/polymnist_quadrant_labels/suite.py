@@ -86,7 +86,9 @@ class PolyMnistQuadrantLabels(Suite):
                                **{name: f"label, {k} classes" for name, k in LABELS.items()}},
                 "digit_source": source, "digit_size": cfg.digit_size, "inversion": cfg.resolved_inversion,
                 "backgrounds": pq.background_names(cfg),
-                "train": cfg.n_train, "test": cfg.n_test, "content_hash": self.content_hash,
+                "train": cfg.n_train, "test": cfg.n_test, "validation": cfg.n_val,
+                "validation_digits": f"{cfg.val_fraction:g} of each class of the training digits, held out",
+                "content_hash": self.content_hash,
                 "verifier_accuracy": self.verifier_accuracy}
 
     def split(self, which: str, device, n: int | None = None) -> dict[str, Tensor]:
@@ -100,8 +102,11 @@ class PolyMnistQuadrantLabels(Suite):
     def test_rows(self, n, task=None):
         return self.split("test", self.device, n)
 
+    def validation_rows(self, n, task=None):
+        return self.split("val", self.device, n)
+
     def reference_rows(self, n, task=None):
-        return self.split("train", self.device, n)  # n tuples the test set never saw
+        return self.split("train", self.device, n)  # tuples of neither evaluated split, whichever is evaluated
 
     def batch(self, rows):
         return Batch({m: to_float(x) if m in IMAGES else x for m, x in rows.items()})
