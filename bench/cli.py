@@ -68,6 +68,7 @@ def whole_number(minimum: int, meaning: str):
 
 positive = whole_number(1, "at least 1")
 not_negative = whole_number(0, "0 (auto) or a positive number")
+seed_number = whole_number(0, "0 or more")
 
 
 def existing_directory(path: Path, flag: str) -> None:
@@ -153,8 +154,8 @@ def build_parser() -> Parser:
     tune.add_argument("--trials", type=positive, default=6, help="trials per method (default: 6)")
     tune.add_argument("--space", type=Path, default=None, metavar="FILE", help="a YAML search space (default: "
                       "train.lr log-uniform over [1e-4, 3e-3])")
-    tune.add_argument("--seed", type=not_negative, default=0, help="the training seed of every trial (default: 0)")
-    tune.add_argument("--sampler-seed", type=not_negative, default=0, help="the seed of the trials' draws "
+    tune.add_argument("--seed", type=seed_number, default=0, help="the training seed of every trial (default: 0)")
+    tune.add_argument("--sampler-seed", type=seed_number, default=0, help="the seed of the trials' draws "
                       "(default: 0)")
 
     lst = sub.add_parser("list", help="methods, suites, metrics and profiles",

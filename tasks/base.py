@@ -196,8 +196,9 @@ class Suite:
         return {}
 
     @classmethod
-    def findings(cls, rows: list) -> list[str]:
-        """The paper's qualitative findings, each checked against `rows` and stated as (not) reproduced."""
+    def findings(cls, rows: list) -> list:
+        """The paper's qualitative findings, each checked against `rows`: tasks/findings.py's Finding (the claim, its
+        verdict and the numbers it rests on), after the notes that qualify them."""
         return []
 
     # --- the media stage, where has_media: decoded media scored by the paper's metrics -------------------------

@@ -1,43 +1,57 @@
 """Had a cell settled when its budget ran out? Judged on held-out curves: the quick evaluations at each eighth of
-training (bench/run/cell.py: the same test tuples and the same noise at every check, each value with its bootstrap
-standard error). A cell is *settled* when, over the last quarter of training, every metric of the quick
-evaluation stayed within the half-width of its own 95 % interval (1.96 SE at the last check): more training of
-the same kind would move it by less than the quick evaluation can resolve. The training loss's relative slope
-over the last fifth stays as a secondary reading (it depends on each loss's offset and scale)."""
+training (bench/run/cell.py: the same validation tuples and the same noise at every check), each with the oracle
+reference row's value on the same tuples — the ideal at that sample size, so a set distance's finite-sample bias
+cancels in the distance to it. A cell is *settled* when, over the last quarter of training, every headline metric's
+distance to its ideal changed by less than a fixed share of itself (TOLERANCE): a threshold that does not shrink as
+the quick evaluation grows, and that a biased estimate cannot pass by construction. Records whose checks read test
+tuples without the oracle's value (before validation splits) are not judged. The training loss's relative slope over
+the last fifth stays as a secondary reading (it depends on each loss's offset and scale)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from metrics.bootstrap import Z95
-
 LAST = 0.25  # the last quarter of training, over which held-out metrics must hold still
+TOLERANCE = 0.05  # the largest relative change of a distance to the ideal over the last quarter that still settles
 WINDOW = 0.2  # the last fifth of training, for the loss trend
 SMOOTHING = 0.3  # weight of each new logged loss in the exponential moving average
 CONVERGED_BELOW = 0.01  # |relative change of the loss over the window| the loss trend calls flat
-SETTLED_RULE = ("over the last quarter of training every held-out metric of the quick evaluation (the same tuples "
-                "and noise at every check) stayed within ±1.96 SE of its last value")
+SETTLED_RULE = (f"over the last quarter of training every headline metric's distance to its ideal (the oracle "
+                f"row's value on the same validation tuples) changed by less than {TOLERANCE:.0%} of itself")
 
 
-def settled(checks: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """{"window": [first, last step], "moved": {metric: range over the window}, "half_width": {metric: 1.96 SE},
-    "unsettled": [metrics that moved more], "settled": ...}; None without three checks that carry SEs."""
-    curve = [c for c in checks if c.get("se")]
+def distance(check: dict[str, Any], key: str) -> float | None:
+    """A check's distance to the ideal on one metric: |value − the oracle's value on the same tuples|."""
+    value, oracle = check["metrics"].get(key), (check.get("oracle") or {}).get(key)
+    if value is None or oracle is None or not (math.isfinite(value) and math.isfinite(oracle)):
+        return None
+    return abs(value - oracle)
+
+
+def settled(checks: list[dict[str, Any]], keys: Iterable[str] | None = None) -> dict[str, Any] | None:
+    """{"window": [first, last step], "change": {metric: relative change of its distance to the ideal},
+    "distance": {metric: [first, last]}, "unsettled": [metrics that changed by TOLERANCE or more], "settled": ...}
+    over the headline metrics `keys` (every metric with an oracle value when None); None without validation checks
+    that reach the end of training."""
+    curve = [c for c in checks if c.get("split") == "validation" and c.get("oracle")]
     inside = [c for c in curve if c["fraction"] >= 1 - LAST - 1e-9]
-    if len(curve) < 3 or len(inside) < 2 or curve[-1]["fraction"] < 1 - 1e-9:
+    if len(inside) < 2 or curve[-1]["fraction"] < 1 - 1e-9:
         return None
-    moved, half_width = {}, {}
-    for key, se in curve[-1]["se"].items():
-        values = [c["metrics"].get(key) for c in inside]
-        if se is None or not math.isfinite(se) or any(v is None or not math.isfinite(v) for v in values):
+    first, last = inside[0], inside[-1]
+    change, span = {}, {}
+    for key in keys if keys is not None else last["oracle"]:
+        before, after = distance(first, key), distance(last, key)
+        if before is None or after is None:
             continue
-        moved[key], half_width[key] = float(max(values) - min(values)), float(Z95 * se)
-    if not moved:
+        span[key] = [before, after]
+        change[key] = 0.0 if before == after else abs(after - before) / before if before > 0 else math.inf
+    if not change:
         return None
-    unsettled = sorted(k for k in moved if moved[k] > half_width[k])
-    return {"window": [inside[0]["step"], inside[-1]["step"]], "moved": moved, "half_width": half_width,
+    unsettled = sorted(k for k, c in change.items() if c >= TOLERANCE)
+    return {"window": [first["step"], last["step"]], "change": change, "distance": span,
             "unsettled": unsettled, "settled": not unsettled}
 
 

@@ -12,6 +12,7 @@ from scipy.stats import kendalltau
 from bench.core.convergence import CONVERGED_BELOW, SETTLED_RULE, loss_trend, settled
 from bench.core.records import Record
 from bench.report.tables import markdown_table
+from tasks import SUITES
 
 UNITS = {"steps": "steps", "samples": "samples", "flops": "FLOPs", "seconds": "seconds"}
 
@@ -27,12 +28,14 @@ def describe_budget(record: Record) -> str:
 
 
 def held_out(record: Record) -> dict[str, Any] | None:
-    """The cell's held-out convergence reading (bench/core/convergence.py), from the quick evaluations it recorded."""
-    return settled(record.train.get("checks") or [])
+    """The cell's held-out convergence reading (bench/core/convergence.py) on its suite's headline metrics, from the
+    quick evaluations it recorded."""
+    keys = [spec.key for spec in SUITES.get(record.suite).headline_metrics()] if record.suite in SUITES else None
+    return settled(record.train.get("checks") or [], keys)
 
 
 def converged(record: Record) -> bool | None:
-    """Settled on its held-out curves; None when the record predates them (quarterly checks without SEs)."""
+    """Settled on its held-out curves; None when the record predates validation curves with the oracle's values."""
     reading = held_out(record)
     return None if reading is None else bool(reading["settled"])
 
@@ -47,7 +50,7 @@ def convergence_mark(row) -> str:
 
 
 def still_moving(records: list[Record]) -> list[str]:
-    """The metrics that moved more than their interval over the last quarter in any of these cells."""
+    """The headline metrics whose distance to the ideal still changed over the last quarter in any of these cells."""
     return sorted({key for r in records for key in (held_out(r) or {}).get("unsettled", [])})
 
 

@@ -7,15 +7,18 @@ from collections import Counter
 from pathlib import Path
 
 from bench.core.records import read_records
+from bench.core.tuned import read_tuned, tuned_path
 from bench.report.budget import settled_counts
-from bench.report.model import VERDICTS, Finding, build_table
-from bench.report.rows import collect_rows, default_profile, mark_stale
+from bench.report.model import build_table
+from bench.report.rows import collect_rows, default_profile, mark_stale, tuned_view
 from bench.report.tables import markdown_table
+from tasks.findings import CLAIMS, Finding
 
 
 def tally(findings: list[Finding]) -> str:
-    counts = Counter(f.verdict for f in findings)
-    return ", ".join(f"{counts[v]} {v}" for v in (*VERDICTS, "not checked") if counts[v]) or "none checked"
+    """How many claims got each verdict (notes are not claims)."""
+    counts = Counter(f.verdict for f in findings if f.is_claim)
+    return ", ".join(f"{counts[v]} {v}" for v in CLAIMS if counts[v]) or "none checked"
 
 
 def suite_line(suite: str, results: Path) -> list[str] | None:
@@ -28,6 +31,7 @@ def suite_line(suite: str, results: Path) -> list[str] | None:
     profile = default_profile(records)
     records = [r for r in records if r.profile == profile]
     mark_stale(records, suite)
+    records = tuned_view(records, read_tuned(tuned_path(results, suite, profile)))
     current = [r for r in records if not r.changed]
     rows = collect_rows(current or records)
     plain = [row for row in rows if not row.overrides and row.records]
@@ -46,7 +50,7 @@ def suite_line(suite: str, results: Path) -> list[str] | None:
     stale = len(records) - len(current)
     link = f"{suite}.md" if profile == "cpu" else f"{profile}/{suite}.md"  # where write_report puts it
     newest = max(r.finished_at or "" for r in records)[:10]
-    return [suite, f"`{profile}`", "; ".join(best) or "-", tally([Finding(text) for text in suite_cls.findings(rows)]),
+    return [suite, f"`{profile}`", "; ".join(best) or "-", tally(suite_cls.findings(rows)),
             settled, str(stale) if stale else "-", newest, f"[{link}]({link})"]
 
 

@@ -4,9 +4,9 @@ every column and its rank, the reference rows and the paper's values; the headli
 settled, records left out); the paper's findings with their verdicts; each variant as the change it makes against
 its method's plain row. The renderers (markdown.py, latex.py, table_csv.py, chart.py) format it and decide nothing.
 
-A rank is 1 + the number of rows that beat this one on the column: their paired difference's 95% interval
-excludes 0 (tasks/verdicts.py). Rows that beat nobody and that nobody beats share a rank: a tie. Rank 1 is the
-best; every row at rank 1 is shown as best."""
+A rank is 1 + the number of rows that beat this one on the column: their paired difference excludes 0 with the
+family-wise error over the column's pairs held at 5 % (Holm; tasks/verdicts.py). Rows that beat nobody and that
+nobody beats share a rank: a tie. Rank 1 is the best; every row at rank 1 is shown as best."""
 from __future__ import annotations
 
 from collections import Counter
@@ -17,14 +17,18 @@ import numpy as np
 
 from base.results import Row
 from bench.core.records import Record
+from bench.core.tuned import Tuned
 from bench.report.budget import Consumption, consumption, convergence_mark, describe_budget, floors, settled_counts
+from bench.report.learning import LearningModel, learning_model
 from bench.report.ranking import real_value
-from bench.report.rows import collect_rows
+from bench.report.rows import collect_rows, tuned_view
+from bench.report.rungs import Pair, Rung, Stability, adjacent_pairs, finding_stability, ladder
+from bench.report.tuning import TuningModel, tuning_model
 from tasks import SUITES
 from tasks.base import MetricSpec
-from tasks.verdicts import Estimate, Interval, better, compare, estimate, reference_estimate
+from tasks.findings import Finding
+from tasks.verdicts import Estimate, Interval, advantage, compare, estimate, holm, reference_estimate
 
-VERDICTS = ("not reproduced", "reproduced", "undecided")  # longest first: "reproduced" is inside the first
 FLOOR_LABEL = "oracle (older records: real data in the generator's place)"
 
 
@@ -76,23 +80,25 @@ class Table:
 
 
 def ranks(found: dict[int, Estimate], spec: MetricSpec, real: Estimate | None) -> dict[int, int]:
-    """Row index -> 1 + the rows that beat it (one paired comparison per pair of rows)."""
+    """Row index -> 1 + the rows that beat it (one paired comparison per pair of rows, Holm over them all)."""
     if spec.ideal == "match" and real is None:
         return {}  # nothing to match: no row is better than another
+    pairs = list(combinations(found, 2))
+    gaps = [advantage(found[a], found[b], spec.ideal, real) for a, b in pairs]
     beaten: Counter[int] = Counter()
-    for a, b in combinations(found, 2):
-        verdict = better(found[a], found[b], spec.ideal, real)
-        if verdict is not None:
-            beaten[b if verdict else a] += 1
+    for (a, b), gap, decided in zip(pairs, gaps, holm([gap.p_value for gap in gaps])):
+        if decided:
+            beaten[b if gap.value > 0 else a] += 1
     return {i: 1 + beaten[i] for i in found}
 
 
 def rank_against(found: Estimate | None, others: list[Estimate | None], spec: MetricSpec,
                  real: Estimate | None) -> int | None:
-    """The rank `found` would take among `others` (1 + those that beat it)."""
+    """The rank `found` would take among `others` (1 + those that beat it, Holm over its comparisons)."""
     if found is None or (spec.ideal == "match" and real is None):
         return None
-    return 1 + sum(better(other, found, spec.ideal, real) is True for other in others if other is not None)
+    gaps = [advantage(other, found, spec.ideal, real) for other in others if other is not None]
+    return 1 + sum(decided and gap.value > 0 for gap, decided in zip(gaps, holm([gap.p_value for gap in gaps])))
 
 
 def column(rows: list[Row], spec: MetricSpec) -> list[Value]:
@@ -196,15 +202,12 @@ def headline(rows: list[Row], stale: int = 0, left_out: bool = False) -> Headlin
 # findings and variants ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Finding:
-    """One of the paper's claims checked on a table: its line (the claim, the verdict in bold, the numbers it
-    rests on: ours with their SE, then the paper's)."""
+class Checked:
+    """One of the paper's claims decided on the table (tasks/findings.py), and its verdict at each rung of the
+    budget (bench/report/rungs.py)."""
 
-    text: str
-
-    @property
-    def verdict(self) -> str:
-        return next((v for v in VERDICTS if f"**{v}**" in self.text), "not checked")
+    finding: Finding
+    stability: Stability
 
 
 @dataclass(frozen=True)
@@ -292,7 +295,14 @@ class Results:
     command: str
     headline: Headline
     table: Table
-    findings: list[Finding]
+    findings: list[Checked]  # the claims, decided at the budget, with their stability across rungs
+    notes: list[Finding]  # what qualifies the findings (the suite's notes)
+    rungs: list[Rung]  # the budget's rungs with numbers
+    pairs: list[Pair]  # each column's adjacent pairs across the rungs
+    tuning: str  # the settings the table's rows train at: tuned (how) or shared
+    tuned: TuningModel | None  # each method's trials and tuning curves (bench/report/tuning.py)
+    selection: str  # the rule that selected each method's trial
+    learning: LearningModel  # the table's rows' validation curves (bench/report/learning.py)
     equal_compute: list[EqualCompute]
     extras: Table | None
     variants: list[Variant]
@@ -323,10 +333,26 @@ def equal_compute(rows: list[Row], specs: list[MetricSpec]) -> list[EqualCompute
     return out
 
 
-def build(suite: str, records: list[Record], all_records: list[Record], profile: str, include_stale: bool
-          ) -> Results:
-    """The report's model from the profile's records (their `changed` set by mark_stale)."""
+def tuning_state(tuned: Tuned | None, rows: list[Row]) -> str:
+    """Which settings the table's rows train at, in a phrase."""
+    methods = {row.method for row in rows if not row.overrides and row.records}
+    done = sorted(m for m in methods if tuned is not None and tuned.settings(m) is not None)
+    if not done:
+        return "shared settings (no method tuned: `bench tune` tunes them)"
+    space = "; ".join(f"{key} over [{d.get('low'):g}, {d.get('high'):g}]" if "low" in d else f"{key}"
+                      for key, d in (tuned.data.get("space") or {}).items())
+    trials = tuned.data.get("trials")
+    shared = sorted(methods - set(done))
+    return (f"tuned ({trials} trials per method over {space}, selected on validation tuples)"
+            + (f"; at shared settings: {', '.join(shared)}" if shared else ""))
+
+
+def build(suite: str, records: list[Record], all_records: list[Record], profile: str, include_stale: bool,
+          tuned: Tuned | None = None) -> Results:
+    """The report's model from the profile's records (their `changed` set by mark_stale), read through the suite's
+    tuned settings where it has them (bench/report/rows.py: tuned_view)."""
     suite_cls = SUITES.get(suite)
+    records = tuned_view(records, tuned)
     current = [r for r in records if not (r.changed and r.status == "ok")]
     # records made by other code stay out of the tables unless asked for, or unless nothing else is there
     left_out = not include_stale and any(r.status == "ok" for r in current)
@@ -340,10 +366,19 @@ def build(suite: str, records: list[Record], all_records: list[Record], profile:
     extras = [spec for spec in suite_cls.extra_metrics if any(spec.key in r.metrics for r in ok)]
     title = f"{suite}: {suite_cls.paper_table or 'results'} — profile `{profile}`"
     command = f"python -m bench report --suite {suite}" + ("" if profile == "cpu" else f" --profile {profile}")
+    rungs = ladder(rows, [row for row in plain if row.records])
+    real = {spec.key: real_value(plain, spec) for spec in suite_cls.table}
+    checked, notes = finding_stability(suite_cls, rungs)
+    specs = suite_cls.headline_metrics()
+    tuning = tuning_model(tuned, specs) if tuned is not None else None
+    rule = (tuned.data.get("selection") or {}).get("rule", "") if tuned is not None else ""
     return Results(
         suite, profile, title, command, headline(rows, stale, left_out),
         build_table(plain, suite_cls.table, beside, stale_methods),
-        [Finding(text) for text in suite_cls.findings(rows)], equal_compute(rows, suite_cls.table),
+        [Checked(f, stability) for f, stability in checked], notes, rungs,
+        adjacent_pairs(rungs, suite_cls.table, real),
+        tuning_state(tuned, rows), tuning, rule,
+        learning_model([r for row in plain for r in row.records], specs), equal_compute(rows, suite_cls.table),
         build_table(plain, extras, None) if extras else None, variants(rows, suite_cls.table),
         variant_lines(rows, suite_cls.table), [consumption(row) for row in rows if row.records],
         provenance(ok or records), rows, records, all_records, reference_labels(rows), left_out)

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.core.records import read_records
+from bench.core.tuned import read_tuned, tuned_path
 from bench.report import chart, latex, markdown, sections
 from bench.report.budget import convergence_by_profile, ranking_section
 from bench.report.model import Results, build
@@ -17,11 +18,11 @@ from bench.report.table_csv import wide_frame
 from tasks import SUITES
 
 
-def page(results: Results, results_dir: Path, figures: list[Path]) -> str:
+def page(results: Results, results_dir: Path, figures: list[Path], curves: dict[str, str] | None = None) -> str:
     suite_cls = SUITES.get(results.suite)
     rows, specs = results.rows, results.table.specs
     plain = [row for row in rows if not row.overrides] or rows
-    lines = markdown.first_screen(results)
+    lines = markdown.first_screen(results, curves)
     layout = suite_cls.media_layout()
     if layout:
         from bench.report.agreement import agreement_section
@@ -29,6 +30,7 @@ def page(results: Results, results_dir: Path, figures: list[Path]) -> str:
         lines += agreement_section(plain, layout, suite_cls.paper_reference())
     lines += markdown.reading_guide(results, str(results_dir))
     lines += markdown.equal_compute_lines(results.equal_compute) + markdown.extras_lines(results)
+    lines += markdown.tuning_lines(results, curves or {}) + markdown.stability_lines(results)
     lines += sections.variant_findings(rows, suite_cls)
     lines += markdown.sensitivity_lines(results.variants, specs)
     if layout:
@@ -48,6 +50,27 @@ def page(results: Results, results_dir: Path, figures: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def curve_files(results: Results, stem: Path) -> dict[str, str]:
+    """The learning-curve figure and, where methods were tuned, the tuning-curve figure and CSV: name -> file
+    (beside the page)."""
+    from bench.figures.curves import learning_figure, tuning_figure
+    from bench.report import learning, tuning
+
+    found = {}
+    path = learning_figure(learning.learning_panels(results.learning), stem.with_name(f"{stem.name}_learning.png"),
+                           learning.FIGURE_TITLE)
+    if path is not None:
+        found["learning curves"] = path.name
+    if results.tuned is not None:
+        path = tuning_figure(tuning.tuning_panels(results.tuned), stem.with_name(f"{stem.name}_tuning.png"),
+                             tuning.FIGURE_TITLE)
+        if path is not None:
+            found["tuning curves"] = path.name
+        found["tuning curves (CSV)"] = tuning.write_tuning_csv(
+            results.tuned, stem.with_name(f"{stem.name}_tuning.csv")).name
+    return found
+
+
 def write_report(suite: str, results_dir: Path, out: Path, profile: str | None = None,
                  include_stale: bool = False) -> list[Path]:
     from bench.figures.plots import suite_figures
@@ -64,16 +87,19 @@ def write_report(suite: str, results_dir: Path, out: Path, profile: str | None =
         raise FileNotFoundError(f"no records of profile '{profile}' for suite '{suite}' under {results_dir}/; "
                                 f"found profiles: {', '.join(profiles)}")
     mark_stale(all_records, suite)
-    results = build(suite, records, all_records, profile, include_stale)
+    results = build(suite, records, all_records, profile, include_stale,
+                    read_tuned(tuned_path(results_dir, suite, profile)))
     out = out if profile == "cpu" else out / profile  # the default profile's report sits at the top
     out.mkdir(parents=True, exist_ok=True)
     stem = out / suite
+    curves = curve_files(results, stem)
     written = [chart.bar_chart(results.table, stem.with_suffix(".png"), title=f"{suite} ({profile})")]
     if results.extras is not None:
         written.append(chart.bar_chart(results.extras, out / f"{suite}_extras.png", title=f"{suite}: extra metrics"))
     written += suite_figures(suite_cls, results.rows, out)
     md = stem.with_suffix(".md")
-    md.write_text(page(results, results_dir, written))
+    written += [out / name for name in curves.values()]
+    md.write_text(page(results, results_dir, written, curves))
     tex = stem.with_suffix(".tex")
     caption = f"{suite_cls.paper_table or suite}: ours" + (" vs paper" if results.table.paper else "") + f" ({profile})"
     tex.write_text(latex.render(results.table, caption, label=f"tab:{suite}-{profile}".replace("_", "-")))

@@ -20,14 +20,18 @@ READ: dict[tuple[Path, str], list[Record]] = {}  # records read once per refresh
 
 
 def plain_records(results: Path, suite: str, profile: str) -> list[Record]:
-    """The records of a profile's plain rows (no `--set`), made by this checkout's code or not (marked)."""
-    from bench.report.rows import mark_stale
+    """The records of a profile's plain rows (no `--set` but the method's tuned settings), made by this checkout's
+    code or not (marked)."""
+    from bench.core.tuned import read_tuned, tuned_path
+    from bench.report.rows import mark_stale, tuned_view
 
     key = (Path(results), suite)
     if key not in READ:
         READ[key] = read_records(results, suite, warn=lambda _: None)
         mark_stale(READ[key], suite)
-    return [r for r in READ[key] if r.profile == profile and not r.overrides and r.status == "ok"]
+    records = tuned_view([r for r in READ[key] if r.profile == profile],
+                         read_tuned(tuned_path(Path(results), suite, profile)))
+    return [r for r in records if not r.overrides and r.status == "ok"]
 
 
 def main_job(results: Path) -> str:
@@ -60,7 +64,6 @@ def main_job_verdict(results: Path) -> str:
     """Whether the main job's cells settled, how far the others still moved, and the findings' tally."""
     from bench.report.budget import checks_of, held_out, median_tau
     from bench.report.index import tally
-    from bench.report.model import Finding
     from bench.report.rows import collect_rows
     from tasks import SUITES
 
@@ -71,24 +74,20 @@ def main_job_verdict(results: Path) -> str:
     moving: dict[str, float] = {}
     for r in records:
         reading = held_out(r) or {}
-        last = (r.train.get("checks") or [{}])[-1].get("metrics", {})
         for key in reading.get("unsettled", []):
-            if last.get(key):
-                share = reading["moved"][key] / abs(last[key])
-                moving[r.method] = max(moving.get(r.method, 0.0), share)
+            moving[r.method] = max(moving.get(r.method, 0.0), reading["change"][key])
     states = [converged(r) for r in records]
     settled = sum(s is True for s in states)
-    findings = [Finding(text) for text in SUITES.get(suite).findings(collect_rows(records))]
+    findings = SUITES.get(suite).findings(collect_rows(records))
     by_method: dict[str, list[Record]] = {}
     for r in records:
         by_method.setdefault(r.method, []).append(r)
     tau = median_tau({m: checks_of(rs) for m, rs in by_method.items()}, SUITES.get(suite).table)
     text = f"At the main job's budget {settled} of {len(states)} cells settled on their held-out curves"
     if moving:
-        text += ("; per method, the metric that moved most over the last quarter of training in its unsettled "
-                 "cells moved by "
-                 + ", ".join(f"{share:.0%} ({m})" for m, share in sorted(moving.items(), key=lambda x: -x[1]))
-                 + " of its final value")
+        text += ("; per method, the headline metric whose distance to its ideal changed most over the last quarter "
+                 "of training in its unsettled cells changed by "
+                 + ", ".join(f"{share:.0%} ({m})" for m, share in sorted(moving.items(), key=lambda x: -x[1])))
     if tau is not None:
         text += (f". The methods' ranking between three quarters of training and the end (median over metrics of "
                  f"Kendall's τ) was {tau:.2f} (1: unchanged)")
@@ -204,7 +203,30 @@ def test_run(results: Path) -> str:
     return text
 
 
+def tuning(results: Path) -> str:
+    """What the committed tuning of the main job's suite and profile selected, from its tuned-settings file."""
+    from bench.core.tuned import read_tuned, tuned_path
+
+    suite, profile = MAIN_JOB
+    tuned = read_tuned(tuned_path(results, suite, profile))
+    if tuned is None:
+        return (f"There is no committed tuning of `{suite}` at profile `{profile}` yet: every method trains at the "
+                "profile's shared settings.")
+    entries = tuned.methods()
+    done = {m: tuned.settings(m) for m in entries if tuned.settings(m) is not None}
+    space = "; ".join(f"{key} {'log-' if d.get('log') else ''}uniform over [{d['low']:g}, {d['high']:g}]"
+                      if "low" in d else f"{key} from {d.get('choices')}" for key, d in tuned.data["space"].items())
+    chosen = ", ".join(f"{m} " + " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in settings.values())
+                       for m, settings in done.items())
+    text = (f"The committed tuning of `{suite}` (profile `{profile}`) drew {tuned.data['trials']} trials of {space} "
+            f"(seed {tuned.data['sampler']['seed']}), the same for every method, and selected on validation tuples: "
+            f"{chosen or 'no method has finished its trials yet'}")
+    unfinished = [m for m in entries if m not in done]
+    return text + (f"; still tuning: {', '.join(unfinished)}" if unfinished else "") + "."
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {"main-job": main_job, "main-job-verdict": main_job_verdict,
+                                            "tuning": tuning,
                                             "equal-flops": equal_flops, "job-times": job_times,
                                             "throughput": throughput, "test-run": test_run}
 

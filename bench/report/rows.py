@@ -4,11 +4,13 @@ that made it and this checkout."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from base.results import Row
 from bench.core.fingerprint import changed_files, code_fingerprint, has_media, same_code
 from bench.core.records import Record
+from bench.core.tuned import Tuned, as_overrides
 from methods import METHODS
 from tasks import SUITES
 
@@ -17,6 +19,30 @@ def common_overrides(records: list[Record]) -> list[str]:
     """--set items every record shares: they describe the whole table, not a row."""
     sets = [r.overrides for r in records]
     return [o for o in sets[0] if all(o in s for s in sets[1:])] if sets else []
+
+
+SHARED = "tuned=off"  # how a row at the profile's shared settings is labelled where its method was tuned
+
+
+def tuned_view(records: list[Record], tuned: Tuned | None) -> list[Record]:
+    """The records as the report reads them when methods were tuned: a record at its method's tuned settings loses
+    those --set items (it is the method's row of the table), one at the shared settings gains the label `tuned=off`
+    (a variant: what tuning changed), and the tuning trials that were not selected are left out (the tuning
+    section shows them). Records of methods without finished tuning are as they were."""
+    if tuned is None:
+        return records
+    out = []
+    for record in records:
+        settings = tuned.settings(record.method)
+        if settings is None:
+            out.append(record)
+            continue
+        mine = as_overrides(settings)
+        if set(mine) <= set(record.overrides):
+            out.append(replace(record, overrides=[o for o in record.overrides if o not in mine]))
+        elif record.config_hash not in tuned.trial_hashes(record.method):
+            out.append(replace(record, overrides=[SHARED, *record.overrides]))
+    return out
 
 
 def collect_rows(records: list[Record]) -> list[Row]:

@@ -14,7 +14,7 @@ from base.results import Row
 from bench.core.fingerprint import ROOT
 from bench.core.records import Record
 from bench.report.budget import convergence_mark, convergence_note
-from bench.report.markdown import DASH, mean_se
+from bench.report.markdown import DASH, finding_text, mean_se, settings_text
 from bench.report.model import Results, Table
 from bench.report.ranking import STALE, fmt, plural, summarize
 from bench.report.rows import collect_rows, common_overrides
@@ -108,7 +108,7 @@ def variant_findings(rows: list[Row], suite_cls) -> list[str]:
         findings = suite_cls.findings(as_plain)
         low, high = min(len(row.records) for row in group), max(len(row.records) for row in group)
         seeds = f"{low}-{high} seeds" if low < high else f"{low} seed{'s' if low > 1 else ''}"
-        settings = " ".join(f"`--set {o}`" for o in overrides)
+        settings = settings_text(overrides)
         stale = f"; {STALE} made by other code" if any(row.stale for row in group) else ""
         note = convergence_note(as_plain)
         scope = "every method" if not missing else f"{len(group)} methods"
@@ -116,7 +116,8 @@ def variant_findings(rows: list[Row], suite_cls) -> list[str]:
         if missing:
             lines += [f"Not run with this variant: {', '.join(missing)}.", ""]
         lines += [side_by_side([row for row in rows if not row.overrides], group, suite_cls.table), ""]
-        lines += ([note, ""] if note else []) + [f"- {f}" for f in findings] + [""]
+        lines += ([note, ""] if note else []) + [f"- {finding_text(f) if f.is_claim else f.claim}" for f in findings]
+        lines += [""]
     return lines
 
 

@@ -295,9 +295,7 @@ def tuned_settings(request: RunRequest, methods: list[str], notes: list[str]) ->
     if not default and not path.is_file():
         raise UsageError(f"--tuned {request.tuned}: no such file; give on, off or a tuned.yaml that bench tune wrote")
     found = read_tuned(path)
-    if found is None:
-        notes.append(f"no tuned settings for {request.suite} at profile {request.profile} ({path}): every method "
-                     "trains at the profile's shared settings (bench tune makes them)")
+    if found is None:  # nothing tuned: every method at the profile's shared settings, as the report says
         return {}
     if found.data.get("suite") not in (None, request.suite) or found.data.get("profile") not in (None, request.profile):
         raise UsageError(f"--tuned {path}: it holds the tuning of {found.data.get('suite')} at profile "

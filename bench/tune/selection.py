@@ -13,6 +13,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from base.results import MetricSpec
+from bench.core.ideal import loss
 
 RULE = ("the trial with the best mean rank, among the method's trials, over the suite's headline metrics on "
         "validation tuples at the end of training (by each metric's ideal; a failed trial ranks last on every "
@@ -41,15 +42,6 @@ def validation_values(record, keys: list[str]) -> tuple[dict[str, float], dict[s
     values = {k: last["metrics"][k] for k in keys if last["metrics"].get(k) is not None}
     oracle = {k: last.get("oracle", {})[k] for k in keys if last.get("oracle", {}).get(k) is not None}
     return values, oracle
-
-
-def loss(spec: MetricSpec, value: float | None, oracle: float | None) -> float:
-    """Smaller is better: the value (lower), its negative (higher), its distance to the oracle's (match)."""
-    if value is None or not math.isfinite(value):
-        return math.inf
-    if spec.ideal == "match":
-        return abs(value - oracle) if oracle is not None else math.inf
-    return -value if spec.ideal == "higher" else value
 
 
 def select(trials: list[Trial], specs: list[MetricSpec]) -> Trial | None:

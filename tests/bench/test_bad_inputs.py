@@ -11,6 +11,7 @@ import pytest
 from bench.cli import main
 
 RUN = ["run", "--profile", "smoke"]
+TUNE = ["tune", "--profile", "smoke"]
 ITA_FILES = RUN + ["--suite", "image_text_audio", "--set", "data.source=files", "--set", "train.batch_size=32"]
 CATALOGUE = [
     # names and lists
@@ -148,6 +149,24 @@ CATALOGUE = [
     (["perf", "--profile", "smoke", "--set", "model.latent_dim=0"], "latent_dim must be at least 1, not 0"),
     (["perf", "--suite", "nope"], "unknown suite 'nope'"),
 ]
+# tuning and tuned settings
+TUNING = [
+    (TUNE + ["--methods", "munii"], "unknown method 'munii'; available: muni, muni_hellinger"),
+    (TUNE + ["--trials", "0"], "argument --trials: must be at least 1, got 0"),
+    (TUNE + ["--seed", "-1"], "argument --seed: must be 0 or more, got -1"),
+    (TUNE + ["--sampler-seed", "x"], "argument --sampler-seed: expects a whole number, got 'x'"),
+    (TUNE + ["--space", "nofile.yaml"], "--space nofile.yaml: no such file"),
+    (TUNE + ["--space", "SRC/broken.yaml"], "is not YAML"),
+    (TUNE + ["--space", "SRC/space_data.yaml"], "data.n_train cannot be tuned; a space tunes settings every method"),
+    (TUNE + ["--space", "SRC/space_bounds.yaml"], "train.lr needs finite low < high"),
+    (TUNE + ["--space", "SRC/space_field.yaml"], "train.lr has unknown fields scale"),
+    (TUNE + ["--set", "train.lr=0.001"], "--set train.lr: tuned over by the search space"),
+    (TUNE + ["--set", "eval.progress_samples=0"], "eval.progress_samples=0 turns them off"),
+    (TUNE + ["--set", "train.stepz=3"], "did you mean train.steps?"),
+    (TUNE + ["--cell-threads", "2"], "--cell-threads is an option of --executor ray"),
+    (RUN + ["--tuned", "nofile.yaml"], "--tuned nofile.yaml: no such file; give on, off or a tuned.yaml"),
+    (RUN + ["--tuned", "SRC/broken.yaml"], "are not YAML"),
+]
 # paths in the way: a file where a directory is needed (created by the test before the command)
 FILE_IN_THE_WAY = [
     (["run", "--profile", "smoke", "--out", "afile"], "--out afile: afile is a file, not a directory"),
@@ -204,6 +223,9 @@ def sources(tmp_path_factory) -> Path:
                  "t10k-labels-idx1-ubyte"):
         (root / "mnist" / stem).write_bytes(b"garbage!")
     (root / "broken.yaml").write_text("clip: [1,\n unclip: 2\n")
+    (root / "space_data.yaml").write_text("data.n_train: {low: 100, high: 200}\n")
+    (root / "space_bounds.yaml").write_text("train.lr: {low: 0.01, high: 0.001, log: true}\n")
+    (root / "space_field.yaml").write_text("train.lr: {low: 0.0001, high: 0.001, scale: log}\n")
     (root / "weights.yaml").write_text("clip: models/clip\n")
     return root
 
@@ -220,7 +242,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"" for p in folder.rglob("*")}
 
 
-@pytest.mark.parametrize("argv, message", CATALOGUE + FILE_IN_THE_WAY)
+@pytest.mark.parametrize("argv, message", CATALOGUE + TUNING + FILE_IN_THE_WAY)
 def test_a_bad_input_is_one_clear_line_exit_2_and_nothing_written(argv, message, sources, tmp_path, monkeypatch,
                                                                   capsys):
     argv = in_place(argv, sources, tmp_path, monkeypatch)
@@ -259,7 +281,7 @@ def test_the_python_api_refuses_the_same_bad_runs_before_anything_is_written(arg
 
 
 def test_the_catalogue_is_large_enough():
-    assert len(CATALOGUE) + len(FILE_IN_THE_WAY) >= 40
+    assert len(CATALOGUE) + len(TUNING) + len(FILE_IN_THE_WAY) >= 40
 
 
 def test_a_report_skips_damaged_records_and_samples_with_a_warning_naming_each(smoke_results, tmp_path, capsys):

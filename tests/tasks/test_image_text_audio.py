@@ -153,8 +153,8 @@ def test_every_finding_holds_on_the_papers_own_numbers():
 
     paper = ImageTextAudio.paper_reference()
     rows = [Row(m, m, [], [noiseless(values)]) for m, values in paper.items()]
-    checked = check_rows(rows, ImageTextAudio.table)
-    assert len(checked) == 3 and all("**reproduced**" in line for line in checked), checked
+    checked = check_rows(rows, ImageTextAudio.table, paper)
+    assert len(checked) == 3 and all(f.verdict == "reproduced" for f in checked), checked
 
 
 def test_a_finding_fails_when_the_numbers_say_otherwise():
@@ -164,7 +164,7 @@ def test_a_finding_fails_when_the_numbers_say_otherwise():
     paper = ImageTextAudio.paper_reference()
     paper["flowbind"] = {k: (v + 50 if v is not None else None) for k, v in paper["flowbind"].items()}
     rows = [Row(m, m, [], [noiseless(values)]) for m, values in paper.items()]
-    assert "**not reproduced**" in check_rows(rows, ImageTextAudio.table)[0]
+    assert check_rows(rows, ImageTextAudio.table, paper)[0].verdict == "not reproduced"
 
 
 def noiseless(values: dict) -> dict:

@@ -13,6 +13,7 @@ from methods import METHODS
 from methods.backbone.modality import Batch
 from methods.base import Capabilities
 from tasks import SUITES
+from tasks.findings import NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED, UNDECIDED
 from tasks.polymnist_quadrant_labels import data as pq
 from tasks.polymnist_quadrant_labels.verifier import VerifierTooWeak, check_gate
 from tests.bench.records import as_record
@@ -107,8 +108,8 @@ def test_mnist_idx_files_are_read_gzipped_or_not(tmp_path, compress):
     suffix = ".gz" if compress else ""
     arrays = {}
     for split, (image_stem, label_stem) in pq.MNIST_FILES.items():
-        images = rng.integers(0, 256, size=(30, 28, 28), dtype=np.uint8)
-        labels = np.arange(30) % 10
+        images = rng.integers(0, 256, size=(60, 28, 28), dtype=np.uint8)  # six a class: three for validation
+        labels = np.arange(60) % 10
         write_idx(tmp_path / (image_stem + suffix), images, compress)
         write_idx(tmp_path / (label_stem + suffix), labels, compress)
         arrays[split] = (images, labels)
@@ -117,9 +118,10 @@ def test_mnist_idx_files_are_read_gzipped_or_not(tmp_path, compress):
         np.testing.assert_array_equal(loaded[split][0], images)
         np.testing.assert_array_equal(loaded[split][1], labels)
     cfg = pq.PolyMnistQuadrantLabelsData(source="mnist", mnist_dir=str(tmp_path), canvas=16, digit_size=8,
-                                         n_train=40, n_test=20)
+                                         n_train=40, n_test=20, n_val=10, val_fraction=0.5)
     data = pq.generate(cfg)
     assert data["m2/test"].shape == (20, 3, 16, 16) and cfg.resolved_inversion == "binary"
+    assert data["m2/val"].shape == (10, 3, 16, 16)
 
 
 def test_missing_or_malformed_mnist_files_are_named(tmp_path):
@@ -251,33 +253,33 @@ def findings_for(values: dict[str, dict[str, float]], n: int | None = 100_000) -
 def test_findings_call_a_claim_untestable_when_every_method_is_at_chance():
     coherence = "unconditional/coherence"
     at_chance = findings_for({"muni": {coherence: 0.0}, "mvae": {coherence: 0.0}, "mopoe": {coherence: 0.01}})
-    best = next(line for line in at_chance if line.startswith("MUNI has the best"))
-    assert "not testable at this budget" in best
+    best = next(f for f in at_chance if f.claim.startswith("MUNI has the best"))
+    assert best.verdict == NOT_TESTABLE and "of chance" in best.caveat
     learned = findings_for({"muni": {coherence: 0.4}, "mvae": {coherence: 0.0}, "mopoe": {coherence: 0.3}})
-    assert next(line for line in learned if line.startswith("MUNI has the best")).endswith(": **reproduced**.")
+    assert next(f for f in learned if f.claim.startswith("MUNI has the best")).verdict == REPRODUCED
     lost = findings_for({"muni": {coherence: 0.2}, "mvae": {coherence: 0.0}, "mopoe": {coherence: 0.3}})
-    assert next(line for line in lost if line.startswith("MUNI has the best")).endswith("**NOT reproduced**.")
+    assert next(f for f in lost if f.claim.startswith("MUNI has the best")).verdict == NOT_REPRODUCED
 
 
 def test_a_gap_inside_the_noise_of_the_accuracies_is_a_tie():
     coherence = "unconditional/coherence"
     close = {"muni": {coherence: 0.40}, "mvae": {coherence: 0.0}, "mopoe": {coherence: 0.37}}
     def verdict(n: int | None) -> str:
-        return next(line for line in findings_for(close, n) if line.startswith("MUNI has the best"))
-    assert "**undecided**" in verdict(500)  # 1.96·SE of the gap at n = 500 is about 0.06
-    assert verdict(100_000).endswith("**reproduced**.")
-    assert "**undecided**" in verdict(None)  # one seed and no replicates: nothing is known of the noise
+        return next(f for f in findings_for(close, n) if f.claim.startswith("MUNI has the best")).verdict
+    assert verdict(500) == UNDECIDED  # 1.96·SE of the gap at n = 500 is about 0.06
+    assert verdict(100_000) == REPRODUCED
+    assert verdict(None) == UNDECIDED  # one seed and no replicates: nothing is known of the noise
 
 
 def test_findings_state_the_budget_in_passes_over_the_data():
     lines = findings_for({"muni": {"unconditional/coherence": 0.0}})
-    assert any("1000 steps of 64 tuples, 3.2 passes over 20000" in line for line in lines)
+    assert any("1000 steps of 64 tuples, 3.2 passes over 20000" in f.claim and not f.is_claim for f in lines)
 
 
 def test_findings_name_the_methods_above_chance_on_the_quadrant():
     quadrant = "single_label/quadrant_alignment"
     lines = findings_for({"muni": {quadrant: 0.26}, "mopoe": {quadrant: 0.95}})
-    assert "above chance (> 0.30): mopoe; at chance: muni." in next(line for line in lines if "above chance" in line)
+    assert "above chance (> 0.30): mopoe; at chance: muni." in next(f.claim for f in lines if "above chance" in f.claim)
 
 
 class RealImages:

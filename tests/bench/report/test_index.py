@@ -1,14 +1,14 @@
 import re
 
 from bench.report.index import tally, write_index
-from bench.report.model import Finding
+from tasks.findings import NOT_CHECKED, NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED, UNDECIDED, Finding, note
 
 
-def test_a_findings_tally_counts_each_verdict_once():
-    findings = [Finding(text) for text in ("A beats B: **reproduced** — ours ...", "C: **not reproduced** — ours ...",
-                                           "D: **undecided** (the interval ...)", "E: **reproduced**", "F: n/a")]
-    assert [f.verdict for f in findings] == ["reproduced", "not reproduced", "undecided", "reproduced", "not checked"]
-    assert tally(findings) == "1 not reproduced, 2 reproduced, 1 undecided, 1 not checked"
+def test_a_findings_tally_counts_each_verdict_once_and_no_note():
+    findings = [Finding("A beats B", REPRODUCED), Finding("C", NOT_REPRODUCED), Finding("D", UNDECIDED),
+                Finding("E", REPRODUCED), Finding("F", NOT_CHECKED), Finding("G", NOT_TESTABLE),
+                note("Data: scikit-learn's digits, not reproduced at MNIST's size")]
+    assert tally(findings) == "2 reproduced, 1 not reproduced, 1 undecided, 1 not testable, 1 not checked"
     assert tally([]) == "none checked"
 
 

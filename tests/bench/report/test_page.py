@@ -14,7 +14,7 @@ def test_report_writes_tables_and_figures_from_records(smoke_results, tmp_path):
     tmp_path = tmp_path / "smoke"
     names = sorted(p.name for p in written)
     assert names == ["gaussian_mixture.csv", "gaussian_mixture.md", "gaussian_mixture.png",
-                     "gaussian_mixture.tex", "gaussian_mixture_pairs.png"]
+                     "gaussian_mixture.tex", "gaussian_mixture_learning.png", "gaussian_mixture_pairs.png"]
     md = (tmp_path / "gaussian_mixture.md").read_text()
     assert re.search(r"\| muni \| 2 \| (yes|no|1/2) \|", md)  # seeds, settled on the held-out curves
     assert re.search(r"\| shala \| 1 \| (yes|no) \|", md)

@@ -277,3 +277,17 @@ def test_an_address_where_no_cluster_answers_fails_in_seconds(cluster, tmp_path,
     assert f"--ray-address {nowhere}: no Ray cluster answers" in capsys.readouterr().err
     assert time.time() - started < 30
 
+
+
+def test_tuning_runs_its_trials_on_the_cluster_and_selects_what_a_local_tuning_selects(cluster, tracking_server,
+                                                                                       tmp_path):
+    from bench.core.tuned import read_tuned, tuned_path
+
+    tuning = ["tune", "--suite", "gaussian_mixture", "--profile", "smoke", "--methods", "muni", "--trials", "2",
+              "--quiet"]
+    on_ray, here = tmp_path / "ray", tmp_path / "local"
+    assert main([*tuning, "--executor", "ray", "--ray-address", cluster.address, "--tracking-uri", tracking_server,
+                 "--out", str(on_ray)]) == 0
+    assert main([*tuning, "--workers", "1", "--out", str(here)]) == 0
+    found = [read_tuned(tuned_path(out, "gaussian_mixture", "smoke")).methods() for out in (on_ray, here)]
+    assert found[0]["muni"]["complete"] and found[0] == found[1]
