@@ -288,6 +288,6 @@ def test_tuning_runs_its_trials_on_the_cluster_and_selects_what_a_local_tuning_s
     on_ray, here = tmp_path / "ray", tmp_path / "local"
     assert main([*tuning, "--executor", "ray", "--ray-address", cluster.address, "--tracking-uri", tracking_server,
                  "--out", str(on_ray)]) == 0
-    assert main([*tuning, "--workers", "1", "--out", str(here)]) == 0
+    assert main([*tuning, "--workers", "2", "--out", str(here)]) == 0  # single-threaded cells, as on a node
     found = [read_tuned(tuned_path(out, "gaussian_mixture", "smoke")).methods() for out in (on_ray, here)]
     assert found[0]["muni"]["complete"] and found[0] == found[1]
