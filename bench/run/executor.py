@@ -39,12 +39,14 @@ class Progress:
         self.running: set[str] = set()
         self.finished: set[str] = set()
         self.desc = ""
+        self.labels: dict[str, str] = {}  # cell key -> what sets it apart (a tuning trial)
 
     def write(self, text: str) -> None:
         tqdm.write(text)
 
     def start(self, cells: list[Cell], desc: str) -> None:
         self.steps = {cell.key: cell.cfg.train.steps for cell in cells}
+        self.labels = {cell.key: cell.label for cell in cells if cell.label}
         self.desc = desc
         self.overall = tqdm(total=sum(self.steps.values()), desc=self.label(), unit="step", position=0,
                             disable=not self.enabled, dynamic_ncols=True, mininterval=1.0,
@@ -98,7 +100,7 @@ class Progress:
             self.finished.add(key)
             self.overall.set_description(self.label(), refresh=False)
             self.overall.refresh()
-        self.write(outcome_line(outcome))
+        self.write(outcome_line(outcome, self.labels.get(key, "")))
 
     def close(self) -> None:
         for bar in self.bars.values():
@@ -107,8 +109,8 @@ class Progress:
             self.overall.close()
 
 
-def outcome_line(outcome: CellOutcome) -> str:
-    name = f"  {outcome.method} seed {outcome.seed}"
+def outcome_line(outcome: CellOutcome, label: str = "") -> str:
+    name = f"  {outcome.method} seed {outcome.seed}" + (f", {label}" if label else "")
     text = {"ok": f"ok -> {outcome.record}", "failed": f"FAILED: {outcome.reason}",
             "skipped": f"{outcome.reason or 'already done'} ({outcome.record})",
             "busy": f"not started here: {outcome.reason}",
