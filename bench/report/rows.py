@@ -33,14 +33,15 @@ def tuned_view(records: list[Record], tuned: Tuned | None) -> list[Record]:
         return records
     out = []
     for record in records:
-        settings = tuned.settings(record.method)
-        if settings is None:
-            out.append(record)
+        settings, trials = tuned.settings(record.method), tuned.trial_hashes(record.method)
+        if settings is None:  # not tuned, or its tuning still running: its trials are not rows yet
+            if record.config_hash not in trials:
+                out.append(record)
             continue
         mine = as_overrides(settings)
         if set(mine) <= set(record.overrides):
             out.append(replace(record, overrides=[o for o in record.overrides if o not in mine]))
-        elif record.config_hash not in tuned.trial_hashes(record.method):
+        elif record.config_hash not in trials:
             out.append(replace(record, overrides=[SHARED, *record.overrides]))
     return out
 
