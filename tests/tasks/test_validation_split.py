@@ -18,6 +18,7 @@ from tasks.evaluation import Task
 from tasks.image_text_audio import data as ita
 from tasks.image_text_audio.suite import ImageTextAudio
 from tasks.polymnist_quadrant_labels import data as pq
+from tests.tasks.test_image_text_audio import write_flowbind_layout
 
 SUITE_NAMES = ("gaussian_mixture", "polymnist_quadrant_labels", "image_text_audio")
 ITA_SMALL = dict(text_dim=24, image_dim=24, audio_dim=16, d_all=3, d_pair=3, d_priv=4, components=4, n_train=1100,
@@ -245,16 +246,8 @@ def test_a_malformed_validation_file_is_one_line_before_training(tmp_path, synth
 
 
 def test_flowbind_holds_out_validation_pairs_and_reads_validation_triplets_beside_feats(tmp_path, synthetic_arrays):
-    datasets = {"ti": "laion", "ta": "audiocaps", "ia": "vggsound"}
-    for p, members in ita.PAIRS.items():
-        folder = tmp_path / "feats" / datasets[p]
-        folder.mkdir(parents=True)
-        for order, split in enumerate(("train", "test")):  # numbered so the test pairs sort last
-            for i in range(len(synthetic_arrays[f"{split}_{p}/{members[0]}"])):
-                np.savez(folder / f"{order}{i:05d}.npz",
-                         **{m: synthetic_arrays[f"{split}_{p}/{m}"][i] for m in members})
-    for stem in ("test_tia", "val_tia"):
-        np.savez(tmp_path / f"{stem}.npz", **{m: synthetic_arrays[f"{stem}/{m}"] for m in ita.MODALITIES})
+    write_flowbind_layout(tmp_path, synthetic_arrays)
+    np.savez(tmp_path / "val_tia.npz", **{m: synthetic_arrays[f"val_tia/{m}"] for m in ita.MODALITIES})
     cfg = ita.ImageTextAudioData(**{**ITA_SMALL, "source": "flowbind", "root": str(tmp_path)})
     suite = ImageTextAudio(cfg)
     info = suite.describe()
