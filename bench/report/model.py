@@ -333,10 +333,21 @@ def equal_compute(rows: list[Row], specs: list[MetricSpec]) -> list[EqualCompute
     return out
 
 
+def tuned_methods(tuned: Tuned | None, rows: list[Row]) -> tuple[set[str], list[str]]:
+    """(the table's methods, those of them at tuned settings)."""
+    methods = {row.method for row in rows if not row.overrides and row.records}
+    return methods, sorted(m for m in methods if tuned is not None and tuned.settings(m) is not None)
+
+
+def tuning_word(tuned: Tuned | None, rows: list[Row]) -> str:
+    """A finding's tuning state: tuned, shared or partly tuned (the table's methods)."""
+    methods, done = tuned_methods(tuned, rows)
+    return "shared" if not done else "tuned" if len(done) == len(methods) else "partly tuned"
+
+
 def tuning_state(tuned: Tuned | None, rows: list[Row]) -> str:
     """Which settings the table's rows train at, in a phrase."""
-    methods = {row.method for row in rows if not row.overrides and row.records}
-    done = sorted(m for m in methods if tuned is not None and tuned.settings(m) is not None)
+    methods, done = tuned_methods(tuned, rows)
     if not done:
         return "shared settings (no method tuned: `bench tune` tunes them)"
     space = "; ".join(f"{key} over [{d.get('low'):g}, {d.get('high'):g}]" if "low" in d else f"{key}"
@@ -375,7 +386,7 @@ def build(suite: str, records: list[Record], all_records: list[Record], profile:
     return Results(
         suite, profile, title, command, headline(rows, stale, left_out),
         build_table(plain, suite_cls.table, beside, stale_methods),
-        [Checked(f, stability) for f, stability in checked], notes, rungs,
+        [Checked(replace(f, tuning=tuning_word(tuned, rows)), stability) for f, stability in checked], notes, rungs,
         adjacent_pairs(rungs, suite_cls.table, real),
         tuning_state(tuned, rows), tuning, rule,
         learning_model([r for row in plain for r in row.records], specs), equal_compute(rows, suite_cls.table),

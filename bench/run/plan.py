@@ -66,7 +66,6 @@ class Plan:
     seeds: list[int]
     cells: list[Cell]  # variants × methods × seeds, resolved
     notes: list[str] = field(default_factory=list)  # what the plan changed or left out, for the user
-    tuned: dict[str, list[str]] = field(default_factory=dict)  # method -> the tuned settings it trains at
 
 
 def repeats(items: list, flag: str, notes: list[str]) -> list:
@@ -360,4 +359,4 @@ def plan(request: RunRequest) -> Plan:
     request = check_resources(request, preflight, cells, notes)
     check_sources(preflight, cells)
     writable_directory(Path(request.out), "--out")
-    return Plan(request, methods, seeds, cells, notes, tuned)
+    return Plan(request, methods, seeds, cells, notes)
