@@ -248,12 +248,11 @@ def cmd_run(args) -> int:
 
 def cmd_tune(args) -> int:
     from bench.tune.space import load_space
-    from bench.tune.tune import TuneRequest, check, tune
+    from bench.tune.tune import TuneRequest, tune
 
     request = TuneRequest(request_from(args), load_space(args.space), args.trials, args.sampler_seed)
-    check(request)  # every rule before anything is written or trained
     try:
-        result = tune(request)
+        result = tune(request)  # every rule is checked before anything is written or trained
     except KeyboardInterrupt:
         print("bench: interrupted before any trial started; nothing was recorded", file=sys.stderr)
         return 130

@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.core.errors import UsageError
 from bench.core.tuned import as_overrides, tuned_path, tuning_dir, write_tuned
-from bench.run.plan import RunRequest, plan
+from bench.run.plan import Plan, RunRequest, plan
 from bench.tune.selection import RULE, Trial, select, validation_values
 from bench.tune.space import SearchSpace
 from bench.tune.study import study_name, write_study
@@ -51,18 +51,20 @@ def trial_request(request: TuneRequest) -> tuple[RunRequest, list[dict[str, Any]
     return replace(request.run, tuned="off", variants=variants, skip_diverged=True), drawn
 
 
-def check(request: TuneRequest) -> None:
-    """Every rule of the tuning run, before any cell: the run's own, one training seed, validation checks on."""
-    run_request, _ = trial_request(request)
+def checked(request: TuneRequest) -> tuple[Plan, list[dict[str, Any]]]:
+    """The tuning run planned, with every rule checked before any cell (the run's own, one training seed, validation
+    checks on), and the trials' settings."""
+    run_request, drawn = trial_request(request)
     if len(run_request.seeds) != 1:
         raise UsageError(f"bench tune trains each trial at one seed (--seed), not {len(run_request.seeds)}")
     planned = plan(run_request)
     if any(not cell.cfg.eval.progress_samples for cell in planned.cells):
         raise UsageError("bench tune selects on the quick evaluations of validation tuples; "
                          "eval.progress_samples=0 turns them off")
+    return planned, drawn
 
 
-def trials_of(planned, drawn: list[dict[str, Any]]) -> dict[str, list[Trial]]:
+def trials_of(planned: Plan, drawn: list[dict[str, Any]]) -> dict[str, list[Trial]]:
     """Method -> its trials, each with its record's state: ok (with its validation metrics), failed, or pending."""
     from tasks import SUITES
 
@@ -82,7 +84,7 @@ def trials_of(planned, drawn: list[dict[str, Any]]) -> dict[str, list[Trial]]:
     return out
 
 
-def summary(request: TuneRequest, planned, trials: dict[str, list[Trial]], specs) -> dict[str, Any]:
+def summary(request: TuneRequest, planned: Plan, trials: dict[str, list[Trial]], specs) -> dict[str, Any]:
     """The tuned-settings file's content."""
     methods = {}
     for method, found in trials.items():
@@ -104,12 +106,14 @@ def summary(request: TuneRequest, planned, trials: dict[str, list[Trial]], specs
             "methods": methods}
 
 
-def record_tuning(request: TuneRequest) -> TuneResult:
+def record_tuning(request: TuneRequest, planned: Plan | None = None, drawn: list[dict[str, Any]] | None = None
+                  ) -> TuneResult:
     """Read the trials' records (this code's), select per method, and write the tuned file and the studies."""
     from tasks import SUITES
 
-    run_request, drawn = trial_request(request)
-    planned = plan(run_request)
+    if planned is None or drawn is None:
+        planned, drawn = checked(request)
+    run_request = planned.request
     specs = SUITES.get(run_request.suite).headline_metrics()
     trials = trials_of(planned, drawn)
     content = summary(request, planned, trials, specs)
@@ -129,13 +133,12 @@ def record_tuning(request: TuneRequest) -> TuneResult:
 
 
 def tune(request: TuneRequest) -> TuneResult:
-    """Run every trial not yet done (resuming what a kill left), then select and write."""
+    """Check every rule, run every trial not yet done (resuming what a kill left), then select and write."""
     from bench.run.runner import run
 
-    check(request)
-    run_request, _ = trial_request(request)
-    result = run(run_request)
+    planned, drawn = checked(request)
+    result = run(planned.request)
     if result.interrupted:
         print("bench: tuning interrupted; rerun the same command to resume", file=sys.stderr)
         return TuneResult(None, {}, {}, interrupted=True)
-    return record_tuning(request)
+    return record_tuning(request, planned, drawn)
