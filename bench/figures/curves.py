@@ -51,8 +51,9 @@ class Panel:
 
 
 def tuning_figure(panels: list[Panel], path: Path, title: str) -> Path | None:
-    """One panel per metric, one line per method against the number of trials; None when nothing to draw."""
-    return draw(panels, path, title, "trials", draw_tuning_line, log=False)
+    """One panel per metric, one line per method against the number of trials (log y when every value is positive:
+    methods an order of magnitude apart stay readable); None when nothing to draw."""
+    return draw(panels, path, title, "trials", draw_tuning_line, log=True)
 
 
 def learning_figure(panels: list[Panel], path: Path, title: str) -> Path | None:
@@ -105,7 +106,10 @@ def palette(panels: list[Panel]) -> dict[str, str]:
 
 
 def positive(panel: Panel) -> bool:
-    values = [v for line in panel.lines for v in finite(line.distance) if not math.isnan(v)]
+    """Whether every value a panel's lines draw is positive."""
+    drawn = [getattr(line, name) for line in panel.lines for name in ("distance", "expected", "median")
+             if hasattr(line, name)]
+    values = [v for series in drawn for v in finite(series) if not math.isnan(v)]
     return bool(values) and min(values) > 0
 
 
@@ -137,7 +141,7 @@ def shade(ax, bands: list[Band]) -> None:
     log = ax.get_yscale() == "log"
     for x, low, high, color in bands:
         edges = [[edge(v, bottom, top, log) for v in side] for side in (low, high)]
-        ax.fill_between(x, edges[0], edges[1], color=color, alpha=0.15, lw=0)
+        ax.fill_between(x, edges[0], edges[1], color=color, alpha=0.15 if len(bands) < 4 else 0.06, lw=0)
     ax.set_ylim(bottom, top)
 
 
