@@ -59,6 +59,9 @@ class TrainConfig:
             raise ValueError("budget_amount is for budget samples, flops or seconds; a steps budget is train.steps")
         if self.budget != "steps" and not self.budget_amount > 0:
             raise ValueError(f"budget {self.budget} needs a positive budget_amount (train.budget_amount=...)")
+        if self.budget == "steps" and self.warmup_steps >= self.steps:
+            raise ValueError(f"warmup_steps ({self.warmup_steps}) must be shorter than the run (steps={self.steps}): "
+                             "the learning rate would never reach train.lr")
 
 
 @dataclass

@@ -5,6 +5,7 @@ cluster: bench/run/executor_ray.py) — and reports each outcome as it comes; th
 sets up tracking (through `start`) and collects the outcomes, whichever executor runs them."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -34,8 +35,7 @@ class Progress:
         self.bars: dict[str, tqdm] = {}
         self.seen: dict[str, int] = {}
         self.steps: dict[str, int] = {}
-        self.cells_done = 0
-        self.failed = 0
+        self.ended: Counter[str] = Counter()  # outcome status -> cells that ended so
         self.running: set[str] = set()
         self.finished: set[str] = set()
         self.desc = ""
@@ -53,8 +53,12 @@ class Progress:
                             smoothing=0)  # the rate over the whole run: evaluations between cells pause the steps
 
     def label(self) -> str:
-        return (f"{self.desc} {self.cells_done}/{len(self.steps)} cells, {len(self.running)} running"
-                + (f", {self.failed} failed" if self.failed else ""))
+        """The run's description, the cells finished of all, those running, and those that ended otherwise (failed,
+        interrupted, ...: each kind apart)."""
+        done = self.ended["ok"] + self.ended["skipped"]
+        others = "".join(f", {n} {status.replace('_', ' ')}" for status, n in self.ended.items()
+                         if status not in ("ok", "skipped"))
+        return f"{self.desc} {done}/{len(self.steps)} cells done, {len(self.running)} running{others}"
 
     def started(self, key: str) -> None:
         """A cell began (before its first step: loading data, building the method)."""
@@ -94,8 +98,7 @@ class Progress:
             left = self.steps.get(key, 0) - self.seen.get(key, 0)
             if outcome.status != "ok" and left > 0:  # not trained to the end here: drop its steps from the ETA
                 self.overall.total -= left
-            self.cells_done += 1
-            self.failed += outcome.status == "failed"
+            self.ended[outcome.status] += 1
             self.running.discard(key)
             self.finished.add(key)
             self.overall.set_description(self.label(), refresh=False)

@@ -58,6 +58,7 @@ CATALOGUE = [
     (RUN + ["--set", "train.lr=-1"], "lr must be positive, not -1.0"),
     (RUN + ["--set", "train.lr=0"], "lr must be positive, not 0.0"),
     (RUN + ["--set", "train.warmup_steps=-1"], "warmup_steps must be at least 0, not -1"),
+    (RUN + ["--set", "train.warmup_steps=99999"], "warmup_steps (99999) must be shorter than the run (steps=40)"),
     (RUN + ["--set", "train.grad_clip=-1"], "grad_clip must be at least 0, not -1.0"),
     (RUN + ["--set", "train.ema_decay=1.5"], "ema_decay must lie in [0, 1), not 1.5"),
     (RUN + ["--set", "train.beta1=1"], "beta1 must lie in [0, 1), not 1.0"),
