@@ -232,7 +232,15 @@ def request_from(args):
                       tuned="off" if tuning else args.tuned)
 
 
+def check_names(args) -> None:
+    """A misspelt method, suite or profile, refused before torch is imported (bench/core/names.py)."""
+    from bench.core.names import check_names as check
+
+    check(method_names(args.methods), args.suite, args.profile)
+
+
 def cmd_run(args) -> int:
+    check_names(args)
     from bench.run.runner import TrackingUnavailable, run
 
     request = request_from(args)
@@ -247,6 +255,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_tune(args) -> int:
+    check_names(args)
     from bench.tune.space import load_space
     from bench.tune.tune import TuneRequest, tune
 
@@ -305,11 +314,14 @@ def cmd_list(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from bench.report.page import write_report
-    from tasks import SUITES
+    from bench.core.names import check_names as check
 
     if args.all and (args.suite or args.profile):
         raise UsageError("--all writes every suite at its default profile; leave out --suite and --profile")
+    check(None, args.suite, args.profile)
+    from bench.report.page import write_report
+    from tasks import SUITES
+
     suites = SUITES.names() if args.all else [args.suite or "gaussian_mixture"]
     for suite in suites:
         SUITES.get(suite)
@@ -338,6 +350,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_perf(args) -> int:
+    check_names(args)
     from bench.core.config import resolve, validate_overrides
     from bench.perf.measure import run_perf
     from bench.run.plan import check_profile, methods_for, pick_device, writable_directory

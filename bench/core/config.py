@@ -19,11 +19,10 @@ from typing import Any
 import yaml
 
 from bench.core.errors import ConfigError
+from bench.core.names import PROFILES
 from methods import METHODS
 from methods.backbone.config import FlowConfig, ModelConfig, at_least
 from tasks import SUITES, EvalConfig
-
-PROFILES = ("smoke", "cpu", "cpu_wide", "cpu_long", "paper")  # bench/profiles/<name>.yaml
 
 
 @dataclass
