@@ -236,7 +236,7 @@ def check_names(args) -> None:
     """A misspelt method, suite or profile, refused before torch is imported (bench/core/names.py)."""
     from bench.core.names import check_names as check
 
-    check(method_names(args.methods), args.suite, args.profile)
+    check(method_names(args.methods), args.suite, args.profile, args.overrides)
 
 
 def cmd_run(args) -> int:

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from bench.core.errors import ConfigError
-from bench.core.names import PROFILES
+from bench.core.errors import ConfigError, UsageError
+from bench.core.names import PROFILES, set_item
 from methods import METHODS
 from methods.backbone.config import FlowConfig, ModelConfig, at_least
 from tasks import SUITES, EvalConfig
@@ -220,17 +220,10 @@ def build_section(section: str, cls: type, values: dict[str, Any]):
 
 def parse_overrides(overrides: list[str]) -> list[tuple[str, str, str]]:
     """'train.steps=2000' -> ('train', 'steps', '2000'); sections are common sections, 'data' or a method."""
-    parsed = []
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        section, dot, name = key.strip().partition(".")
-        if not sep or not dot or not name:
-            raise ConfigError(f"--set expects section.field=value (e.g. train.steps=2000), got '{item}'")
-        valid = ["data", *COMMON_SECTIONS, *METHODS.names()]
-        if section not in valid:
-            raise ConfigError(f"--set {key}: unknown section '{section}'; available: {', '.join(valid)}")
-        parsed.append((section, name, value))
-    return parsed
+    try:
+        return [set_item(item) for item in overrides]
+    except UsageError as err:
+        raise ConfigError(str(err)) from None
 
 
 def validate_overrides(overrides: list[str], suite: str, methods: list[str]) -> None:

@@ -13,6 +13,7 @@ from bench.core.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ("smoke", "cpu", "cpu_wide", "cpu_long", "paper")  # bench/profiles/<name>.yaml
+SECTIONS = ("model", "flow", "train", "eval", "media")  # the config's common sections (bench/core/config.py)
 
 
 def imported_in_order(package: str) -> list[Path]:
@@ -61,8 +62,23 @@ def unknown(kind: str, name: str, available: tuple[str, ...]) -> UsageError:
     return UsageError(f"unknown {kind} '{name}'; available: {', '.join(available)}")
 
 
-def check_names(methods_given: list[str] | str | None, suite: str | None, profile: str | None) -> None:
-    """Refuse an unknown method, suite or profile, as the registries would, before anything heavy is imported."""
+def set_item(item: str) -> tuple[str, str, str]:
+    """'train.steps=2000' -> ('train', 'steps', '2000'); a malformed item or an unknown section is refused in one
+    line (sections are 'data', the common ones and the methods)."""
+    key, sep, value = item.partition("=")
+    section, dot, name = key.strip().partition(".")
+    if not sep or not dot or not name:
+        raise UsageError(f"--set expects section.field=value (e.g. train.steps=2000), got '{item}'")
+    valid = ("data", *SECTIONS, *methods())
+    if section not in valid:
+        raise UsageError(f"--set {key}: unknown section '{section}'; available: {', '.join(valid)}")
+    return section, name, value
+
+
+def check_names(methods_given: list[str] | str | None, suite: str | None, profile: str | None,
+                overrides: list[str] = ()) -> None:
+    """Refuse an unknown method, suite, profile or --set section, as the registries and the config would, before
+    anything heavy is imported."""
     if suite is not None and suite not in suites():
         raise unknown("suite", suite, suites())
     if profile is not None and profile not in PROFILES:
@@ -70,3 +86,5 @@ def check_names(methods_given: list[str] | str | None, suite: str | None, profil
     for name in methods_given if isinstance(methods_given, list) else []:
         if name not in methods():
             raise unknown("method", name, methods())
+    for item in overrides:
+        set_item(item)
