@@ -60,6 +60,34 @@ def main_job(results: Path) -> str:
     return text
 
 
+def main_job_answer(results: Path) -> str:
+    """The first screen of the main job's report in three lines: what the table compares, the rows at rank 1 in each
+    column, and the paper's findings with how many hold at every rung of the budget."""
+    from bench.core.tuned import read_tuned, tuned_path
+    from bench.report.index import tally
+    from bench.report.markdown import headline_text
+    from bench.report.model import build
+    from bench.report.rows import mark_stale
+
+    suite, profile = MAIN_JOB
+    every = read_records(results, suite, warn=lambda _: None)
+    records = [r for r in every if r.profile == profile]
+    if not records:
+        return f"There is no report of the main job (`{suite}`, profile `{profile}`) yet."
+    mark_stale(every, suite)
+    found = build(suite, records, every, profile, False, read_tuned(tuned_path(Path(results), suite, profile)))
+    best = "; ".join(f"{spec.label}: " + ", ".join(line.label for line in found.table.methods
+                                                   if line.values[spec.key].best) for spec in found.table.specs)
+    stable = sum(c.stability.stable is True for c in found.findings)
+    moving = sum(c.stability.stable is False for c in found.findings)
+    rungs = (f"{stable} budget-stable, {moving} budget-dependent" if stable + moving
+             else "each decided at one budget only")
+    return "\n".join([f"{headline_text(found.headline)} · **settings** {found.tuning}", "",
+                       f"Rank 1 per column (no other row beats it; ties included): {best}.", "",
+                       f"The paper's findings: {tally([c.finding for c in found.findings])}; {rungs} "
+                       f"([reports/{suite}.md](reports/{suite}.md))."])
+
+
 def main_job_verdict(results: Path) -> str:
     """Whether the main job's cells settled, how far the others still moved, and the findings' tally."""
     from bench.report.budget import checks_of, held_out, median_tau
@@ -225,7 +253,8 @@ def tuning(results: Path) -> str:
     return text + (f"; still tuning: {', '.join(unfinished)}" if unfinished else "") + "."
 
 
-BLOCKS: dict[str, Callable[[Path], str]] = {"main-job": main_job, "main-job-verdict": main_job_verdict,
+BLOCKS: dict[str, Callable[[Path], str]] = {"main-job": main_job, "main-job-answer": main_job_answer,
+                                            "main-job-verdict": main_job_verdict,
                                             "tuning": tuning,
                                             "equal-flops": equal_flops, "job-times": job_times,
                                             "throughput": throughput, "test-run": test_run}
