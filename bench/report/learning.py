@@ -15,10 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from base.results import MetricSpec
+from base.results import MetricSpec, Row
 from bench.core.records import Record
 from bench.figures.curves import LearningLine, Panel
-from bench.report.rows import collect_rows
 
 RUNG = 0.75  # the fraction of training the test set is also evaluated at, unless a record's eval.rung says
 FIGURE_TITLE = ("Distance to the ideal (|value − oracle's value|) on validation tuples during training: mean over "
@@ -55,15 +54,15 @@ class LearningModel:
     rows: list[RowLearning]
 
 
-def learning_model(records: list[Record], specs: list[MetricSpec]) -> LearningModel:
-    """Records of one suite and profile, one row per method and configuration (over seeds); rows without
+def learning_model(rows: list[Row], specs: list[MetricSpec]) -> LearningModel:
+    """The curves of report rows (each a method and configuration over seeds: bench/report/rows.py); rows without
     validation checks are left out."""
-    rows = []
-    for row in collect_rows(records):
+    found = []
+    for row in rows:
         curves = {spec.key: curve for spec in specs if (curve := learning_curve(row.records, spec))}
         if curves:
-            rows.append(RowLearning(row.label, row.method, row.config_hash, curves))
-    return LearningModel(list(specs), rows)
+            found.append(RowLearning(row.label, row.method, row.config_hash, curves))
+    return LearningModel(list(specs), found)
 
 
 def learning_curve(records: list[Record], spec: MetricSpec) -> LearningCurve | None:

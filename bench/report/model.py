@@ -389,7 +389,7 @@ def build(suite: str, records: list[Record], all_records: list[Record], profile:
         [Checked(replace(f, tuning=tuning_word(tuned, rows)), stability) for f, stability in checked], notes, rungs,
         adjacent_pairs(rungs, suite_cls.table, real),
         tuning_state(tuned, rows), tuning, rule,
-        learning_model([r for row in plain for r in row.records], specs), equal_compute(rows, suite_cls.table),
+        learning_model([row for row in plain if row.records], specs), equal_compute(rows, suite_cls.table),
         build_table(plain, extras, None) if extras else None, variants(rows, suite_cls.table),
         variant_lines(rows, suite_cls.table), [consumption(row) for row in rows if row.records],
         provenance(ok or records), rows, records, all_records, reference_labels(rows), left_out)
