@@ -112,7 +112,7 @@ def test_a_users_embedding_files_run_through_the_same_command(tmp_path):
     out = tmp_path / "out"
     assert main(["run", "--suite", "image_text_audio", "--profile", "smoke", "--methods", "mopoe", "--out", str(out),
                  "--quiet", "--set", f"data.root={tmp_path / 'emb'}", "--set", "data.source=files",
-                 "--set", "train.steps=5", "--set", "train.batch_size=64"]) == 0
+                 "--set", "train.steps=5", "--set", "train.warmup_steps=0", "--set", "train.batch_size=64"]) == 0
     (record,) = [json.loads(p.read_text()) for p in out.rglob("mopoe/*.json")]
     assert record["status"] == "ok" and "synthetic/one_to_one_factor_mse" not in record["metrics"]
     assert record["metrics"]["reference:identity/one_to_one/reference_win"]["value"] == 100.0  # labelled an identity

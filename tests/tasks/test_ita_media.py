@@ -49,7 +49,7 @@ def media_run(tmp_path_factory):
     code = main(["run", "--suite", "image_text_audio", "--profile", "smoke", "--methods", "muni,flowbind", "--quiet",
                  "--workers", "1", "--out", str(out), "--set", "data.source=files",
                  "--set", f"data.root={root / 'emb'}",
-                 "--set", "train.steps=4", "--set", "train.batch_size=64",
+                 "--set", "train.steps=4", "--set", "train.warmup_steps=0", "--set", "train.batch_size=64",
                  "--set", f"media.weights={root / 'weights.yaml'}", "--set", "media.samples=4"])
     records = {p.parent.name: json.loads(p.read_text()) for p in out.rglob("*-seed0.json")}
     return code, records, root

@@ -185,8 +185,8 @@ def smoke_suite():
 
 @pytest.mark.parametrize("name", trainable_on(SUITE, METHODS.names(), everything=True)[0])
 def test_every_method_trains_and_evaluates_its_directions(name, smoke_suite):
-    cfg = resolve(SUITE, name, 0, "smoke", ["train.steps=4", "eval.n_samples=16", "eval.batch_size=16",
-                                            "flow.decoder_steps=2", "flow.prior_steps=2"])
+    cfg = resolve(SUITE, name, 0, "smoke", ["train.steps=4", "train.warmup_steps=0", "eval.n_samples=16",
+                                            "eval.batch_size=16", "flow.decoder_steps=2", "flow.prior_steps=2"])
     method = METHODS.get(name)(smoke_suite.specs, cfg.model, cfg.flow, cfg.options)
     ema, _ = train(method, smoke_suite, cfg.train, torch.device("cpu"))
     evaluation = smoke_suite.evaluate(ema.module, cfg.eval, "cpu")

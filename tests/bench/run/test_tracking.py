@@ -76,7 +76,8 @@ def test_four_cells_on_two_workers_into_a_fresh_store_are_all_tracked(tmp_path):
 def bench_cli(out: Path, *extra: str, cache: Path | None = None) -> subprocess.Popen:
     env = dict(os.environ, **({"MUNI_BENCH_CACHE": str(cache)} if cache else {}))
     return subprocess.Popen([sys.executable, "-m", "bench", "run", "--methods", "muni", "--profile", "smoke",
-                             "--set", "train.steps=5", "--out", str(out), "--quiet", *extra],
+                             "--set", "train.steps=5", "--set", "train.warmup_steps=0", "--out", str(out), "--quiet",
+                             *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
 
 
@@ -104,8 +105,8 @@ def test_a_kill_during_store_setup_leaves_a_store_the_rerun_can_use(tmp_path, mo
 
     monkeypatch.setenv("MUNI_BENCH_CACHE", str(cache))  # the rerun in this process: its start-up is paid already
     capfd.readouterr()
-    code = main(["run", "--methods", "muni", "--profile", "smoke", "--set", "train.steps=5", "--out", str(out),
-                 "--quiet"])
+    code = main(["run", "--methods", "muni", "--profile", "smoke", "--set", "train.steps=5",
+                 "--set", "train.warmup_steps=0", "--out", str(out), "--quiet"])
     stderr = capfd.readouterr().err
     assert code == 0, stderr
     assert "INFO" not in stderr  # MLflow's and alembic's log lines stay out of the console
@@ -130,7 +131,7 @@ def test_a_new_store_is_a_copy_of_the_caches_empty_store(tmp_path):
 def test_an_unreachable_store_is_found_up_front_and_the_run_goes_on_untracked(tmp_path, capsys):
     start = time.time()
     result = run(RunRequest(suite="gaussian_mixture", methods=["muni"], seeds=[0], profile="smoke", out=tmp_path,
-                            show_progress=False, overrides=["train.steps=5"],
+                            show_progress=False, overrides=["train.steps=5", "train.warmup_steps=0"],
                             tracking_uri=f"http://127.0.0.1:{free_port()}"))
     assert time.time() - start < 60  # MLflow's own retries took about 4.5 minutes per cell
     assert result.outcomes[0].status == "ok" and "cannot be used" in result.tracking.error
