@@ -247,6 +247,24 @@ def test_ctrl_c_on_the_driver_stops_every_cell_and_keeps_the_finished_records(cl
     assert not cell_workers()
 
 
+def test_tuning_runs_its_trials_on_the_cluster_and_selects_what_a_local_tuning_selects(cluster, tracking_server,
+                                                                                       tmp_path):
+    from bench.core.tuned import read_tuned, tuned_path
+
+    tuning = ["tune", "--suite", "gaussian_mixture", "--profile", "smoke", "--methods", "muni", "--trials", "2",
+              "--quiet"]
+    on_ray, here = tmp_path / "ray", tmp_path / "local"
+    # its own driver process, as a user's command: no Ray session of an earlier test in this process
+    driver = subprocess.run(
+        [sys.executable, "-m", "bench", *tuning, "--executor", "ray", "--ray-address", cluster.address,
+         "--tracking-uri", tracking_server, "--out", str(on_ray)], cwd=Path(__file__).resolve().parents[3],
+        capture_output=True, text=True, timeout=900, env=dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0"))
+    assert driver.returncode == 0, driver.stderr
+    assert main([*tuning, "--workers", "2", "--out", str(here)]) == 0  # single-threaded cells, as on a node
+    found = [read_tuned(tuned_path(out, "gaussian_mixture", "smoke")).methods() for out in (on_ray, here)]
+    assert found[0]["muni"]["complete"] and found[0] == found[1]
+
+
 def test_a_sqlite_store_is_refused_on_a_cluster_of_several_nodes(cluster, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     code = main([*MATRIX, "--out", str(tmp_path / "out"), "--executor", "ray", "--ray-address", cluster.address])
@@ -276,18 +294,3 @@ def test_an_address_where_no_cluster_answers_fails_in_seconds(cluster, tmp_path,
     assert main([*MATRIX, "--out", str(tmp_path), "--executor", "ray", "--ray-address", nowhere]) == 2
     assert f"--ray-address {nowhere}: no Ray cluster answers" in capsys.readouterr().err
     assert time.time() - started < 30
-
-
-
-def test_tuning_runs_its_trials_on_the_cluster_and_selects_what_a_local_tuning_selects(cluster, tracking_server,
-                                                                                       tmp_path):
-    from bench.core.tuned import read_tuned, tuned_path
-
-    tuning = ["tune", "--suite", "gaussian_mixture", "--profile", "smoke", "--methods", "muni", "--trials", "2",
-              "--quiet"]
-    on_ray, here = tmp_path / "ray", tmp_path / "local"
-    assert main([*tuning, "--executor", "ray", "--ray-address", cluster.address, "--tracking-uri", tracking_server,
-                 "--out", str(on_ray)]) == 0
-    assert main([*tuning, "--workers", "2", "--out", str(here)]) == 0  # single-threaded cells, as on a node
-    found = [read_tuned(tuned_path(out, "gaussian_mixture", "smoke")).methods() for out in (on_ray, here)]
-    assert found[0]["muni"]["complete"] and found[0] == found[1]
