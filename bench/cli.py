@@ -181,8 +181,9 @@ def build_parser() -> Parser:
                      help="put records made by other code than this checkout's into the tables, marked ‡ "
                      "(default: leave them out, count them in one line and list them by commit at the end)")
     rep.add_argument("--readme", type=Path, default=None, metavar="FILE",
-                     help="also make again the generated blocks of this markdown file (README.md: what the "
-                     "main job took and whether its cells settled) from the records under --results")
+                     help="also make again the generated blocks of this markdown file and of the pages under "
+                     "docs/ beside it (README.md: what the main job found and took, job times, throughput) from "
+                     "the records under --results")
 
     perf = sub.add_parser("perf", help="measure training throughput against this machine's matmul peak",
                           description="Measure, for every method at a profile's sizes: training samples/s "
@@ -345,7 +346,8 @@ def cmd_report(args) -> int:
         from bench.report.readme import refresh
 
         changed = refresh(args.readme, args.results)
-        print(f"bench: {'refreshed' if changed else 'already current:'} the generated blocks of {args.readme}")
+        print(f"bench: refreshed the generated blocks of {', '.join(map(str, changed))}" if changed else
+              f"bench: already current: the generated blocks of {args.readme} and its docs/ pages")
     return 0
 
 

@@ -3,7 +3,7 @@
 # the paper profile on a user's embedding files, the generated embeddings decoded (Stable unCLIP, AudioLDM, a
 # prefix-conditioned LM) and scored by CLIPScore, CLAPScore, AIS, FID or FD-CLIP, FAD and CIDEr-D, then the report.
 # Usage: bash scripts/ita_media_gpu.sh EMBEDDINGS_DIR WEIGHTS_YAML [methods] [more bench run arguments]
-#   EMBEDDINGS_DIR: meta.json, train_/test_{ti,ta,ia}.npz and test_tia.npz (README: "Media metrics"), with captions
+#   EMBEDDINGS_DIR: meta.json, train_/test_{ti,ta,ia}.npz and test_tia.npz (docs/suites-methods-metrics.md: "Media metrics"), with captions
 #   WEIGHTS_YAML:   local model paths (keys in tasks/image_text_audio/media.py: WEIGHTS)
 # MEDIA_SECONDS (default 600) is the media stage's time per cell: a warm-up sizes its items to it.
 set -euo pipefail

@@ -1,7 +1,7 @@
-"""Generated blocks of README.md: the measured sentences (what the main job took, whether its cells settled) are
-made from the committed records by `python -m bench report --readme README.md`, between markers that name their
-block, so no measured number in prose is typed by hand. tests/bench/report/test_readme.py fails when a block is
-out of date with the records."""
+"""Generated blocks of README.md and of the guide's pages under docs/ beside it: the measured sentences (what the
+main job found and took, whether its cells settled) are made from the committed records by
+`python -m bench report --readme README.md`, between markers that name their block, so no measured number in prose
+is typed by hand. tests/bench/report/test_readme.py fails when a block is out of date with the records."""
 from __future__ import annotations
 
 import re
@@ -276,10 +276,18 @@ def refreshed(text: str, results: Path) -> str:
     return text
 
 
-def refresh(path: Path, results: Path) -> bool:
-    """Rewrite the generated blocks of the file at path; True when something changed."""
-    text = path.read_text()
-    new = refreshed(text, results)
-    if new != text:
-        path.write_text(new)
-    return new != text
+def guide_pages(readme: Path) -> list[Path]:
+    """README and the pages of the guide it links to (docs/*.md beside it): where generated blocks live."""
+    return [readme, *sorted((readme.parent / "docs").glob("*.md"))]
+
+
+def refresh(readme: Path, results: Path) -> list[Path]:
+    """Rewrite the generated blocks of README and of the guide's pages; returns the files that changed."""
+    changed = []
+    for path in guide_pages(readme):
+        text = path.read_text()
+        new = refreshed(text, results)
+        if new != text:
+            path.write_text(new)
+            changed.append(path)
+    return changed

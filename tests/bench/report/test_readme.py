@@ -2,7 +2,7 @@ import json
 import re
 from pathlib import Path
 
-from bench.report.readme import BEGIN, BLOCKS, END, block_pattern, equal_flops, main_job, refreshed
+from bench.report.readme import BEGIN, BLOCKS, END, block_pattern, equal_flops, guide_pages, main_job, refreshed
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -46,10 +46,26 @@ def test_a_block_is_made_again_and_the_prose_around_it_is_kept(tmp_path):
 
 
 def test_the_committed_readme_blocks_are_current_with_the_committed_records():
-    text = (ROOT / "README.md").read_text()
-    assert all(block_pattern(name).search(text) for name in BLOCKS), "README lost a generated block"
-    assert refreshed(text, ROOT / "results") == text, (
-        "README's generated blocks are out of date: run 'python -m bench report --readme README.md'")
+    pages = {path: path.read_text() for path in guide_pages(ROOT / "README.md")}
+    lost = [name for name in BLOCKS if not any(block_pattern(name).search(text) for text in pages.values())]
+    assert not lost, f"README and docs/ lost generated blocks: {lost}"
+    stale = [path.name for path, text in pages.items() if refreshed(text, ROOT / "results") != text]
+    assert not stale, f"generated blocks out of date in {stale}: run 'python -m bench report --readme README.md'"
+
+
+def test_readme_opens_with_the_commands_and_the_main_jobs_answer():
+    head = "\n".join((ROOT / "README.md").read_text().splitlines()[:40])
+    assert "python -m bench run --methods all --suite gaussian_mixture" in head and "python -m pytest" in head
+    assert block_pattern("main-job-answer").search(head + "\n"), "the main job's answer left README's first 40 lines"
+
+
+def test_every_page_the_readme_links_exists():
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\((docs/[^)#]+)", readme)
+    assert links and all((ROOT / link).is_file() for link in links)
+    for page in (ROOT / "docs").glob("*.md"):
+        for link in re.findall(r"\]\(([\w-]+\.md)", page.read_text()):
+            assert (page.parent / link).is_file(), f"{page.name} links a missing page {link}"
 
 
 def test_the_equal_flop_command_uses_the_main_jobs_mean_counted_flops_per_method(tmp_path):
