@@ -74,6 +74,14 @@ class Estimate:
             return None
         return compare([self], lambda x: x).se
 
+    @property
+    def interval(self) -> Interval | None:
+        """The mean with its standard error and t degrees of freedom (`low`, `high`: the 95 % interval); None when
+        nothing is known of its noise."""
+        if self.exact:
+            return Interval(self.mean)
+        return compare([self], lambda x: x) if self.uncertain else None
+
     def on(self, seeds: Iterable[int]) -> Estimate:
         """The estimate restricted to these seeds (a constant is the same on any)."""
         if self.exact or self.seed_free:

@@ -1,17 +1,37 @@
 """Where a suite's table scores another metric than the paper's (image–text–audio: judge win-rates on embeddings
 against the paper's CLIPScore, CLAPScore and AIS on decoded media), the values cannot stand side by side; what
 can be compared is the order of the methods. Per column, Kendall's τ between the paper's ranking and ours over the
-methods both have."""
+methods both have. bench/report/render/agreement.py formats it."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from scipy.stats import kendalltau
 
 from base.results import MetricSpec, Row
 from bench.report.ranking import rank_key, real_value
-from bench.report.tables import markdown_table
 from tasks.verdicts import estimate
+
+
+@dataclass(frozen=True)
+class ColumnAgreement:
+    column: str  # our column's label
+    paper_metric: str
+    methods: int  # methods in both
+    tau: float | None  # None below three methods
+    ours: str  # our best
+    theirs: str  # the paper's best
+
+
+@dataclass(frozen=True)
+class Agreement:
+    columns: list[ColumnAgreement]
+
+    @property
+    def median(self) -> float | None:
+        taus = sorted(c.tau for c in self.columns if c.tau is not None)
+        return taus[len(taus) // 2] if taus else None
 
 
 def column_agreement(rows: list[Row], spec: MetricSpec, paper_spec: MetricSpec,
@@ -31,25 +51,13 @@ def column_agreement(rows: list[Row], spec: MetricSpec, paper_spec: MetricSpec,
     return both, tau, *best
 
 
-def agreement_section(rows: list[Row], layout: list[tuple[MetricSpec, MetricSpec]],
-                      paper: dict[str, dict[str, float | None]]) -> list[str]:
-    """`layout`: (the paper's metric, our column) pairs; the section compares their orders of the methods."""
-    body, taus = [], []
+def agreement(rows: list[Row], layout: list[tuple[MetricSpec, MetricSpec]],
+              paper: dict[str, dict[str, float | None]]) -> Agreement | None:
+    """`layout`: (the paper's metric, our column) pairs; their orders of the methods compared."""
+    columns = []
     for paper_spec, spec in layout:
         both, tau, ours, theirs = column_agreement(rows, spec, paper_spec, paper)
-        if not both:
-            continue
-        taus += [tau] if tau is not None else []
-        body.append([spec.label, paper_spec.key.partition(":")[2].partition("/")[0], str(len(both)),
-                     "n/a" if tau is None else f"{tau:+.2f}", ours, theirs])
-    if not body:
-        return []
-    median = sorted(taus)[len(taus) // 2] if taus else None
-    return ["## The paper's ranking beside ours", "",
-            "The paper scores these cells with other metrics (named per column) on decoded media, so its values are "
-            "not set beside ours (they sit beside the media metrics, where a run has them). What compares is the "
-            "order of the methods: per column, Kendall's τ between the paper's ranking and ours over the methods "
-            "both have (+1: the same order, −1: reversed; n/a below three methods)"
-            + ("" if median is None else f"; the median over columns is {median:+.2f}") + ".", "",
-            markdown_table(["Column", "paper's metric", "methods in both", "τ", "our best", "paper's best"], body),
-            ""]
+        if both:
+            columns.append(ColumnAgreement(spec.label, paper_spec.key.partition(":")[2].partition("/")[0], len(both),
+                                           tau, ours, theirs))
+    return Agreement(columns) if columns else None

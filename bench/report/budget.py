@@ -1,5 +1,6 @@
-"""What a table's comparison is: the budget every cell got and what it consumed, whether training had settled when
-the budget ran out, whether the ranking was still moving, and older records' floors. Read from records only."""
+"""The model of what a table's comparison is: the budget every cell got and what it consumed, whether training had
+settled when the budget ran out, whether the ranking was still moving, every budget the suite has records for, and
+older records' floors. Read from records only; bench/report/render/budget.py formats it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,10 +10,10 @@ from typing import Any
 import numpy as np
 from scipy.stats import kendalltau
 
-from bench.core.convergence import CONVERGED_BELOW, SETTLED_RULE, loss_trend, settled
+from bench.core.convergence import loss_trend, settled
 from bench.core.records import Record
-from bench.report.tables import markdown_table
 from tasks import SUITES
+from tasks.base import MetricSpec
 
 UNITS = {"steps": "steps", "samples": "samples", "flops": "FLOPs", "seconds": "seconds"}
 
@@ -63,20 +64,21 @@ def settled_counts(rows) -> tuple[int, int, list[str]]:
     return sum(known), len(known), [m for m, v in states.items() if False in v]
 
 
-def convergence_note(rows) -> str | None:
-    """One sentence for the findings: whether every cell had settled on its held-out curves."""
+@dataclass(frozen=True)
+class Settled:
+    """How many of the table-settings cells had settled on their held-out curves."""
+
+    done: int  # settled cells
+    known: int  # cells with a reading
+    moving: list[str]  # methods with a cell that had not settled
+    cells: int
+    methods: int
+
+
+def settled_state(rows) -> Settled:
     done, known, moving = settled_counts(rows)
     plain = [row for row in rows if not row.overrides and row.records]
-    cells = sum(len(row.records) for row in plain)
-    if not known:
-        return None
-    unread = "" if known == cells else f" ({cells - known} cells predate held-out curves and are not judged)"
-    if not moving:
-        return (f"Every judged cell had settled ({done} of {known}; settled: {SETTLED_RULE}){unread}, so these "
-                "verdicts describe trained models at this budget.")
-    return (f"**{len(moving)} of {len(plain)} methods had not settled** in every cell ({done} of {known} cells "
-            f"settled{unread}; not settled: {', '.join(moving)}): the verdicts below describe this budget, not "
-            "the objectives' end points.")
+    return Settled(done, known, moving, sum(len(row.records) for row in plain), len(plain))
 
 
 def mean_of(records: list[Record], field: str, *path: str) -> float | None:
@@ -143,34 +145,39 @@ def consumption(row) -> Consumption:
 QUARTERS = (0.25, 0.5, 0.75, 1.0)  # the checks the ranking table shows (cells check at every eighth)
 
 
-def ranking_section(rows, table) -> list[str]:
-    """The quick evaluations during training: how the methods ranked at each quarter, and how much the ranking
-    still changed between three quarters and the end (Kendall's τ; 1 = the same order)."""
+@dataclass(frozen=True)
+class MetricMoves:
+    spec: MetricSpec
+    orders: list[list[str]]  # methods best first at each fraction shown
+    tau: float | None  # Kendall's τ between three quarters and the end
+
+
+@dataclass(frozen=True)
+class RankingMoves:
+    """The quick evaluations during training: the methods' order on each metric at each quarter."""
+
+    quick_n: str  # the quick evaluations' tuple counts
+    fractions: list[float]
+    metrics: list[MetricMoves]
+
+
+def ranking_moves(rows, table) -> RankingMoves | None:
     plain = [row for row in rows if not row.overrides and row.records]
     checks = {row.method: checks_of(row.records) for row in plain}
     checks = {m: c for m, c in checks.items() if c}
     if len(checks) < 2:
-        return []
+        return None
     fractions = sorted({f for c in checks.values() for f in c})
     shown = [f for f in fractions if any(abs(f - q) < 1e-9 for q in QUARTERS)] or fractions
-    lines = ["## Was the ranking still moving?", "",
-             "Each cell evaluated a quick version of the task matrix (the first "
-             f"{first_n(plain)} test tuples, the same noise at every check and for every method) during its "
-             "training. Methods are ranked on each metric at each quarter (1 = best); τ is Kendall's rank "
-             "correlation between the ranking at three quarters and at the end (1: unchanged). These orderings "
-             "carry no intervals: read a swap of two methods whose final values are tied as noise.", ""]
-    header = ["metric"] + [f"{f:.0%}" for f in shown] + ["τ (75% vs 100%)"]
-    body = []
+    metrics = []
     for spec in table:
         if spec.ideal == "match":
             continue  # ranked by the distance to the real value, which the quick evaluations do not score
         per_fraction = [ranking(checks, f, spec) for f in shown]
         if not per_fraction or not per_fraction[-1]:
             continue
-        tau = rank_tau(ranking(checks, 0.75, spec), per_fraction[-1])
-        body.append([spec.label] + [" > ".join(order) for order in per_fraction]
-                    + ["n/a" if tau is None else f"{tau:.2f}"])
-    return lines + [markdown_table(header, body), ""] if body else []
+        metrics.append(MetricMoves(spec, per_fraction, rank_tau(ranking(checks, 0.75, spec), per_fraction[-1])))
+    return RankingMoves(first_n(plain), shown, metrics) if metrics else None
 
 
 def ranking(checks: dict[str, dict[float, dict[str, float]]], fraction: float, spec) -> list[str]:
@@ -243,76 +250,83 @@ def busy_minutes(records: list[Record]) -> float | None:
     return (total + (end - start).total_seconds()) / 60
 
 
-def convergence_by_profile(records: list[Record], table) -> list[str]:
-    """Every budget this suite has records for (profiles, and variants every method ran), side by side: its size,
-    what one seed of all methods cost, how many cells had settled on their held-out curves and which methods had
-    not, and how much the ranking still moved. It answers from records which budget this problem needs and why
-    the default profile is the one it is."""
+@dataclass(frozen=True)
+class BudgetRow:
+    """One budget (a profile, or a variant at least two methods ran) and what it took and reached."""
+
+    profile: str
+    overrides: tuple[str, ...]
+    budget: str
+    data: dict[str, Any]  # the data settings that differ between budgets
+    networks: str
+    methods: int
+    cells: int
+    cell_minutes: float  # the sum over methods of one seed's cell time
+    job_minutes: float | None  # the job's wall clock per seed
+    settled: tuple[int, int] | None  # (settled, judged) cells; None: no cell has a reading
+    moving: list[str]  # methods with a cell that had not settled
+    loss: tuple[float, str] | None  # the largest relative loss change over the last fifth, and whose
+    tau: float | None  # median over metrics of Kendall's τ between three quarters and the end
+    stale: bool
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Every budget this suite has records for, side by side: which budget does this problem need?"""
+
+    rows: list[BudgetRow]
+    settled: list[BudgetRow]  # budgets at which every cell had settled
+    measured: int  # budgets whose every cell has a reading
+    machines: list[str]
+
+
+def budget_row(profile: str, overrides: tuple[str, ...], group: list[Record], differing: list[str],
+               table) -> BudgetRow | None:
+    by_method: dict[str, list[Record]] = {}
+    for r in group:
+        by_method.setdefault(r.method, []).append(r)
+    if len(by_method) < 2:
+        return None
+    busy = busy_minutes(group)  # the seeds of a job interleave: its wall clock over the seeds it ran
+    data = (group[0].get("config") or {}).get("data") or {}
+    known = [s for s in (converged(r) for r in group) if s is not None]
+    changes = {m: loss_change(rs) for m, rs in by_method.items()}
+    changes = {m: c for m, c in changes.items() if c is not None}
+    worst = max(changes, key=lambda m: abs(changes[m])) if changes else None
+    return BudgetRow(profile, overrides, describe_budget(group[0]), {k: data.get(k) for k in differing},
+                     network_size(group[0]), len(by_method), len(group),
+                     sum(mean_of(rs, "wall_time", "total") or 0.0 for rs in by_method.values()) / 60,
+                     None if busy is None else busy / len({r.seed for r in group}),
+                     (sum(known), len(known)) if known else None,
+                     sorted({r.method for r in group if converged(r) is False}),
+                     (changes[worst], worst) if worst else None,
+                     median_tau({m: checks_of(rs) for m, rs in by_method.items()}, table),
+                     any(r.changed for r in group))
+
+
+def budgets(records: list[Record], table) -> Budgets | None:
+    """Every budget with records of at least two methods; None with fewer than two such budgets."""
     groups: dict[tuple[str, tuple[str, ...]], list[Record]] = {}
     for r in records:
         if r.status == "ok":
             groups.setdefault((r.profile, tuple(r.overrides or ())), []).append(r)
-    header = ["profile", "settings", "budget", "data", "networks (width×blocks)", "methods", "cells",
-              "Σ cell min (1 seed)", "job min per seed", "settled", "not settled", "largest loss change, last fifth",
-              "ranking τ 75%→100% (median)"]
     datas = [((g[0].get("config") or {}).get("data") or {}) for g in groups.values()]
     differing = sorted({k for d in datas for k in d if len({repr(x.get(k)) for x in datas}) > 1})
-    body, settled_budgets, measured = [], [], 0
+    rows, measured = [], 0
     for (profile, overrides), group in sorted(groups.items()):
-        by_method: dict[str, list[Record]] = {}
-        for r in group:
-            by_method.setdefault(r.method, []).append(r)
-        if len(by_method) < 2:
+        row = budget_row(profile, overrides, group, differing, table)
+        if row is None:
             continue
-        minutes = sum(mean_of(rs, "wall_time", "total") or 0.0 for rs in by_method.values()) / 60
-        seeds = {r.seed for r in group}
-        busy = busy_minutes(group)  # the seeds of a job interleave: its wall clock over the seeds it ran
-        job = None if busy is None else busy / len(seeds)
-        data = (group[0].get("config") or {}).get("data") or {}
-        states = [converged(r) for r in group]
-        known = [s for s in states if s is not None]
-        moving = sorted({r.method for r in group if converged(r) is False})
-        changes = {m: loss_change(rs) for m, rs in by_method.items()}
-        changes = {m: c for m, c in changes.items() if c is not None}
-        worst = max(changes, key=lambda m: abs(changes[m])) if changes else None
-        tau = median_tau({m: checks_of(rs) for m, rs in by_method.items()}, table)
-        stale = " ‡" if any(r.changed for r in group) else ""
-        body.append([f"`{profile}`{stale}", " ".join(f"`{o}`" for o in overrides) or "-", describe_budget(group[0]),
-                     " ".join(f"{k}={data.get(k)}" for k in differing) or "-", network_size(group[0]),
-                     str(len(by_method)), str(len(group)), f"{minutes:.0f}",
-                     "n/a" if job is None else f"{job:.0f}",
-                     f"{sum(known)}/{len(known)}" if known else "n/a",
-                     (", ".join(moving) or "-") if known else "n/a",
-                     f"{changes[worst]:+.1%} ({worst})" if worst else "n/a",
-                     "n/a" if tau is None else f"{tau:.2f}"])
-        complete = bool(states) and None not in states
-        measured += complete
-        if complete and all(states):
-            settled_budgets.append(f"`{profile}`" + (f" with {' '.join(overrides)}" if overrides else "")
-                                   + f" ({minutes:.0f} cell-minutes per seed)")
-    if len(body) < 2:
-        return []
-    if settled_budgets:
-        verdict = ("Budgets at which every cell had settled on its held-out curves: " + "; ".join(settled_budgets)
-                   + ".")
-    elif measured:
-        verdict = "**At none of the budgets measured here had every cell settled on its held-out curves.**"
-    else:
-        verdict = ("None of these records carries held-out convergence curves (they predate them): run them "
-                   "again to answer this.")
+        rows.append(row)
+        measured += None not in [converged(r) for r in group]
+    if len(rows) < 2:
+        return None
     machines = sorted({f"{(r.get('device') or {}).get('type', '?')}"
                        + (f" ({r.device['threads']} thread per cell)" if r.device.get("threads")
                           else "") for g in groups.values() for r in g})
-    return ["## Which budget does this problem need?", "",
-            "Every budget with records of at least two methods: the data settings that differ between them, its "
-            "networks, the sum over methods of one seed's cell time, the job's wall-clock time per seed (the union "
-            "of its cells' started→finished spans, with cells side by side, divided by the seeds it ran; devices: "
-            f"{', '.join(machines)}), the cells that had settled "
-            f"({SETTLED_RULE}) and the methods with a cell that had not, the method whose smoothed training loss "
-            f"still moved most over the last fifth (secondary; {CONVERGED_BELOW:.0%} reads as flat), and the median "
-            "over metrics of Kendall's τ between the methods' ranking at three quarters of training and at the end "
-            "(1: unchanged). ‡: made by other code than this checkout's.", "",
-            markdown_table(header, body), "", verdict, ""]
+    done = [row for row in rows if row.settled is not None and row.settled[0] == row.settled[1]
+            and row.settled[1] == row.cells]
+    return Budgets(rows, done, measured, machines)
 
 
 def median_tau(checks: dict[str, dict[float, dict[str, float]]], table) -> float | None:

@@ -10,8 +10,8 @@ from bench.core.records import read_records
 from bench.core.tuned import read_tuned, tuned_path
 from bench.report.budget import settled_counts
 from bench.report.model import build_table
+from bench.report.render.tables import markdown_table
 from bench.report.rows import collect_rows, default_profile, mark_stale, tuned_view
-from bench.report.tables import markdown_table
 from tasks.findings import CLAIMS, Finding
 
 

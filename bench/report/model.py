@@ -18,8 +18,22 @@ import numpy as np
 from base.results import Row
 from bench.core.records import Record
 from bench.core.tuned import Tuned
-from bench.report.budget import Consumption, consumption, convergence_mark, describe_budget, floors, settled_counts
+from bench.report import appendix
+from bench.report.agreement import Agreement, agreement
+from bench.report.budget import (
+    Budgets,
+    Consumption,
+    RankingMoves,
+    budgets,
+    consumption,
+    convergence_mark,
+    describe_budget,
+    floors,
+    ranking_moves,
+    settled_counts,
+)
 from bench.report.learning import LearningModel, learning_model
+from bench.report.media import Media, media
 from bench.report.ranking import real_value
 from bench.report.rows import collect_rows, tuned_view
 from bench.report.rungs import Pair, Rung, Stability, adjacent_pairs, finding_stability, ladder
@@ -286,6 +300,38 @@ class EqualCompute:
 
 
 @dataclass
+class Appendix:
+    """The sections after the answer: what the guide counts, the paper's ranking and media metrics beside ours
+    (suites with a media layout), the findings per variant, what each column can separate, each direction, the
+    other profiles, the settings, the records made by other code, the failed cells."""
+
+    counts: appendix.Counts
+    agreement: Agreement | None
+    media: Media | None
+    variant_findings: list[appendix.VariantFindings]
+    scope: appendix.Scope | None
+    methods: list[str]  # the plain rows' methods, the per-direction tables' columns
+    directions: list[appendix.Directions]
+    other_profiles: list[appendix.ProfilePair]
+    settings: appendix.Settings
+    stale: list[appendix.StaleCommit]
+    failures: appendix.Failures
+
+
+def build_appendix(suite_cls, rows: list[Row], records: list[Record], all_records: list[Record], profile: str,
+                   table: Table) -> Appendix:
+    plain = [row for row in rows if not row.overrides] or rows
+    layout, paper = suite_cls.media_layout(), suite_cls.paper_reference()
+    ok = [r for row in rows for r in row.records]
+    return Appendix(appendix.counts(rows, records, table), agreement(plain, layout, paper) if layout else None,
+                    media(rows, layout, paper) if layout else None, appendix.variant_findings(rows, suite_cls),
+                    appendix.scope(table), *appendix.per_direction(rows, suite_cls.table),
+                    appendix.other_profiles(all_records, profile, suite_cls.table),
+                    appendix.settings(ok or records, suite_cls), appendix.stale_commits(records),
+                    appendix.failures(rows, records))
+
+
+@dataclass
 class Results:
     """Everything one report shows, computed once."""
 
@@ -309,9 +355,10 @@ class Results:
     variant_lines: list[Line]
     consumed: list[Consumption]  # per row (plain and variants): the budget and convergence table
     provenance: Provenance
-    rows: list[Row]  # every row (plain and variants) of the report's records, for the appendix sections
-    records: list[Record]  # the profile's records, stale ones included
-    all_records: list[Record]  # every profile's records of the suite
+    moves: RankingMoves | None  # the methods' order at each quarter of training
+    budgets: Budgets | None  # every budget the suite has records for
+    appendix: Appendix
+    rows: list[Row]  # every row (plain and variants) of the report's records, for the figures
     references: dict[str, str] = field(default_factory=dict)  # reference row -> what it is
     left_out: bool = False  # records made by other code are out of the tables
 
@@ -383,14 +430,16 @@ def build(suite: str, records: list[Record], all_records: list[Record], profile:
     specs = suite_cls.headline_metrics()
     tuning = tuning_model(tuned, specs) if tuned is not None else None
     rule = (tuned.data.get("selection") or {}).get("rule", "") if tuned is not None else ""
+    table = build_table(plain, suite_cls.table, beside, stale_methods)
     return Results(
-        suite, profile, title, command, headline(rows, stale, left_out),
-        build_table(plain, suite_cls.table, beside, stale_methods),
+        suite, profile, title, command, headline(rows, stale, left_out), table,
         [Checked(replace(f, tuning=tuning_word(tuned, rows)), stability) for f, stability in checked], notes, rungs,
         adjacent_pairs(rungs, suite_cls.table, real),
         tuning_state(tuned, rows), tuning, rule,
         learning_model([row for row in plain if row.records], specs), equal_compute(rows, suite_cls.table),
         build_table(plain, extras, None) if extras else None, variants(rows, suite_cls.table),
         variant_lines(rows, suite_cls.table), [consumption(row) for row in rows if row.records],
-        provenance(ok or records), rows, records, all_records, reference_labels(rows), left_out)
+        provenance(ok or records), ranking_moves(rows, suite_cls.table), budgets(all_records, suite_cls.table),
+        build_appendix(suite_cls, rows, records, all_records, profile, table), rows, reference_labels(rows),
+        left_out)
 

@@ -1,8 +1,7 @@
 """`bench report`: build the results model of one suite and profile from its records (bench/report/model.py) and
-write its renderings: the page (<suite>.md: the answer first, then how to read it and the appendix), the table as
-LaTeX (booktabs) and CSV, and the figures. The first screen, the equal-compute and further-metric tables, the
-variants, the budget table and the provenance are rendered from the model; the appendix's other sections
-(bench/report/sections.py, budget.py, agreement.py, media.py) read the model's rows."""
+write its renderings (bench/report/render/): the page (<suite>.md: the answer first, then how to read it and the
+appendix), the table as LaTeX (booktabs) and CSV, and the figures. Every section is rendered from the model
+alone."""
 from __future__ import annotations
 
 from collections import Counter
@@ -10,43 +9,31 @@ from pathlib import Path
 
 from bench.core.records import read_records
 from bench.core.tuned import read_tuned, tuned_path
-from bench.report import chart, latex, markdown, sections
-from bench.report.budget import convergence_by_profile, ranking_section
 from bench.report.model import Results, build
+from bench.report.render import budget, chart, latex, markdown, sections
+from bench.report.render.agreement import agreement_section
+from bench.report.render.media import media_section
+from bench.report.render.table_csv import wide_frame
 from bench.report.rows import default_profile, mark_stale
-from bench.report.table_csv import wide_frame
 from tasks import SUITES
 
 
 def page(results: Results, results_dir: Path, figures: list[Path], curves: dict[str, str] | None = None) -> str:
-    suite_cls = SUITES.get(results.suite)
-    rows, specs = results.rows, results.table.specs
-    plain = [row for row in rows if not row.overrides] or rows
-    lines = markdown.first_screen(results, curves)
-    layout = suite_cls.media_layout()
-    if layout:
-        from bench.report.agreement import agreement_section
-
-        lines += agreement_section(plain, layout, suite_cls.paper_reference())
-    lines += markdown.reading_guide(results, str(results_dir))
-    lines += markdown.equal_compute_lines(results.equal_compute) + markdown.extras_lines(results)
-    lines += markdown.tuning_lines(results, curves or {}) + markdown.stability_lines(results)
-    lines += sections.variant_findings(rows, suite_cls)
-    lines += markdown.sensitivity_lines(results.variants, specs)
-    if layout:
-        from bench.report.media import media_section
-
-        lines += media_section(rows, layout, suite_cls.paper_reference())
-    lines += sections.scope_section(results.table)
-    lines += markdown.budget_lines(results.consumed) + ranking_section(rows, specs)
-    lines += convergence_by_profile(results.all_records, specs)
-    lines += sections.stale_section(results.records, results.left_out) + sections.failures_section(results)
-    ok = [r for row in rows for r in row.records]
-    lines += [sections.per_direction_section(rows, specs),
-              sections.other_profiles_section(results.all_records, results.profile, specs),
-              sections.settings_section(ok or results.records, suite_cls),
-              *markdown.provenance_lines(results.provenance), "",
-              f"Figures: {', '.join(f'`{p.name}`' for p in figures)}."]
+    """The page, rendered from the model alone: the answer first, then how to read it and the appendix."""
+    more = results.appendix
+    specs = results.table.specs
+    lines = [*markdown.first_screen(results, curves), *agreement_section(more.agreement),
+             *markdown.reading_guide(results, str(results_dir)), *markdown.equal_compute_lines(results.equal_compute),
+             *markdown.extras_lines(results), *markdown.tuning_lines(results, curves or {}),
+             *markdown.stability_lines(results), *sections.variant_findings(more.variant_findings, specs),
+             *markdown.sensitivity_lines(results.variants, specs), *media_section(more.media),
+             *sections.scope_section(more.scope), *budget.budget_lines(results.consumed),
+             *budget.ranking_lines(results.moves), *budget.budgets_lines(results.budgets),
+             *sections.stale_section(more.stale, results.left_out), *sections.failures_section(more.failures),
+             sections.per_direction_section(more.methods, more.directions),
+             sections.other_profiles_section(more.other_profiles, specs), sections.settings_section(more.settings),
+             *markdown.provenance_lines(results.provenance), "",
+             f"Figures: {', '.join(f'`{p.name}`' for p in figures)}."]
     return "\n".join(lines) + "\n"
 
 

@@ -1,5 +1,5 @@
 """What ranking a row on one metric needs: the real data's value that "match" metrics are ranked against and the
-sort key of a value (the ranks themselves: bench/report/model.py); the report's marks and number format."""
+sort key of a value (the ranks themselves: bench/report/model.py); a row's mean and spread over seeds."""
 from __future__ import annotations
 
 import math
@@ -10,12 +10,7 @@ from base.results import Row
 from tasks.base import MetricSpec
 from tasks.verdicts import Estimate, reference_estimate
 
-STALE = "‡"  # marks a row or record made by other code than this checkout's
 REAL = "oracle"  # the reference row whose values are the real data's: what "match" metrics are ranked against
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def summarize(values: list[float] | None) -> tuple[float, float, int] | None:
@@ -23,12 +18,6 @@ def summarize(values: list[float] | None) -> tuple[float, float, int] | None:
         return None
     arr = np.asarray(values, dtype=float)
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, len(arr)
-
-
-def fmt(x: float) -> str:
-    if x == 0 or not math.isfinite(x):
-        return f"{x:.4f}"
-    return f"{x:.4f}" if abs(x) >= 1e-3 else f"{x:.2e}"
 
 
 def real_value(rows: list[Row], spec: MetricSpec) -> Estimate | None:

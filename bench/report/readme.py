@@ -65,8 +65,8 @@ def main_job_answer(results: Path) -> str:
     column, and the paper's findings with how many hold at every rung of the budget."""
     from bench.core.tuned import read_tuned, tuned_path
     from bench.report.index import tally
-    from bench.report.markdown import headline_text
     from bench.report.model import build
+    from bench.report.render.markdown import headline_text
     from bench.report.rows import mark_stale
 
     suite, profile = MAIN_JOB

@@ -2,7 +2,8 @@ from scipy.optimize import brentq
 
 from bench.core.convergence import loss_trend
 from bench.core.records import Record
-from bench.report.budget import convergence_by_profile
+from bench.report.budget import budgets
+from bench.report.render.budget import budgets_lines
 from tasks.base import MetricSpec
 from tests.bench.records import as_record
 
@@ -36,7 +37,11 @@ def test_each_budget_says_whether_every_loss_settled_and_how_much_the_ranking_mo
     moving = [record("a", "cpu", -0.05, (1.0, 1.0)), record("b", "cpu", -0.002, (2.0, 0.5)),
               record("c", "cpu", -0.003, (3.0, 3.0))]
     settled = [record(m, "long", 0.001, (v, v), minutes=10) for m, v in (("a", 1.0), ("b", 2.0), ("c", 3.0))]
-    lines = "\n".join(convergence_by_profile(moving + settled, TABLE)).splitlines()
+    found = budgets(moving + settled, TABLE)
+    cpu, long = found.rows
+    assert cpu.settled == (2, 3) and cpu.moving == ["b"] and cpu.loss[1] == "a" and round(cpu.tau, 2) == 0.33
+    assert long.settled == (3, 3) and found.settled == [long] and long.cell_minutes == 30
+    lines = "\n".join(budgets_lines(found)).splitlines()
     rows = {line.split(" | ")[0]: line for line in lines if line.startswith("| `")}
     assert "| 2/3 | b | -5.0% (a) |" in rows["| `cpu`"] and rows["| `cpu`"].endswith("| 0.33 |")  # b overtook a
     assert "| 30 | n/a | 3/3 | - |" in rows["| `long`"] and rows["| `long`"].endswith("| 1.00 |")
@@ -48,10 +53,11 @@ def test_no_budget_settled_and_one_method_alone_is_not_a_budget_comparison():
     moving = [record("a", "cpu", -0.05, (1.0, 1.0)), record("b", "cpu", -0.002, (2.0, 0.5))]
     alone = [record("a", "cpu", 0.0, (1.0, 1.0), overrides=("a.option=1",))]
     other = [record("a", "paper", -0.02, (1.0, 1.0)), record("b", "paper", 0.0, (2.0, 1.0))]
-    lines = convergence_by_profile(moving + alone + other, TABLE)
-    assert not any("a.option" in line for line in lines)
-    assert "**At none of the budgets measured here" in lines[-2]
-    assert convergence_by_profile(moving, TABLE) == []  # one budget: nothing to set side by side
+    found = budgets(moving + alone + other, TABLE)
+    assert [(b.profile, b.overrides) for b in found.rows] == [("cpu", ()), ("paper", ())]  # a.option: one method
+    assert not found.settled and found.measured == 2
+    assert "**At none of the budgets measured here" in budgets_lines(found)[-2]
+    assert budgets(moving, TABLE) is None  # one budget: nothing to set side by side
 
 
 def test_a_cell_settles_when_its_distances_to_the_ideal_change_by_less_than_five_percent_and_not_when_one_moves():

@@ -98,7 +98,8 @@ def test_rows_set_apart_by_overrides_are_not_ranked_against_the_tables_rows():
 
 
 def test_findings_are_checked_again_for_a_variant_every_method_ran():
-    from bench.report.sections import variant_findings
+    from bench.report.appendix import variant_findings
+    from bench.report.render import sections
     from methods import METHODS
     from tasks.gaussian_mixture.suite import GaussianMixture
 
@@ -110,7 +111,13 @@ def test_findings_are_checked_again_for_a_variant_every_method_ran():
     rows = [row("muni", [], 0.5), row("muni", ["train.steps=2400"], 0.1),
             row("muni", ["options.detach_self=false"], 0.4)]
     rows += [row(name, overrides, 0.3) for name in others for overrides in ([], ["train.steps=2400"])]
-    text = "\n".join(variant_findings(rows, GaussianMixture))
+    (variant,) = variant_findings(rows, GaussianMixture)  # only muni ran detach_self: not a comparison
+    assert variant.overrides == ("train.steps=2400",) and not variant.missing and variant.seeds == (1, 1)
+    muni = next(m for m in variant.side_by_side if m.method == "muni")
+    assert muni.means[GaussianMixture.table[0].key] == (0.5, 0.1)
+    coherence = next(f for f in variant.findings if f.claim == "MUNI has the best unconditional coherence")
+    assert coherence.verdict == "reproduced"
+    text = "\n".join(sections.variant_findings([variant], GaussianMixture.table))
     assert "### The same findings with every method at `--set train.steps=2400` (1 seed per method)" in text
     assert "| muni | ? → ? | n/a → n/a | 0.5000 → 0.1000 |" in text  # the table's settings beside the variant
     assert "detach_self" not in text  # only muni ran that variant: not a comparison
@@ -118,7 +125,8 @@ def test_findings_are_checked_again_for_a_variant_every_method_ran():
 
 
 def test_a_variant_one_method_lacks_keeps_its_section_and_names_the_missing_method():
-    from bench.report.sections import variant_findings
+    from bench.report.appendix import variant_findings
+    from bench.report.render import sections
     from methods import METHODS
     from tasks.gaussian_mixture.suite import GaussianMixture
 
@@ -129,15 +137,17 @@ def test_a_variant_one_method_lacks_keeps_its_section_and_names_the_missing_meth
     variant = ["flow.weight_clip=0"]
     rows = [row(name, [], 0.3) for name in METHODS.names()]
     rows += [row(name, variant, 0.2) for name in METHODS.names() if name != "flowbind"]
-    text = "\n".join(variant_findings(rows, GaussianMixture))
+    (found,) = variant_findings(rows, GaussianMixture)
+    assert found.missing == ["flowbind"] and found.methods == len(METHODS.names()) - 1
+    text = "\n".join(sections.variant_findings([found], GaussianMixture.table))
     assert f"### The same findings with {len(METHODS.names()) - 1} methods at `--set flow.weight_clip=0`" in text
     assert "Not run with this variant: flowbind." in text
     assert "| muni | ? → ? | n/a → n/a | 0.3000 → 0.2000 |" in text
 
 
 def test_cells_show_mean_and_se_and_rows_whose_paired_difference_with_the_best_contains_zero_tie_for_bold():
-    from bench.report.markdown import value_text
     from bench.report.model import column
+    from bench.report.render.markdown import value_text
     from tasks.base import MetricSpec
 
     spec = MetricSpec("m/acc", "Acc.", "one_to_one", "higher")
@@ -168,8 +178,8 @@ def test_a_match_metric_is_ranked_by_its_distance_to_the_oracles_value_not_by_si
 
 
 def test_an_equal_flop_variant_gets_a_table_of_its_own_beside_the_equal_steps_one():
-    from bench.report.markdown import equal_compute_lines
     from bench.report.model import equal_compute
+    from bench.report.render.markdown import equal_compute_lines
     from tasks.gaussian_mixture.suite import GaussianMixture
 
     budget = ["train.budget=flops", "train.budget_amount=1e12"]
@@ -190,8 +200,9 @@ def test_an_equal_flop_variant_gets_a_table_of_its_own_beside_the_equal_steps_on
 
 
 def test_what_a_profile_can_show_names_the_columns_on_which_every_method_ties():
+    from bench.report.appendix import scope
     from bench.report.model import build_table
-    from bench.report.sections import scope_section
+    from bench.report.render.sections import scope_section
     from tasks.base import MetricSpec
 
     table = [MetricSpec("m/acc", "Acc.", "one_to_one", "higher"),
@@ -204,11 +215,13 @@ def test_what_a_profile_can_show_names_the_columns_on_which_every_method_ties():
         return Row(method, method, [], [as_record({"seed": 0, "metrics": metrics})])
 
     rows = [two("muni", 0.80, 0.10, 1), two("mopoe", 0.60, 0.10, 2), two("mmvae", 0.61, 0.11, 3)]
-    text = "\n".join(scope_section(build_table(rows, table, None)))
+    found = scope(build_table(rows, table, None))
+    assert found.blind == ["Coh."] and [c.best for c in found.columns] == [["muni"], ["muni", "mopoe", "mmvae"]]
+    text = "\n".join(scope_section(found))
     assert "**This profile cannot separate the methods on Coh.**" in text
     assert re.search(r"- \*\*Acc\.\*\*: separates them: 1 of 3 at rank 1 \(muni; 0\.800 ± 0\.0\d\d\)\.", text), text
     assert "- **Coh.**: does not separate the methods: all 3 share rank 1" in text
-    assert scope_section(build_table(rows[:1], table, None)) == []  # one method: nothing to separate
+    assert scope(build_table(rows[:1], table, None)) is None  # one method: nothing to separate
 
 
 def test_records_made_by_other_code_stay_out_of_the_tables_unless_asked_for(smoke_results, tmp_path):

@@ -1,7 +1,7 @@
 """A report's numbers as one wide CSV, rendered from the results model: per row (the table's methods, the variants,
 the reference rows) and column the mean over seeds, the spread over seeds (SD), the standard error and 95%
-interval of the mean (seeds and test tuples), whether the method can do the task, its rank and the paper's
-value."""
+interval of the mean (seeds and test tuples; t quantiles, tasks/verdicts.py), whether the method can do the task,
+its rank and the paper's value."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +9,6 @@ from typing import Any
 import pandas as pd
 
 from bench.report.model import Line, Table
-from metrics.bootstrap import Z95
 
 
 def wide_frame(table: Table, variants: list[Line]) -> pd.DataFrame:
@@ -24,12 +23,12 @@ def wide_frame(table: Table, variants: list[Line]) -> pd.DataFrame:
         for spec in table.specs:
             value = line.values[spec.key]
             found = value.estimate
-            se = found.se if found is not None else None
+            interval = found.interval if found is not None else None
             entry[f"{spec.key} mean"] = found.mean if found else None
             entry[f"{spec.key} sd"] = found.sd if found else None
-            entry[f"{spec.key} se"] = se
-            entry[f"{spec.key} ci95 low"] = found.mean - Z95 * se if found and se is not None else None
-            entry[f"{spec.key} ci95 high"] = found.mean + Z95 * se if found and se is not None else None
+            entry[f"{spec.key} se"] = found.se if found is not None else None
+            entry[f"{spec.key} ci95 low"] = interval.low if interval is not None else None
+            entry[f"{spec.key} ci95 high"] = interval.high if interval is not None else None
             entry[f"{spec.key} supported"] = value.supported
             entry[f"{spec.key} rank"] = value.rank
             entry[f"{spec.key} paper"] = value.paper

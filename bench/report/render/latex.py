@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.report.markdown import table_cells
 from bench.report.model import Table
+from bench.report.render.markdown import table_cells
 
 LATEX = {"\\": r"\textbackslash{}", "_": r"\_", "#": r"\#", "%": r"\%", "&": r"\&", "→": r"$\to$",
          "↓": r"$\downarrow$", "↑": r"$\uparrow$", "≈": r"$\approx$", "±": r"$\pm$", "×": r"$\times$",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.report.latex import latex_table
+from bench.report.render.latex import latex_table
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 HEADER = ["Method", "Seeds", "1→1 Align. ↓", "Uncond. T–I ↑", "spread ≈", "paper"]
 BODY = [["muni_hellinger ‡", "3", r"\textbf{0.0191 $\pm$ 1.87e-04}", "52.1 $\\pm$ 0.8", "1.27", "95%"],
         ["mvae [train.budget=flops, a & b #1]", "1", "—", "0.2 $\\pm$ 0.1", "×2 · τ − †", "…"],
