@@ -14,6 +14,7 @@ from bench.report.render import budget, chart, latex, markdown, sections
 from bench.report.render.agreement import agreement_section
 from bench.report.render.media import media_section
 from bench.report.render.table_csv import wide_frame
+from bench.report.render.tables import written
 from bench.report.rows import default_profile, mark_stale
 from tasks import SUITES
 
@@ -30,11 +31,11 @@ def page(results: Results, results_dir: Path, figures: list[Path], curves: dict[
              *sections.scope_section(more.scope), *budget.budget_lines(results.consumed),
              *budget.ranking_lines(results.moves), *budget.budgets_lines(results.budgets),
              *sections.stale_section(more.stale, results.left_out), *sections.failures_section(more.failures),
-             sections.per_direction_section(more.methods, more.directions),
-             sections.other_profiles_section(more.other_profiles, specs), sections.settings_section(more.settings),
+             *sections.per_direction_section(more.methods, more.directions),
+             *sections.other_profiles_section(more.other_profiles, specs), *sections.settings_section(more.settings),
              *markdown.provenance_lines(results.provenance), "",
              f"Figures: {', '.join(f'`{p.name}`' for p in figures)}."]
-    return "\n".join(lines) + "\n"
+    return written(lines) + "\n"
 
 
 def curve_files(results: Results, stem: Path) -> dict[str, str]:

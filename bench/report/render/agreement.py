@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from bench.report.agreement import Agreement
-from bench.report.render.tables import markdown_table
+from bench.report.render.tables import Lines
 
 
-def agreement_section(found: Agreement | None) -> list[str]:
+def agreement_section(found: Agreement | None) -> Lines:
     if found is None:
         return []
     median = found.median
@@ -17,5 +17,5 @@ def agreement_section(found: Agreement | None) -> list[str]:
             "order of the methods: per column, Kendall's τ between the paper's ranking and ours over the methods "
             "both have (+1: the same order, −1: reversed; n/a below three methods)"
             + ("" if median is None else f"; the median over columns is {median:+.2f}") + ".", "",
-            markdown_table(["Column", "paper's metric", "methods in both", "τ", "our best", "paper's best"], body),
+            (["Column", "paper's metric", "methods in both", "τ", "our best", "paper's best"], body),
             ""]

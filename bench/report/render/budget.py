@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bench.core.convergence import CONVERGED_BELOW, SETTLED_RULE
 from bench.report.budget import Budgets, Consumption, RankingMoves, Settled
-from bench.report.render.tables import markdown_table
+from bench.report.render.tables import Lines
 
 
 def convergence_note(s: Settled) -> str | None:
@@ -21,7 +21,7 @@ def convergence_note(s: Settled) -> str | None:
             "the objectives' end points.")
 
 
-def budget_lines(consumed: list[Consumption]) -> list[str]:
+def budget_lines(consumed: list[Consumption]) -> Lines:
     """What each row's cells consumed, and whether they had settled."""
     if not consumed:
         return []
@@ -44,10 +44,10 @@ def budget_lines(consumed: list[Consumption]) -> list[str]:
             "secondary reading: it depends on the loss's offset and scale), the held-out metrics that moved more "
             f"than their interval over the last quarter, and whether every cell had settled ({SETTLED_RULE}). "
             "'n/a': the record predates this accounting.", "",
-            markdown_table(header, body), ""]
+            (header, body), ""]
 
 
-def ranking_lines(moves: RankingMoves | None) -> list[str]:
+def ranking_lines(moves: RankingMoves | None) -> Lines:
     """How the methods ranked at each quarter of training, and Kendall's τ between three quarters and the end."""
     if moves is None:
         return []
@@ -60,10 +60,10 @@ def ranking_lines(moves: RankingMoves | None) -> list[str]:
     header = ["metric"] + [f"{f:.0%}" for f in moves.fractions] + ["τ (75% vs 100%)"]
     body = [[m.spec.label] + [" > ".join(order) for order in m.orders] + ["n/a" if m.tau is None else f"{m.tau:.2f}"]
             for m in moves.metrics]
-    return lines + [markdown_table(header, body), ""]
+    return lines + [(header, body), ""]
 
 
-def budgets_lines(found: Budgets | None) -> list[str]:
+def budgets_lines(found: Budgets | None) -> Lines:
     """Every budget this suite has records for, side by side: which budget does this problem need?"""
     if found is None:
         return []
@@ -95,4 +95,4 @@ def budgets_lines(found: Budgets | None) -> list[str]:
             f"still moved most over the last fifth (secondary; {CONVERGED_BELOW:.0%} reads as flat), and the median "
             "over metrics of Kendall's τ between the methods' ranking at three quarters of training and at the end "
             "(1: unchanged). ‡: made by other code than this checkout's.", "",
-            markdown_table(header, body), "", verdict, ""]
+            (header, body), "", verdict, ""]

@@ -5,7 +5,7 @@ how to read it and the appendix sections follow."""
 from __future__ import annotations
 
 from bench.report.model import FLOOR_LABEL, EqualCompute, Headline, Line, Provenance, Results, Table, Value, Variant
-from bench.report.render.tables import markdown_table
+from bench.report.render.tables import Lines
 from bench.report.render.text import DASH, STALE, fmt, mean_se, plural
 from bench.report.rows import SHARED
 from tasks.base import MetricSpec
@@ -144,12 +144,12 @@ def figure_links(figures: dict[str, str]) -> list[str]:
     return ["Figures: " + " · ".join(f"[{name}]({path})" for name, path in figures.items()), ""]
 
 
-def first_screen(results: Results, figures: dict[str, str] | None = None) -> list[str]:
+def first_screen(results: Results, figures: dict[str, str] | None = None) -> Lines:
     return [f"# {results.title}", "", headline_text(results.headline), "",
-            markdown_table(*table_cells(results.table)), "", *figure_links(figures or {}), *findings_lines(results)]
+            table_cells(results.table), "", *figure_links(figures or {}), *findings_lines(results)]
 
 
-def reading_guide(results: Results, results_dir: str) -> list[str]:
+def reading_guide(results: Results, results_dir: str) -> Lines:
     """How the table was made and how to read a cell, a rank and each reference row."""
     counts = results.appendix.counts
     lines = ["## How to read the table", "",
@@ -182,7 +182,7 @@ def reading_guide(results: Results, results_dir: str) -> list[str]:
     return lines + [""]
 
 
-def tuning_lines(results: Results, curves: dict[str, str]) -> list[str]:
+def tuning_lines(results: Results, curves: dict[str, str]) -> Lines:
     """How the table's settings were chosen: each method's trials, their scores and the selected one."""
     model = results.tuned
     if model is None:
@@ -207,14 +207,14 @@ def tuning_lines(results: Results, curves: dict[str, str]) -> list[str]:
             f"Settings: {results.tuning}. Every method gets the same trials of {searched}, drawn i.i.d. by a seeded "
             "random sampler (trial k has the same settings for every method), each trained as an ordinary cell at "
             f"the profile's other settings. Selected: {results.selection}. Test tuples are never read.", "",
-            markdown_table(header, body), "",
+            (header, body), "",
             "A trial's cell: its settings (its mean validation rank among the method's trials; lower is better). "
             f"Tuning curves ({links or 'not drawn'}): the expected best validation value after k of these trials, "
             "per method and headline metric, with the band of the median curve: a method whose curve still falls "
             "at the last trial would gain from more tuning, so a verdict against it may be the tuning's.", ""]
 
 
-def stability_lines(results: Results) -> list[str]:
+def stability_lines(results: Results) -> Lines:
     """Each column's adjacent pairs decided at every rung of the budget."""
     if len(results.rungs) < 2 or not results.pairs:
         return []
@@ -230,28 +230,28 @@ def stability_lines(results: Results) -> list[str]:
             f"rung ({rung_list(results)}): 'ahead' when the first row is better beyond the "
             f"noise (a paired 95 % interval), 'tie' when not. {stable} of {len(results.pairs)} adjacent pairs keep "
             "their verdict at every rung.", "",
-            markdown_table(["Column", "pair", *labels, "across rungs"], body), ""]
+            (["Column", "pair", *labels, "across rungs"], body), ""]
 
 
-def equal_compute_lines(tables: list[EqualCompute]) -> list[str]:
+def equal_compute_lines(tables: list[EqualCompute]) -> Lines:
     lines: list[str] = []
     for variant in tables:
         settings = settings_text(variant.overrides)
         lines += [f"## At equal compute: {settings}", "", headline_text(variant.headline), ""]
         if variant.missing:
             lines += [f"Not run at this budget: {', '.join(variant.missing)}.", ""]
-        lines += [markdown_table(*table_cells(variant.table)), ""]
+        lines += [table_cells(variant.table), ""]
     return lines
 
 
-def extras_lines(results: Results) -> list[str]:
+def extras_lines(results: Results) -> Lines:
     if results.extras is None:
         return []
     return ["## Beside the paper's table", "", "Further metrics every record of this suite keeps, laid out like the "
-            "table above.", "", markdown_table(*table_cells(results.extras)), ""]
+            "table above.", "", table_cells(results.extras), ""]
 
 
-def sensitivity_lines(variants: list[Variant], specs: list[MetricSpec]) -> list[str]:
+def sensitivity_lines(variants: list[Variant], specs: list[MetricSpec]) -> Lines:
     """Each variant as the change it makes against the same method's plain row."""
     if not variants:
         return []
@@ -281,11 +281,11 @@ def sensitivity_lines(variants: list[Variant], specs: list[MetricSpec]) -> list[
                     text += f" (rank {change.before}→{change.after})"
                 cells.append(text)
             body.append(cells)
-        lines += [markdown_table(header, body), ""]
+        lines += [(header, body), ""]
     return lines
 
 
-def provenance_lines(made: Provenance) -> list[str]:
+def provenance_lines(made: Provenance) -> Lines:
     return (["## Provenance", ""] + [f"- code commit {c}: {n} records" for c, n in made.commits.items()]
             + [f"- device {d}: {n} records" for d, n in made.devices.items()]
             + [f"- command `{c}`: {n} records" for c, n in made.commands.items()]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from bench.report.media import Media, MediaValue
-from bench.report.render.tables import markdown_table
+from bench.report.render.tables import Lines
 from bench.report.render.text import DASH
 
 
@@ -16,7 +16,7 @@ def number(value: float | None) -> str:
     return DASH if value is None else f"{value:.2f}"
 
 
-def media_section(found: Media | None) -> list[str]:
+def media_section(found: Media | None) -> Lines:
     if found is None:
         return []
     lines = ["## Media metrics (decoded media, scored by the paper's metrics)", "",
@@ -30,11 +30,11 @@ def media_section(found: Media | None) -> list[str]:
     body = [[method] + [text for cell in found.cells[method]
                         for text in (value_text(cell.media), number(cell.paper), number(cell.embedding))]
             for method in found.methods]
-    lines += [markdown_table(header, body), ""]
+    lines += [(header, body), ""]
     return lines + one_to_one_table(found) + agreement(found) + skipped_reasons(found)
 
 
-def one_to_one_table(found: Media) -> list[str]:
+def one_to_one_table(found: Media) -> Lines:
     if not found.one_to_one:
         return []
     header = ["Method"] + [f"{k.removeprefix('media:').replace('/one_to_one/', ' ')} {part}" for k in found.one_to_one
@@ -43,25 +43,25 @@ def one_to_one_table(found: Media) -> list[str]:
                         for text in (value_text(cell.media), number(cell.paper))] for method in found.methods]
     note = ["Fréchet distances below the paper's sample size are not comparable with its numbers (KID beside them "
             "in the records): " + "; ".join(found.not_comparable) + ".", ""] if found.not_comparable else []
-    return ["### One-to-one (as in Tables 8 and 9)", "", markdown_table(header, body), ""] + note
+    return ["### One-to-one (as in Tables 8 and 9)", "", (header, body), ""] + note
 
 
-def agreement(found: Media) -> list[str]:
+def agreement(found: Media) -> Lines:
     """Does the embedding-level judge predict the media metric? Over the items of each record, and over methods."""
     lines: list[str] = []
     if found.per_item:
         body = [[k.removeprefix("media:")] + [f"{by_method[m]:+.2f}" if m in by_method else DASH
                                               for m in found.methods] for k, by_method in found.per_item.items()]
         lines += ["### Embedding-level judge against media metric, per item (Spearman ρ, mean over seeds)", "",
-                  markdown_table(["cell", *found.methods], body), ""]
+                  (["cell", *found.methods], body), ""]
     if any(rho is not None for _, _, rho in found.across):
         body = [[label, str(n), DASH if rho is None else f"{rho:+.2f}"] for label, n, rho in found.across]
         lines += ["### Embedding-level judge against media metric, across methods (Spearman ρ of the means)", "",
-                  markdown_table(["cell", "methods", "ρ"], body), ""]
+                  (["cell", "methods", "ρ"], body), ""]
     return lines
 
 
-def skipped_reasons(found: Media) -> list[str]:
+def skipped_reasons(found: Media) -> Lines:
     if not found.skipped:
         return []
     return ["### Skipped, and what was missing", ""] + [

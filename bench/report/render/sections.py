@@ -6,12 +6,12 @@ from __future__ import annotations
 from bench.report.appendix import Directions, Failures, ProfilePair, Scope, Settings, StaleCommit, VariantFindings
 from bench.report.render.budget import convergence_note
 from bench.report.render.markdown import finding_text, settings_text
-from bench.report.render.tables import markdown_table
+from bench.report.render.tables import Lines
 from bench.report.render.text import DASH, STALE, fmt, mean_se, plural
 from tasks.base import MetricSpec
 
 
-def scope_section(scope: Scope | None) -> list[str]:
+def scope_section(scope: Scope | None) -> Lines:
     """What this profile's table can and cannot show: for each column, whether it separates the methods (some
     method ranks below 1: another beats it) or every method shares rank 1, and how far the best is from the oracle
     reference row. A finding that rests on a column that separates nothing is not decided by this budget, whatever
@@ -41,7 +41,7 @@ def scope_section(scope: Scope | None) -> list[str]:
             "reference row's.", "", summary, "", *lines, ""]
 
 
-def stale_section(commits: list[StaleCommit], left_out: bool) -> list[str]:
+def stale_section(commits: list[StaleCommit], left_out: bool) -> Lines:
     """The appendix of records made by other code, one line per commit: its methods and the result-determining
     files that differ from this checkout's (files since removed are counted, not named)."""
     if not commits:
@@ -59,7 +59,7 @@ def stale_section(commits: list[StaleCommit], left_out: bool) -> list[str]:
     return lines + [""]
 
 
-def variant_findings(variants: list[VariantFindings], table: list[MetricSpec]) -> list[str]:
+def variant_findings(variants: list[VariantFindings], table: list[MetricSpec]) -> Lines:
     """The findings again for each --set variant at least two methods ran; the table's methods that lack it are
     named, and the findings that need them say so."""
     lines: list[str] = []
@@ -73,22 +73,22 @@ def variant_findings(variants: list[VariantFindings], table: list[MetricSpec]) -
                   ""]
         if v.missing:
             lines += [f"Not run with this variant: {', '.join(v.missing)}.", ""]
-        lines += [side_by_side(v, table), ""]
+        lines += [*side_by_side(v, table), ""]
         lines += ([note, ""] if note else []) + [f"- {finding_text(f) if f.is_claim else f.claim}" for f in v.findings]
         lines += [""]
     return lines
 
 
-def side_by_side(variant: VariantFindings, table: list[MetricSpec]) -> str:
+def side_by_side(variant: VariantFindings, table: list[MetricSpec]) -> Lines:
     """Means of each method at the table's own settings and at a variant: steps trained, convergence, metrics."""
     header = ["Method", "steps", "Conv."] + [f"{spec.label} {spec.arrow}" for spec in table]
     body = [[m.method, " → ".join(m.steps), " → ".join(m.settled)]
             + [DASH if m.means[spec.key] is None else " → ".join(map(fmt, m.means[spec.key])) for spec in table]
             for m in variant.side_by_side]
-    return "Table settings → this variant (means over seeds):\n\n" + markdown_table(header, body)
+    return ["Table settings → this variant (means over seeds):", "", (header, body)]
 
 
-def per_direction_section(methods: list[str], columns: list[Directions]) -> str:
+def per_direction_section(methods: list[str], columns: list[Directions]) -> Lines:
     """Each column's directions, mean over seeds ± SE."""
     parts = ["## Per direction (mean ± SE)", "",
              "SE here: √(SD² over seeds / seeds + mean over seeds of the direction's tuple-bootstrap SE²), an "
@@ -100,11 +100,11 @@ def per_direction_section(methods: list[str], columns: list[Directions]) -> str:
 
         body = [[d] + [cell(by_method.get(m)) for m in methods] for d, by_method in column.values.items()]
         parts += [f"### {column.spec.label} {column.spec.arrow} (`{column.spec.key}`)", "",
-                  markdown_table(["direction", *methods], body), ""]
-    return "\n".join(parts)
+                  (["direction", *methods], body), ""]
+    return parts
 
 
-def settings_section(found: Settings) -> str:
+def settings_section(found: Settings) -> Lines:
     """Settings shared by every included record, the ones that differ, the choices the paper leaves open."""
     skip = ("suite", "profile", "overrides")
     lines = ["## Settings", ""]
@@ -121,13 +121,13 @@ def settings_section(found: Settings) -> str:
               "`flow.encoder_grad_scale` above:", ""]
     lines += [f"- `{method}`: " + ", ".join(f"`{k}={v}`" for k, v in options.items())
               for method, options in found.options.items() if options]
-    return "\n".join(lines + [""])
+    return lines + [""]
 
 
-def other_profiles_section(pairs: list[ProfilePair], table: list[MetricSpec]) -> str:
+def other_profiles_section(pairs: list[ProfilePair], table: list[MetricSpec]) -> Lines:
     """The plain rows of every other profile's records beside this one's: the same code at another budget."""
     if not pairs:
-        return ""
+        return [""]
     lines = ["## The same methods at other profiles", "",
              "Means over seeds of the plain rows (no extra `--set`), from the records of each profile (their SE "
              "are in each profile's own report); the profiles differ in budget and network size "
@@ -140,12 +140,12 @@ def other_profiles_section(pairs: list[ProfilePair], table: list[MetricSpec]) ->
                 for m in pair.methods]
         low, high = pair.seeds
         count = f"{low}" if low == high else f"{low}-{high}"
-        lines += [f"### `{pair.profile}` vs `{pair.other}` ({count} seeds per mean)", "", markdown_table(header, body),
+        lines += [f"### `{pair.profile}` vs `{pair.other}` ({count} seeds per mean)", "", (header, body),
                   ""]
-    return "\n".join(lines)
+    return lines
 
 
-def failures_section(found: Failures) -> list[str]:
+def failures_section(found: Failures) -> Lines:
     """Cells that failed (with their reason) and cells the user stopped, neither of them in the tables."""
     lines = []
     if found.failed:

@@ -1,6 +1,7 @@
 from base.results import MetricSpec, Row
 from bench.report.agreement import agreement, column_agreement
 from bench.report.render.agreement import agreement_section
+from bench.report.render.tables import written
 from tests.bench.records import as_record
 
 OURS = MetricSpec("many_to_one/judge_win/text vs image", "2→1 T vs I", "many_to_one", "higher")
@@ -25,5 +26,5 @@ def test_the_rankings_are_compared_where_the_paper_used_another_metric():
     assert (column.paper_metric, column.methods, column.tau, column.ours, column.theirs) == ("clip_score", 4, 1.0,
                                                                                           "a", "a")
     assert found.median == 1.0 and agreement(rows, [(PAPERS, OURS)], {}) is None
-    text = "\n".join(agreement_section(found))
+    text = written(agreement_section(found))
     assert "## The paper's ranking beside ours" in text and "| 2→1 T vs I | clip_score | 4 | +1.00 | a | a |" in text

@@ -4,6 +4,7 @@ from bench.core.convergence import loss_trend
 from bench.core.records import Record
 from bench.report.budget import budgets
 from bench.report.render.budget import budgets_lines
+from bench.report.render.tables import written
 from tasks.base import MetricSpec
 from tests.bench.records import as_record
 
@@ -41,7 +42,7 @@ def test_each_budget_says_whether_every_loss_settled_and_how_much_the_ranking_mo
     cpu, long = found.rows
     assert cpu.settled == (2, 3) and cpu.moving == ["b"] and cpu.loss[1] == "a" and round(cpu.tau, 2) == 0.33
     assert long.settled == (3, 3) and found.settled == [long] and long.cell_minutes == 30
-    lines = "\n".join(budgets_lines(found)).splitlines()
+    lines = written(budgets_lines(found)).splitlines()
     rows = {line.split(" | ")[0]: line for line in lines if line.startswith("| `")}
     assert "| 2/3 | b | -5.0% (a) |" in rows["| `cpu`"] and rows["| `cpu`"].endswith("| 0.33 |")  # b overtook a
     assert "| 30 | n/a | 3/3 | - |" in rows["| `long`"] and rows["| `long`"].endswith("| 1.00 |")

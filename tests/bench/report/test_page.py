@@ -5,6 +5,7 @@ import pandas as pd
 
 from base.results import Row
 from bench.report.page import write_report
+from bench.report.render.tables import written
 from tests.bench.records import as_record
 
 
@@ -117,7 +118,7 @@ def test_findings_are_checked_again_for_a_variant_every_method_ran():
     assert muni.means[GaussianMixture.table[0].key] == (0.5, 0.1)
     coherence = next(f for f in variant.findings if f.claim == "MUNI has the best unconditional coherence")
     assert coherence.verdict == "reproduced"
-    text = "\n".join(sections.variant_findings([variant], GaussianMixture.table))
+    text = written(sections.variant_findings([variant], GaussianMixture.table))
     assert "### The same findings with every method at `--set train.steps=2400` (1 seed per method)" in text
     assert "| muni | ? → ? | n/a → n/a | 0.5000 → 0.1000 |" in text  # the table's settings beside the variant
     assert "detach_self" not in text  # only muni ran that variant: not a comparison
@@ -139,7 +140,7 @@ def test_a_variant_one_method_lacks_keeps_its_section_and_names_the_missing_meth
     rows += [row(name, variant, 0.2) for name in METHODS.names() if name != "flowbind"]
     (found,) = variant_findings(rows, GaussianMixture)
     assert found.missing == ["flowbind"] and found.methods == len(METHODS.names()) - 1
-    text = "\n".join(sections.variant_findings([found], GaussianMixture.table))
+    text = written(sections.variant_findings([found], GaussianMixture.table))
     assert f"### The same findings with {len(METHODS.names()) - 1} methods at `--set flow.weight_clip=0`" in text
     assert "Not run with this variant: flowbind." in text
     assert "| muni | ? → ? | n/a → n/a | 0.3000 → 0.2000 |" in text
@@ -192,7 +193,7 @@ def test_an_equal_flop_variant_gets_a_table_of_its_own_beside_the_equal_steps_on
 
     rows = [row(m, [], 0.3) for m in ("muni", "mvae", "mopoe")]
     rows += [row("muni", budget, 0.1), row("mvae", budget, 0.2)]
-    text = "\n".join(equal_compute_lines(equal_compute(rows, GaussianMixture.table)))
+    text = written(equal_compute_lines(equal_compute(rows, GaussianMixture.table)))
     assert "## At equal compute: `--set train.budget=flops` `--set train.budget_amount=1e12`" in text
     assert "**Budget** 1e+12 FLOPs (batches of 512) per cell (the same FLOPs for every method)" in text
     assert "Not run at this budget: mopoe." in text
@@ -217,7 +218,7 @@ def test_what_a_profile_can_show_names_the_columns_on_which_every_method_ties():
     rows = [two("muni", 0.80, 0.10, 1), two("mopoe", 0.60, 0.10, 2), two("mmvae", 0.61, 0.11, 3)]
     found = scope(build_table(rows, table, None))
     assert found.blind == ["Coh."] and [c.best for c in found.columns] == [["muni"], ["muni", "mopoe", "mmvae"]]
-    text = "\n".join(scope_section(found))
+    text = written(scope_section(found))
     assert "**This profile cannot separate the methods on Coh.**" in text
     assert re.search(r"- \*\*Acc\.\*\*: separates them: 1 of 3 at rank 1 \(muni; 0\.800 ± 0\.0\d\d\)\.", text), text
     assert "- **Coh.**: does not separate the methods: all 3 share rank 1" in text
