@@ -122,6 +122,14 @@ def reference_estimate(rows: Iterable[Row], name: str, key: str) -> Estimate | N
     return None
 
 
+REAL = "oracle"  # the reference row whose values are the real data's: what "match" metrics are ranked against
+
+
+def real_value(rows: Iterable[Row], spec) -> Estimate | None:
+    """The real data's value of a "match" metric (`spec`, a MetricSpec): the oracle reference row's."""
+    return reference_estimate(rows, REAL, spec.key) if spec.ideal == "match" else None
+
+
 @dataclass(frozen=True)
 class Interval:
     """A statistic's value with its standard error and degrees of freedom (inf: normal)."""

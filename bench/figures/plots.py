@@ -25,10 +25,11 @@ def suite_figures(suite_cls: type[Suite], rows: list[Row], out: Path) -> list[Pa
     """The figures `suite_cls` declares, drawn from the report's rows."""
     name, layout = suite_cls.name, suite_cls.sample_figure
     paths = []
+    found = first_samples(rows) if layout.get("kind") in ("shared_coordinates", "image_tuples") else []
     if layout.get("kind") == "shared_coordinates":
-        paths.append(pair_plot(rows, suite_cls.figure_coordinates, out / f"{name}_pairs.png"))
+        paths.append(pair_plot(found, suite_cls.figure_coordinates, out / f"{name}_pairs.png"))
     elif layout.get("kind") == "image_tuples":
-        panels = first_samples(rows)
+        panels = [(row.label, samples) for row, samples in found]
         paths += [figures_images.gallery(panels, layout, out / f"{name}_gallery.png"),
                   figures_images.sample_grid(panels, layout, out / f"{name}_samples.png")]
     return [p for p in paths if p is not None]
@@ -47,37 +48,26 @@ def cell_figure(suite: Suite, method: str, evaluation: Evaluation, path: Path) -
     return None
 
 
-def first_samples(rows: list[Row]) -> list[tuple[str, dict[str, np.ndarray]]]:
-    """(row label, samples of its first seed) for every plain row whose record kept samples."""
+def first_samples(rows: list[Row]) -> list[tuple[Row, dict[str, np.ndarray]]]:
+    """(row, samples of its first seed) for every plain row whose record kept samples."""
     out = []
     for row in rows:
         record = row.records[0] if row.records and not row.overrides else None
         if record and record.samples:
             samples = read_samples(Path(record.path).parent / record.samples)
             if samples is not None:
-                out.append((row.label, samples))
+                out.append((row, samples))
     return out
 
 
-def pair_plot(rows: list[Row], coordinates, path: Path) -> Path | None:
-    """Rows: real data, then each method's joint samples (first seed); columns: pairs of modalities. A
-    coherent model puts the shared coordinate of both modalities on the diagonal. `coordinates(data_config)`
-    names the coordinate pairs to draw."""
-    panels = []
-    for row in rows:
-        if row.overrides or not row.records:
-            continue
-        record = row.records[0]
-        if not record.samples:
-            continue
-        samples = read_samples(Path(record.path).parent / record.samples)
-        if samples is None:
-            continue
-        panels.append((row.label, samples, record.config["data"]))
-    if not panels:
+def pair_plot(found: list[tuple[Row, dict[str, np.ndarray]]], coordinates, path: Path) -> Path | None:
+    """Rows: real data, then each method's joint samples (first seed; `found` from first_samples); columns: pairs of
+    modalities. A coherent model puts the shared coordinate of both modalities on the diagonal.
+    `coordinates(data_config)` names the coordinate pairs to draw."""
+    if not found:
         return None
-    return shared_coordinate_grid([(label, samples) for label, samples, _ in panels], coordinates(panels[0][2]),
-                                  path)
+    return shared_coordinate_grid([(row.label, samples) for row, samples in found],
+                                  coordinates(found[0][0].records[0].config["data"]), path)
 
 
 def shared_coordinate_grid(panels: list[tuple[str, dict]], coords: dict, path: Path) -> Path:

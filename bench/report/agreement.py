@@ -1,7 +1,7 @@
 """Where a suite's table scores another metric than the paper's (image–text–audio: judge win-rates on embeddings
 against the paper's CLIPScore, CLAPScore and AIS on decoded media), the values cannot stand side by side; what
 can be compared is the order of the methods. Per column, Kendall's τ between the paper's ranking and ours over the
-methods both have. bench/report/render/agreement.py formats it."""
+methods both have. bench/report/render/markdown.py formats it."""
 from __future__ import annotations
 
 import math
@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from scipy.stats import kendalltau
 
 from base.results import MetricSpec, Row
-from bench.report.ranking import rank_key, real_value
-from tasks.verdicts import estimate
+from tasks.verdicts import Estimate, estimate, real_value
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,13 @@ class Agreement:
     def median(self) -> float | None:
         taus = sorted(c.tau for c in self.columns if c.tau is not None)
         return taus[len(taus) // 2] if taus else None
+
+
+def rank_key(spec: MetricSpec, mean: float, real: Estimate | None) -> float:
+    """Smaller is better: the value (lower), its negative (higher), its distance to the real value (match)."""
+    if spec.ideal == "match":
+        return abs(mean - real.mean) if real is not None else math.nan
+    return -mean if spec.ideal == "higher" else mean
 
 
 def column_agreement(rows: list[Row], spec: MetricSpec, paper_spec: MetricSpec,

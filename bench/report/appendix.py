@@ -15,7 +15,6 @@ from base.results import Row
 from bench.core.fingerprint import ROOT
 from bench.core.records import Record
 from bench.report.budget import Settled, convergence_mark, settled_state
-from bench.report.ranking import summarize
 from bench.report.rows import collect_rows, common_overrides
 from tasks.base import MetricSpec
 from tasks.findings import Finding
@@ -24,8 +23,8 @@ from tasks.verdicts import Estimate
 
 def mean_of(row: Row, key: str) -> float | None:
     """The mean over seeds of one column's value (None where the row has none)."""
-    summary = summarize(row.values(key))
-    return None if summary is None else summary[0]
+    values = row.values(key)
+    return float(np.mean(values)) if values else None
 
 
 # what each column can separate -------------------------------------------------------------------------------------

@@ -216,18 +216,6 @@ def rank_tau(before: list[str], after: list[str]) -> float | None:
     return float(kendalltau([before.index(m) for m in common], [after.index(m) for m in common]).statistic)
 
 
-def floors(rows, table) -> dict[str, float]:
-    """metric key -> mean floor over the records that state one."""
-    found: dict[str, list[float]] = {}
-    for row in rows:
-        for r in row.records:
-            for spec in table:
-                floor = (r.metrics.get(spec.key) or {}).get("floor")
-                if floor is not None:
-                    found.setdefault(spec.key, []).append(floor)
-    return {k: float(np.mean(v)) for k, v in found.items()}
-
-
 def network_size(record: Record) -> str:
     """Width × blocks of the encoders, decoders and prior, as one label when they agree."""
     model = record.config.get("model") or {}

@@ -18,6 +18,7 @@ import numpy as np
 from base.results import Row
 from bench.core.records import Record
 from bench.core.tuned import Tuned
+from bench.figures.curves import Panel
 from bench.report import appendix
 from bench.report.agreement import Agreement, agreement
 from bench.report.budget import (
@@ -28,20 +29,18 @@ from bench.report.budget import (
     consumption,
     convergence_mark,
     describe_budget,
-    floors,
     ranking_moves,
     settled_counts,
 )
-from bench.report.learning import LearningModel, learning_model
+from bench.report.learning import LearningModel, learning_model, learning_panels
 from bench.report.media import Media, media
-from bench.report.ranking import real_value
 from bench.report.rows import collect_rows, tuned_view
 from bench.report.rungs import Pair, Rung, Stability, adjacent_pairs, finding_stability, ladder
-from bench.report.tuning import TuningModel, tuning_model
+from bench.report.tuning import TuningModel, tuning_model, tuning_panels
 from tasks import SUITES
 from tasks.base import MetricSpec
 from tasks.findings import Finding
-from tasks.verdicts import Estimate, Interval, advantage, compare, estimate, holm, reference_estimate
+from tasks.verdicts import Estimate, Interval, advantage, compare, estimate, holm, real_value, reference_estimate
 
 FLOOR_LABEL = "oracle (older records: real data in the generator's place)"
 
@@ -153,6 +152,18 @@ def build_table(rows: list[Row], specs: list[MetricSpec], paper: dict | None,
         lines.append(Line(FLOOR_LABEL, "floor", {key: Value(Estimate({0: value}, exact=True))
                                                  for key, value in floor.items()}))
     return Table(list(specs), lines, paper is not None)
+
+
+def floors(rows, table) -> dict[str, float]:
+    """metric key -> mean floor over the records that state one."""
+    found: dict[str, list[float]] = {}
+    for row in rows:
+        for r in row.records:
+            for spec in table:
+                floor = (r.metrics.get(spec.key) or {}).get("floor")
+                if floor is not None:
+                    found.setdefault(spec.key, []).append(floor)
+    return {k: float(np.mean(v)) for k, v in found.items()}
 
 
 def reference_names(rows: list[Row]) -> list[str]:
@@ -318,19 +329,6 @@ class Appendix:
     failures: appendix.Failures
 
 
-def build_appendix(suite_cls, rows: list[Row], records: list[Record], all_records: list[Record], profile: str,
-                   table: Table) -> Appendix:
-    plain = [row for row in rows if not row.overrides] or rows
-    layout, paper = suite_cls.media_layout(), suite_cls.paper_reference()
-    ok = [r for row in rows for r in row.records]
-    return Appendix(appendix.counts(rows, records, table), agreement(plain, layout, paper) if layout else None,
-                    media(rows, layout, paper) if layout else None, appendix.variant_findings(rows, suite_cls),
-                    appendix.scope(table), *appendix.per_direction(rows, suite_cls.table),
-                    appendix.other_profiles(all_records, profile, suite_cls.table),
-                    appendix.settings(ok or records, suite_cls), appendix.stale_commits(records),
-                    appendix.failures(rows, records))
-
-
 @dataclass
 class Results:
     """Everything one report shows, computed once."""
@@ -349,6 +347,7 @@ class Results:
     tuned: TuningModel | None  # each method's trials and tuning curves (bench/report/tuning.py)
     selection: str  # the rule that selected each method's trial
     learning: LearningModel  # the table's rows' validation curves (bench/report/learning.py)
+    panels: tuple[list[Panel], list[Panel] | None]  # the learning and tuning figures' panels
     equal_compute: list[EqualCompute]
     extras: Table | None
     variants: list[Variant]
@@ -386,22 +385,18 @@ def tuned_methods(tuned: Tuned | None, rows: list[Row]) -> tuple[set[str], list[
     return methods, sorted(m for m in methods if tuned is not None and tuned.settings(m) is not None)
 
 
-def tuning_word(tuned: Tuned | None, rows: list[Row]) -> str:
-    """A finding's tuning state: tuned, shared or partly tuned (the table's methods)."""
-    methods, done = tuned_methods(tuned, rows)
-    return "shared" if not done else "tuned" if len(done) == len(methods) else "partly tuned"
-
-
-def tuning_state(tuned: Tuned | None, rows: list[Row]) -> str:
-    """Which settings the table's rows train at, in a phrase."""
+def tuning_of(tuned: Tuned | None, rows: list[Row]) -> tuple[str, str]:
+    """(a finding's tuning state: tuned, shared or partly tuned; which settings the table's rows train at, in a
+    phrase)."""
     methods, done = tuned_methods(tuned, rows)
     if not done:
-        return "shared settings (no method tuned: `bench tune` tunes them)"
+        return "shared", "shared settings (no method tuned: `bench tune` tunes them)"
     space = "; ".join(f"{key} over [{d.get('low'):g}, {d.get('high'):g}]" if "low" in d else f"{key}"
                       for key, d in (tuned.data.get("space") or {}).items())
     trials = tuned.data.get("trials")
     shared = sorted(methods - set(done))
-    return (f"tuned ({trials} trials per method over {space}, selected on validation tuples)"
+    return ("tuned" if len(done) == len(methods) else "partly tuned",
+            f"tuned ({trials} trials per method over {space}, selected on validation tuples)"
             + (f"; at shared settings: {', '.join(shared)}" if shared else ""))
 
 
@@ -416,30 +411,41 @@ def build(suite: str, records: list[Record], all_records: list[Record], profile:
     left_out = not include_stale and any(r.status == "ok" for r in current)
     rows = collect_rows(current if left_out else records)
     plain = [row for row in rows if not row.overrides] or rows
-    paper = suite_cls.paper_reference()
-    beside = None if suite_cls.media_layout() else paper  # media metrics: the paper's numbers are another metric
+    finished = [row for row in plain if row.records]
+    paper, layout = suite_cls.paper_reference(), suite_cls.media_layout()
+    beside = None if layout else paper  # media metrics: the paper's numbers are another metric
     stale_methods = frozenset(r.method for r in records if r.changed) if left_out else frozenset()
     stale = sum(bool(r.changed) and r.status == "ok" for r in records)
     ok = [r for row in rows for r in row.records]
     extras = [spec for spec in suite_cls.extra_metrics if any(spec.key in r.metrics for r in ok)]
     title = f"{suite}: {suite_cls.paper_table or 'results'} — profile `{profile}`"
     command = f"python -m bench report --suite {suite}" + ("" if profile == "cpu" else f" --profile {profile}")
-    rungs = ladder(rows, [row for row in plain if row.records])
-    real = {spec.key: real_value(plain, spec) for spec in suite_cls.table}
+    # this module's own values first, then each other model module's, in the order the page shows them
+    table = build_table(plain, suite_cls.table, beside, stale_methods)
+    head, (word, state) = headline(rows, stale, left_out), tuning_of(tuned, rows)
+    compute, more = equal_compute(rows, suite_cls.table), build_table(plain, extras, None) if extras else None
+    changes, others = variants(rows, suite_cls.table), variant_lines(rows, suite_cls.table)
+    made = provenance(ok or records)
+    rungs = ladder(rows, finished)
     checked, notes = finding_stability(suite_cls, rungs)
+    pairs = adjacent_pairs(rungs, suite_cls.table, {spec.key: real_value(plain, spec) for spec in suite_cls.table})
     specs = suite_cls.headline_metrics()
     tuning = tuning_model(tuned, specs) if tuned is not None else None
     rule = (tuned.data.get("selection") or {}).get("rule", "") if tuned is not None else ""
-    table = build_table(plain, suite_cls.table, beside, stale_methods)
+    tuning_figure = None if tuning is None else tuning_panels(tuning)
+    learning = learning_model(finished, specs)
+    panels = learning_panels(learning), tuning_figure
+    consumed = [consumption(row) for row in rows if row.records]
+    moves, budgeted = ranking_moves(rows, suite_cls.table), budgets(all_records, suite_cls.table)
     return Results(
-        suite, profile, title, command, headline(rows, stale, left_out), table,
-        [Checked(replace(f, tuning=tuning_word(tuned, rows)), stability) for f, stability in checked], notes, rungs,
-        adjacent_pairs(rungs, suite_cls.table, real),
-        tuning_state(tuned, rows), tuning, rule,
-        learning_model([row for row in plain if row.records], specs), equal_compute(rows, suite_cls.table),
-        build_table(plain, extras, None) if extras else None, variants(rows, suite_cls.table),
-        variant_lines(rows, suite_cls.table), [consumption(row) for row in rows if row.records],
-        provenance(ok or records), ranking_moves(rows, suite_cls.table), budgets(all_records, suite_cls.table),
-        build_appendix(suite_cls, rows, records, all_records, profile, table), rows, reference_labels(rows),
-        left_out)
+        suite, profile, title, command, head, table,
+        [Checked(replace(f, tuning=word), stability) for f, stability in checked], notes, rungs, pairs, state,
+        tuning, rule, learning, panels, compute, more, changes, others, consumed, made, moves, budgeted,
+        Appendix(appendix.counts(rows, records, table), agreement(plain, layout, paper) if layout else None,
+                 media(rows, layout, paper) if layout else None, appendix.variant_findings(rows, suite_cls),
+                 appendix.scope(table), *appendix.per_direction(rows, suite_cls.table),
+                 appendix.other_profiles(all_records, profile, suite_cls.table),
+                 appendix.settings(ok or records, suite_cls), appendix.stale_commits(records),
+                 appendix.failures(rows, records)),
+        rows, reference_labels(rows), left_out)
 

@@ -10,52 +10,30 @@ from pathlib import Path
 from bench.core.records import read_records
 from bench.core.tuned import read_tuned, tuned_path
 from bench.report.model import Results, build
-from bench.report.render import budget, chart, latex, markdown, sections
-from bench.report.render.agreement import agreement_section
-from bench.report.render.media import media_section
-from bench.report.render.table_csv import wide_frame
-from bench.report.render.tables import written
+from bench.report.render import chart, latex
+from bench.report.render.layout import markdown_page
+from bench.report.render.table_csv import wide_frame, write_tuning_csv
 from bench.report.rows import default_profile, mark_stale
 from tasks import SUITES
-
-
-def page(results: Results, results_dir: Path, figures: list[Path], curves: dict[str, str] | None = None) -> str:
-    """The page, rendered from the model alone: the answer first, then how to read it and the appendix."""
-    more = results.appendix
-    specs = results.table.specs
-    lines = [*markdown.first_screen(results, curves), *agreement_section(more.agreement),
-             *markdown.reading_guide(results, str(results_dir)), *markdown.equal_compute_lines(results.equal_compute),
-             *markdown.extras_lines(results), *markdown.tuning_lines(results, curves or {}),
-             *markdown.stability_lines(results), *sections.variant_findings(more.variant_findings, specs),
-             *markdown.sensitivity_lines(results.variants, specs), *media_section(more.media),
-             *sections.scope_section(more.scope), *budget.budget_lines(results.consumed),
-             *budget.ranking_lines(results.moves), *budget.budgets_lines(results.budgets),
-             *sections.stale_section(more.stale, results.left_out), *sections.failures_section(more.failures),
-             *sections.per_direction_section(more.methods, more.directions),
-             *sections.other_profiles_section(more.other_profiles, specs), *sections.settings_section(more.settings),
-             *markdown.provenance_lines(results.provenance), "",
-             f"Figures: {', '.join(f'`{p.name}`' for p in figures)}."]
-    return written(lines) + "\n"
 
 
 def curve_files(results: Results, stem: Path) -> dict[str, str]:
     """The learning-curve figure and, where methods were tuned, the tuning-curve figure and CSV: name -> file
     (beside the page)."""
     from bench.figures.curves import learning_figure, tuning_figure
-    from bench.report import learning, tuning
+    from bench.report.learning import FIGURE_TITLE as LEARNING
+    from bench.report.tuning import FIGURE_TITLE as TUNING
 
     found = {}
-    path = learning_figure(learning.learning_panels(results.learning), stem.with_name(f"{stem.name}_learning.png"),
-                           learning.FIGURE_TITLE)
+    learning, tuning = results.panels
+    path = learning_figure(learning, stem.with_name(f"{stem.name}_learning.png"), LEARNING)
     if path is not None:
         found["learning curves"] = path.name
-    if results.tuned is not None:
-        path = tuning_figure(tuning.tuning_panels(results.tuned), stem.with_name(f"{stem.name}_tuning.png"),
-                             tuning.FIGURE_TITLE)
+    if tuning is not None:
+        path = tuning_figure(tuning, stem.with_name(f"{stem.name}_tuning.png"), TUNING)
         if path is not None:
             found["tuning curves"] = path.name
-        found["tuning curves (CSV)"] = tuning.write_tuning_csv(
-            results.tuned, stem.with_name(f"{stem.name}_tuning.csv")).name
+        found["tuning curves (CSV)"] = write_tuning_csv(results.tuned, stem.with_name(f"{stem.name}_tuning.csv")).name
     return found
 
 
@@ -81,16 +59,14 @@ def write_report(suite: str, results_dir: Path, out: Path, profile: str | None =
     out.mkdir(parents=True, exist_ok=True)
     stem = out / suite
     curves = curve_files(results, stem)
-    written = [chart.bar_chart(results.table, stem.with_suffix(".png"), title=f"{suite} ({profile})")]
+    tex, csv, md = stem.with_suffix(".tex"), stem.with_suffix(".csv"), stem.with_suffix(".md")
+    wide_frame(results.table, results.variant_lines).to_csv(csv, index=False)
+    figures = [chart.bar_chart(results.table, stem.with_suffix(".png"), title=f"{suite} ({profile})")]
     if results.extras is not None:
-        written.append(chart.bar_chart(results.extras, out / f"{suite}_extras.png", title=f"{suite}: extra metrics"))
-    written += suite_figures(suite_cls, results.rows, out)
-    md = stem.with_suffix(".md")
-    written += [out / name for name in curves.values()]
-    md.write_text(page(results, results_dir, written, curves))
-    tex = stem.with_suffix(".tex")
+        figures.append(chart.bar_chart(results.extras, out / f"{suite}_extras.png", title=f"{suite}: extra metrics"))
+    figures += suite_figures(suite_cls, results.rows, out)
+    figures += [out / name for name in curves.values()]
     caption = f"{suite_cls.paper_table or suite}: ours" + (" vs paper" if results.table.paper else "") + f" ({profile})"
     tex.write_text(latex.render(results.table, caption, label=f"tab:{suite}-{profile}".replace("_", "-")))
-    csv = stem.with_suffix(".csv")
-    wide_frame(results.table, results.variant_lines).to_csv(csv, index=False)
-    return [*written, md, tex, csv]
+    md.write_text(markdown_page(results, results_dir, figures, curves))
+    return [*figures, md, tex, csv]

@@ -22,12 +22,10 @@ What is computed, for k = 1..N (N the method's finished trials), with opda (Lour
 """
 from __future__ import annotations
 
-import csv
 import functools
 import math
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,10 +42,6 @@ BAND_SEED = 0  # the band's critical value is simulated (opda); a fixed seed mak
 FIGURE_TITLE = (f"Best validation value after k trials: line = expected (Dodge et al. 2019; not drawn when a trial "
                 f"failed); dashed = median, shaded = its {CONFIDENCE:.0%} simultaneous band. A failed trial counts as "
                 "the worst value.")
-CSV_FIELDS = ["suite", "profile", "method", "metric", "label", "ideal", "quantity", "k", "trials", "failed",
-              "expected_best", "median_best", "band_best", "band_worst", "confidence"]
-
-
 @dataclass(frozen=True)
 class TrialSummary:
     number: int
@@ -109,31 +103,30 @@ def method_tuning(method: str, entry: dict[str, Any], specs: list[MetricSpec]) -
     selected = entry.get("selected_trial")
     trials = entry.get("trials") or []
     finished = [t for t in trials if t.get("status") in ("ok", "failed")]
-    curves = {}
+    curves, losses = {}, {}
     for spec in specs:
+        losses[spec.key], bound = trial_losses(spec, finished)
         if any(spec.key in (t.get("validation") or {}) for t in finished if t["status"] == "ok"):
-            curves[spec.key] = tuning_curve(spec, [trial_loss(spec, t) for t in finished], oracle_bound(spec, finished))
+            curves[spec.key] = tuning_curve(spec, losses[spec.key], bound)
+    index = {t["number"]: i for i, t in enumerate(finished)}
     summaries = [TrialSummary(t["number"], dict(t.get("settings") or {}), t.get("status", "pending"), t.get("score"),
                               t["number"] == selected,
-                              {s.key: shown(s, trial_loss(s, t)) for s in specs
+                              {s.key: shown(s, losses[s.key][index[t["number"]]]) for s in specs
                                if t.get("status") == "ok" and s.key in (t.get("validation") or {})})
                  for t in trials]
     return MethodTuning(method, bool(entry.get("complete")), selected, summaries, curves)
 
 
-def trial_loss(spec: MetricSpec, trial: dict[str, Any]) -> float:
-    if trial.get("status") != "ok":
-        return math.inf
-    return loss(spec, (trial.get("validation") or {}).get(spec.key), (trial.get("oracle") or {}).get(spec.key))
-
-
-def oracle_bound(spec: MetricSpec, trials: list[dict[str, Any]]) -> float:
-    """The best loss possible: 0 for a distance; else the oracle's value as a loss, when known (-inf when not)."""
+def trial_losses(spec: MetricSpec, trials: list[dict[str, Any]]) -> tuple[list[float], float]:
+    """Each trial's validation loss (+inf where it did not finish ok), and the best loss possible: 0 for a distance
+    to the real value; else the oracle's value as a loss, when known (-inf when not)."""
+    own = [loss(spec, (t.get("validation") or {}).get(spec.key), (t.get("oracle") or {}).get(spec.key))
+           if t.get("status") == "ok" else math.inf for t in trials]
     if spec.ideal == "match":
-        return 0.0
-    found = [(t.get("oracle") or {}).get(spec.key) for t in trials]
-    found = [loss(spec, v, None) for v in found if v is not None and math.isfinite(v)]
-    return min(found) if found else -math.inf
+        return own, 0.0
+    oracles = [loss(spec, v, None) for t in trials
+               if (v := (t.get("oracle") or {}).get(spec.key)) is not None and math.isfinite(v)]
+    return own, min(oracles, default=-math.inf)
 
 
 def tuning_curve(spec: MetricSpec, losses: list[float], bound: float = -math.inf) -> TuningCurve:
@@ -160,25 +153,6 @@ def band_generator(n: int, confidence: float) -> np.random.Generator:
     """One seeded generator per sample size: opda caches the band it simulates per (size, generator), so each
     size is simulated once per process, from the same seed whatever came before."""
     return np.random.default_rng(BAND_SEED)
-
-
-def write_tuning_csv(model: TuningModel, path: Path) -> Path:
-    """The curves as a tidy CSV: one row per method, metric and k (infinite values written as inf / -inf)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for method in model.methods:
-            for curve in method.curves.values():
-                for i, k in enumerate(curve.ks):
-                    writer.writerow({
-                        "suite": model.suite, "profile": model.profile, "method": method.method,
-                        "metric": curve.metric.key, "label": curve.metric.label, "ideal": curve.metric.ideal,
-                        "quantity": curve.quantity, "k": k, "trials": curve.trials, "failed": curve.failed,
-                        "expected_best": curve.expected[i], "median_best": curve.median[i],
-                        "band_best": curve.band_best[i], "band_worst": curve.band_worst[i],
-                        "confidence": model.confidence})
-    return path
 
 
 def tuning_panels(model: TuningModel) -> list[Panel]:

@@ -4,21 +4,8 @@ problem needs."""
 from __future__ import annotations
 
 from bench.core.convergence import CONVERGED_BELOW, SETTLED_RULE
-from bench.report.budget import Budgets, Consumption, RankingMoves, Settled
+from bench.report.budget import Budgets, Consumption, RankingMoves
 from bench.report.render.tables import Lines
-
-
-def convergence_note(s: Settled) -> str | None:
-    """One sentence for the findings: whether every cell had settled on its held-out curves."""
-    if not s.known:
-        return None
-    unread = "" if s.known == s.cells else f" ({s.cells - s.known} cells predate held-out curves and are not judged)"
-    if not s.moving:
-        return (f"Every judged cell had settled ({s.done} of {s.known}; settled: {SETTLED_RULE}){unread}, so these "
-                "verdicts describe trained models at this budget.")
-    return (f"**{len(s.moving)} of {s.methods} methods had not settled** in every cell ({s.done} of {s.known} cells "
-            f"settled{unread}; not settled: {', '.join(s.moving)}): the verdicts below describe this budget, not "
-            "the objectives' end points.")
 
 
 def budget_lines(consumed: list[Consumption]) -> Lines:

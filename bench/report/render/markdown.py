@@ -4,13 +4,37 @@ rows (mean ± SE and rank per column, ties marked, the reference rows), and the 
 how to read it and the appendix sections follow."""
 from __future__ import annotations
 
-from bench.report.model import FLOOR_LABEL, EqualCompute, Headline, Line, Provenance, Results, Table, Value, Variant
+import math
+
+from bench.report.agreement import Agreement
+from bench.report.appendix import Scope
+from bench.report.model import FLOOR_LABEL, EqualCompute, Headline, Line, Results, Table, Value
 from bench.report.render.tables import Lines
-from bench.report.render.text import DASH, STALE, fmt, mean_se, plural
 from bench.report.rows import SHARED
-from tasks.base import MetricSpec
 from tasks.findings import DECIDED_VERDICTS as DECIDED
 from tasks.findings import Finding, Number
+
+STALE = "‡"  # marks a row or record made by other code than this checkout's
+DASH = "—"
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def fmt(x: float) -> str:
+    if x == 0 or not math.isfinite(x):
+        return f"{x:.4f}"
+    return f"{x:.4f}" if abs(x) >= 1e-3 else f"{x:.2e}"
+
+
+def mean_se(mean: float, se: float | None, pm: str = "±") -> str:
+    """The mean to the decimals of its SE, the SE to two significant digits (fmt when there is no SE)."""
+    if not se or not math.isfinite(se) or not math.isfinite(mean) or se < 1e-12 * max(1.0, abs(mean)):
+        return fmt(mean)  # no noise known, or only the bootstrap's rounding of identical replicates
+    decimals = max(0, 1 - math.floor(math.log10(se)))
+    return f"{mean:.{decimals}f} {pm} {se:.{decimals}f}"
+
 
 UNITS = {"steps": "number of steps", "samples": "samples", "flops": "FLOPs", "seconds": "seconds"}
 
@@ -149,6 +173,22 @@ def first_screen(results: Results, figures: dict[str, str] | None = None) -> Lin
             table_cells(results.table), "", *figure_links(figures or {}), *findings_lines(results)]
 
 
+def agreement_section(found: Agreement | None) -> Lines:
+    if found is None:
+        return []
+    median = found.median
+    body = [[c.column, c.paper_metric, str(c.methods), "n/a" if c.tau is None else f"{c.tau:+.2f}", c.ours, c.theirs]
+            for c in found.columns]
+    return ["## The paper's ranking beside ours", "",
+            "The paper scores these cells with other metrics (named per column) on decoded media, so its values are "
+            "not set beside ours (they sit beside the media metrics, where a run has them). What compares is the "
+            "order of the methods: per column, Kendall's τ between the paper's ranking and ours over the methods "
+            "both have (+1: the same order, −1: reversed; n/a below three methods)"
+            + ("" if median is None else f"; the median over columns is {median:+.2f}") + ".", "",
+            (["Column", "paper's metric", "methods in both", "τ", "our best", "paper's best"], body),
+            ""]
+
+
 def reading_guide(results: Results, results_dir: str) -> Lines:
     """How the table was made and how to read a cell, a rank and each reference row."""
     counts = results.appendix.counts
@@ -251,42 +291,31 @@ def extras_lines(results: Results) -> Lines:
             "table above.", "", table_cells(results.extras), ""]
 
 
-def sensitivity_lines(variants: list[Variant], specs: list[MetricSpec]) -> Lines:
-    """Each variant as the change it makes against the same method's plain row."""
-    if not variants:
+def scope_section(scope: Scope | None) -> Lines:
+    """What this profile's table can and cannot show: for each column, whether it separates the methods (some
+    method ranks below 1: another beats it) or every method shares rank 1, and how far the best is from the oracle
+    reference row. A finding that rests on a column that separates nothing is not decided by this budget, whatever
+    the paper's numbers say."""
+    if scope is None:
         return []
-    lines = ["## Sensitivity: what each variant changes", "",
-             "Each `--set` variant against the same method's row in the table: the change of the mean (variant − "
-             "table row) ± its SE, in bold where its 95% interval excludes 0, and the method's rank among the "
-             f"table's rows before → with this row in its place (ties share a rank). {STALE}: a row made by other "
-             "code.", ""]
-    header = ["Method"] + [f"Δ {spec.label}" for spec in specs]
-    for variant in variants:
-        lines += [f"### {settings_text(variant.overrides)}", ""]
-        if variant.missing:
-            lines += [f"Not run with this variant: {', '.join(variant.missing)}.", ""]
-        body = []
-        for method in variant.methods:
-            cells = [method + (f" {STALE}" if variant.stale[method] else "")]
-            for spec in specs:
-                change = variant.changes[method][spec.key]
-                delta = change.delta
-                if delta is None:
-                    cells.append(DASH)
-                    continue
-                text = f"{delta.value:+.4g} ± {delta.se:.2g}" if delta.known else f"{delta.value:+.4g}"
-                if delta.decide() is not None:
-                    text = f"**{text}**"  # the interval excludes 0: the variant changed this value
-                if change.before is not None and change.after is not None:
-                    text += f" (rank {change.before}→{change.after})"
-                cells.append(text)
-            body.append(cells)
-        lines += [(header, body), ""]
-    return lines
-
-
-def provenance_lines(made: Provenance) -> Lines:
-    return (["## Provenance", ""] + [f"- code commit {c}: {n} records" for c, n in made.commits.items()]
-            + [f"- device {d}: {n} records" for d, n in made.devices.items()]
-            + [f"- command `{c}`: {n} records" for c, n in made.commands.items()]
-            + [f"- wall time per cell: median {made.median_seconds:.0f} s, total {made.total_minutes:.1f} min"])
+    lines = []
+    for column in scope.columns:
+        against = "" if column.oracle is None else f" against the oracle reference's {fmt(column.oracle.mean)}"
+        shown = mean_se(column.top.mean, column.top.se)
+        head = f"- **{column.spec.label}**: "
+        if not column.separates:
+            lines.append(head + f"does not separate the methods: all {column.scored} share rank 1 "
+                         f"({column.best[0]}, {shown}{against}).")
+        else:
+            lines.append(head + f"separates them: {len(column.best)} of {column.scored} at rank 1 "
+                         f"({', '.join(column.best)}; {shown}{against}).")
+    blind = scope.blind
+    summary = ("Every column separates at least two methods." if not blind else
+               f"**This profile cannot separate the methods on {', '.join(blind)}**: every method shares rank 1 "
+               "there, so the table and the findings say nothing about the methods on those columns at this "
+               "budget; a longer budget or the paper profile (`scripts/`) is needed for them.")
+    made = f" ({scope.stale} of them made by other code than this checkout's, {STALE})" if scope.stale else ""
+    return ["## What this profile can and cannot show", "",
+            f"Per column of the table, from its {scope.rows} plain rows{made}: whether any method is beaten by "
+            "another (the 95% interval of their paired difference excludes 0), and the best value beside the oracle "
+            "reference row's.", "", summary, "", *lines, ""]

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from bench.report.media import Media, MediaValue
+from bench.report.render.markdown import DASH
 from bench.report.render.tables import Lines
-from bench.report.render.text import DASH
 
 
 def value_text(value: MediaValue) -> str:

@@ -3,42 +3,13 @@ can separate, the findings again per variant, each direction's values, the other
 and provenance of the records, the records made by other code, and the failed and interrupted cells."""
 from __future__ import annotations
 
-from bench.report.appendix import Directions, Failures, ProfilePair, Scope, Settings, StaleCommit, VariantFindings
-from bench.report.render.budget import convergence_note
-from bench.report.render.markdown import finding_text, settings_text
+from bench.core.convergence import SETTLED_RULE
+from bench.report.appendix import Directions, Failures, ProfilePair, Settings, StaleCommit, VariantFindings
+from bench.report.budget import Settled
+from bench.report.model import Provenance, Variant
+from bench.report.render.markdown import DASH, STALE, finding_text, fmt, plural, settings_text
 from bench.report.render.tables import Lines
-from bench.report.render.text import DASH, STALE, fmt, mean_se, plural
 from tasks.base import MetricSpec
-
-
-def scope_section(scope: Scope | None) -> Lines:
-    """What this profile's table can and cannot show: for each column, whether it separates the methods (some
-    method ranks below 1: another beats it) or every method shares rank 1, and how far the best is from the oracle
-    reference row. A finding that rests on a column that separates nothing is not decided by this budget, whatever
-    the paper's numbers say."""
-    if scope is None:
-        return []
-    lines = []
-    for column in scope.columns:
-        against = "" if column.oracle is None else f" against the oracle reference's {fmt(column.oracle.mean)}"
-        shown = mean_se(column.top.mean, column.top.se)
-        head = f"- **{column.spec.label}**: "
-        if not column.separates:
-            lines.append(head + f"does not separate the methods: all {column.scored} share rank 1 "
-                         f"({column.best[0]}, {shown}{against}).")
-        else:
-            lines.append(head + f"separates them: {len(column.best)} of {column.scored} at rank 1 "
-                         f"({', '.join(column.best)}; {shown}{against}).")
-    blind = scope.blind
-    summary = ("Every column separates at least two methods." if not blind else
-               f"**This profile cannot separate the methods on {', '.join(blind)}**: every method shares rank 1 "
-               "there, so the table and the findings say nothing about the methods on those columns at this "
-               "budget; a longer budget or the paper profile (`scripts/`) is needed for them.")
-    made = f" ({scope.stale} of them made by other code than this checkout's, {STALE})" if scope.stale else ""
-    return ["## What this profile can and cannot show", "",
-            f"Per column of the table, from its {scope.rows} plain rows{made}: whether any method is beaten by "
-            "another (the 95% interval of their paired difference excludes 0), and the best value beside the oracle "
-            "reference row's.", "", summary, "", *lines, ""]
 
 
 def stale_section(commits: list[StaleCommit], left_out: bool) -> Lines:
@@ -57,6 +28,19 @@ def stale_section(commits: list[StaleCommit], left_out: bool) -> Lines:
                          + ([f"{c.gone} files since removed"] if c.gone else []))
         lines.append(f"- commit {c.commit}: {plural(c.records, 'record')} ({', '.join(c.methods)}); {what}")
     return lines + [""]
+
+
+def convergence_note(s: Settled) -> str | None:
+    """One sentence for the findings: whether every cell had settled on its held-out curves."""
+    if not s.known:
+        return None
+    unread = "" if s.known == s.cells else f" ({s.cells - s.known} cells predate held-out curves and are not judged)"
+    if not s.moving:
+        return (f"Every judged cell had settled ({s.done} of {s.known}; settled: {SETTLED_RULE}){unread}, so these "
+                "verdicts describe trained models at this budget.")
+    return (f"**{len(s.moving)} of {s.methods} methods had not settled** in every cell ({s.done} of {s.known} cells "
+            f"settled{unread}; not settled: {', '.join(s.moving)}): the verdicts below describe this budget, not "
+            "the objectives' end points.")
 
 
 def variant_findings(variants: list[VariantFindings], table: list[MetricSpec]) -> Lines:
@@ -156,3 +140,44 @@ def failures_section(found: Failures) -> Lines:
         lines += [f"- {method} seed {seed}: {reason} (at step {step})"
                   for method, seed, reason, step in found.stopped] + [""]
     return lines
+
+
+def sensitivity_lines(variants: list[Variant], specs: list[MetricSpec]) -> Lines:
+    """Each variant as the change it makes against the same method's plain row."""
+    if not variants:
+        return []
+    lines = ["## Sensitivity: what each variant changes", "",
+             "Each `--set` variant against the same method's row in the table: the change of the mean (variant − "
+             "table row) ± its SE, in bold where its 95% interval excludes 0, and the method's rank among the "
+             f"table's rows before → with this row in its place (ties share a rank). {STALE}: a row made by other "
+             "code.", ""]
+    header = ["Method"] + [f"Δ {spec.label}" for spec in specs]
+    for variant in variants:
+        lines += [f"### {settings_text(variant.overrides)}", ""]
+        if variant.missing:
+            lines += [f"Not run with this variant: {', '.join(variant.missing)}.", ""]
+        body = []
+        for method in variant.methods:
+            cells = [method + (f" {STALE}" if variant.stale[method] else "")]
+            for spec in specs:
+                change = variant.changes[method][spec.key]
+                delta = change.delta
+                if delta is None:
+                    cells.append(DASH)
+                    continue
+                text = f"{delta.value:+.4g} ± {delta.se:.2g}" if delta.known else f"{delta.value:+.4g}"
+                if delta.decide() is not None:
+                    text = f"**{text}**"  # the interval excludes 0: the variant changed this value
+                if change.before is not None and change.after is not None:
+                    text += f" (rank {change.before}→{change.after})"
+                cells.append(text)
+            body.append(cells)
+        lines += [(header, body), ""]
+    return lines
+
+
+def provenance_lines(made: Provenance) -> Lines:
+    return (["## Provenance", ""] + [f"- code commit {c}: {n} records" for c, n in made.commits.items()]
+            + [f"- device {d}: {n} records" for d, n in made.devices.items()]
+            + [f"- command `{c}`: {n} records" for c, n in made.commands.items()]
+            + [f"- wall time per cell: median {made.median_seconds:.0f} s, total {made.total_minutes:.1f} min"])

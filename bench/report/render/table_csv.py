@@ -4,11 +4,17 @@ interval of the mean (seeds and test tuples; t quantiles, tasks/verdicts.py), wh
 its rank and the paper's value."""
 from __future__ import annotations
 
+import csv
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bench.report.model import Line, Table
+from bench.report.tuning import TuningModel
+
+CSV_FIELDS = ["suite", "profile", "method", "metric", "label", "ideal", "quantity", "k", "trials", "failed",
+              "expected_best", "median_best", "band_best", "band_worst", "confidence"]
 
 
 def wide_frame(table: Table, variants: list[Line]) -> pd.DataFrame:
@@ -34,3 +40,22 @@ def wide_frame(table: Table, variants: list[Line]) -> pd.DataFrame:
             entry[f"{spec.key} paper"] = value.paper
         out.append(entry)
     return pd.DataFrame(out)
+
+
+def write_tuning_csv(model: TuningModel, path: Path) -> Path:
+    """The curves as a tidy CSV: one row per method, metric and k (infinite values written as inf / -inf)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for method in model.methods:
+            for curve in method.curves.values():
+                for i, k in enumerate(curve.ks):
+                    writer.writerow({
+                        "suite": model.suite, "profile": model.profile, "method": method.method,
+                        "metric": curve.metric.key, "label": curve.metric.label, "ideal": curve.metric.ideal,
+                        "quantity": curve.quantity, "k": k, "trials": curve.trials, "failed": curve.failed,
+                        "expected_best": curve.expected[i], "median_best": curve.median[i],
+                        "band_best": curve.band_best[i], "band_worst": curve.band_worst[i],
+                        "confidence": model.confidence})
+    return path

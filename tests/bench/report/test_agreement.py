@@ -1,6 +1,6 @@
 from base.results import MetricSpec, Row
 from bench.report.agreement import agreement, column_agreement
-from bench.report.render.agreement import agreement_section
+from bench.report.render.markdown import agreement_section
 from bench.report.render.tables import written
 from tests.bench.records import as_record
 

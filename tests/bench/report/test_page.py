@@ -203,7 +203,7 @@ def test_an_equal_flop_variant_gets_a_table_of_its_own_beside_the_equal_steps_on
 def test_what_a_profile_can_show_names_the_columns_on_which_every_method_ties():
     from bench.report.appendix import scope
     from bench.report.model import build_table
-    from bench.report.render.sections import scope_section
+    from bench.report.render.markdown import scope_section
     from tasks.base import MetricSpec
 
     table = [MetricSpec("m/acc", "Acc.", "one_to_one", "higher"),

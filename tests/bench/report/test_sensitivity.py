@@ -6,7 +6,7 @@ from tests.bench.report.test_page import row
 
 def test_a_variant_is_shown_as_the_change_it_makes_with_its_interval_and_rank():
     from bench.report.model import variants
-    from bench.report.render.markdown import sensitivity_lines
+    from bench.report.render.sections import sensitivity_lines
     from tasks.base import MetricSpec
 
     def sensitivity_section(rows, specs):

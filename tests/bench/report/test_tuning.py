@@ -6,7 +6,8 @@ import pytest
 
 from base.results import MetricSpec
 from bench.core.tuned import Tuned
-from bench.report.tuning import tuning_model, tuning_panels, write_tuning_csv
+from bench.report.render.table_csv import write_tuning_csv
+from bench.report.tuning import tuning_model, tuning_panels
 
 LOWER = MetricSpec("one_to_one/alignment_mse", "1→1", "one_to_one", "lower")
 HIGHER = MetricSpec("one_to_one/recall", "R@5", "one_to_one", "higher")
