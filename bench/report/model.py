@@ -2,7 +2,7 @@
 (the current code's plain rows, an equal-compute variant, the suite's further metrics) with every row's estimate of
 every column and its rank, the reference rows and the paper's values; the headline facts (budget, seeds, cells that
 settled, records left out); the paper's findings with their verdicts; each variant as the change it makes against
-its method's plain row. The renderers (markdown.py, latex.py, table_csv.py, chart.py) format it and decide nothing.
+its method's plain row. The renderers (bench/report/render/) format it and decide nothing.
 
 A rank is 1 + the number of rows that beat this one on the column: their paired difference excludes 0 with the
 family-wise error over the column's pairs held at 5 % (Holm; tasks/verdicts.py). Rows that beat nobody and that
