@@ -406,6 +406,8 @@ def build(suite: str, records: list[Record], all_records: list[Record], profile:
     tuned settings where it has them (bench/report/rows.py: tuned_view)."""
     suite_cls = SUITES.get(suite)
     records = tuned_view(records, tuned)
+    # every profile's records, this one's as the tables read them (a tuning trial is no budget of its own)
+    every = [r for r in all_records if r.profile != profile] + records
     current = [r for r in records if not (r.changed and r.status == "ok")]
     # records made by other code stay out of the tables unless asked for, or unless nothing else is there
     left_out = not include_stale and any(r.status == "ok" for r in current)
@@ -436,7 +438,7 @@ def build(suite: str, records: list[Record], all_records: list[Record], profile:
     learning = learning_model(finished, specs)
     panels = learning_panels(learning), tuning_figure
     consumed = [consumption(row) for row in rows if row.records]
-    moves, budgeted = ranking_moves(rows, suite_cls.table), budgets(all_records, suite_cls.table)
+    moves, budgeted = ranking_moves(rows, suite_cls.table), budgets(every, suite_cls.table)
     return Results(
         suite, profile, title, command, head, table,
         [Checked(replace(f, tuning=word), stability) for f, stability in checked], notes, rungs, pairs, state,
@@ -444,7 +446,7 @@ def build(suite: str, records: list[Record], all_records: list[Record], profile:
         Appendix(appendix.counts(rows, records, table), agreement(plain, layout, paper) if layout else None,
                  media(rows, layout, paper) if layout else None, appendix.variant_findings(rows, suite_cls),
                  appendix.scope(table), *appendix.per_direction(rows, suite_cls.table),
-                 appendix.other_profiles(all_records, profile, suite_cls.table),
+                 appendix.other_profiles(every, profile, suite_cls.table),
                  appendix.settings(ok or records, suite_cls), appendix.stale_commits(records),
                  appendix.failures(rows, records)),
         rows, reference_labels(rows), left_out)

@@ -244,3 +244,32 @@ def test_records_made_by_other_code_stay_out_of_the_tables_unless_asked_for(smok
     md = (write_report("gaussian_mixture", results, tmp_path / "b", include_stale=True)[0].parent
           / "gaussian_mixture.md").read_text()
     assert re.search(r"\| muni ‡ \| 2 \|", md) and "1 record made by other code, marked ‡" in md.splitlines()[2]
+
+
+def test_a_tuning_trial_is_no_budget_and_the_tuned_rows_stand_for_their_methods_everywhere():
+    from bench.core.tuned import Tuned
+    from bench.report.model import build
+    from methods import METHODS
+    from tasks.gaussian_mixture.suite import GaussianMixture
+
+    def record(method: str, lr: str | None, value: float, profile: str = "cpu") -> object:
+        metrics = {spec.key: {"value": value, "replicates": [value] * 10} for spec in GaussianMixture.table}
+        return as_record({"method": method, "profile": profile, "config_hash": f"{method}-{lr}-{profile}",
+                          "overrides": [f"train.lr={lr}"] if lr else [], "metrics": metrics, "git": {"commit": "c"},
+                          "config": {"train": {"budget": "steps", "steps": 100, "batch_size": 8}},
+                          "started_at": "2026-12-01T10:00:00+00:00", "finished_at": "2026-12-01T10:05:00+00:00"})
+
+    names = METHODS.names()[:2]
+    trials = {m: [{"number": k, "config_hash": f"{m}-{lr}-cpu"} for k, lr in enumerate(("0.001", "0.002"))]
+              for m in names}
+    tuned = Tuned(None, {"methods": {m: {"complete": True, "settings": {"train.lr": 0.001}, "trials": trials[m]}
+                                     for m in names}})
+    records = [record(m, lr, v) for m in names for lr, v in (("0.001", 0.1), ("0.002", 0.5))]
+    records += [record(m, None, 0.3) for m in names]  # the shared settings
+    others = [record(m, None, 0.2, profile="cpu_long") for m in names]
+    results = build("gaussian_mixture", records, records + others, "cpu", False, tuned)
+    assert [(b.profile, b.overrides) for b in results.budgets.rows] == [("cpu", ()), ("cpu", ("tuned=off",)),
+                                                                        ("cpu_long", ())]
+    (pair,) = results.appendix.other_profiles
+    key = GaussianMixture.table[0].key
+    assert pair.means[names[0]][key] == (0.1, 0.2)  # the tuned row, beside the other profile's
