@@ -40,15 +40,7 @@ def imported_in_order(package: str) -> list[Path]:
 
 def decorated(path: Path, registry: str) -> list[str]:
     """The names a file registers with `@<registry>.register("name")`."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        for decorator in getattr(node, "decorator_list", []):
-            if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
-                    and decorator.func.attr == "register" and isinstance(decorator.func.value, ast.Name)
-                    and decorator.func.value.id == registry and decorator.args
-                    and isinstance(decorator.args[0], ast.Constant)):
-                found.append(decorator.args[0].value)
-    return found
+    return [name for node in ast.walk(ast.parse(path.read_text())) for name in decorated_names(node, registry)]
 
 
 @functools.cache
@@ -94,8 +86,9 @@ def attached_class(path: Path, registry: str, registered_as: str, attribute: str
     return None
 
 
-def decorated_names(node: ast.ClassDef, registry: str) -> list[str]:
-    return [d.args[0].value for d in node.decorator_list if isinstance(d, ast.Call)
+def decorated_names(node: ast.AST, registry: str) -> list[str]:
+    """The names one definition registers with `@<registry>.register("name")`."""
+    return [d.args[0].value for d in getattr(node, "decorator_list", []) if isinstance(d, ast.Call)
             and isinstance(d.func, ast.Attribute) and d.func.attr == "register" and isinstance(d.func.value, ast.Name)
             and d.func.value.id == registry and d.args and isinstance(d.args[0], ast.Constant)]
 

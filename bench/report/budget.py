@@ -277,7 +277,8 @@ def budget_row(profile: str, overrides: tuple[str, ...], group: list[Record], di
         return None
     busy = busy_minutes(group)  # the seeds of a job interleave: its wall clock over the seeds it ran
     data = (group[0].get("config") or {}).get("data") or {}
-    known = [s for s in (converged(r) for r in group) if s is not None]
+    states = {id(r): converged(r) for r in group}
+    known = [s for s in states.values() if s is not None]
     changes = {m: loss_change(rs) for m, rs in by_method.items()}
     changes = {m: c for m, c in changes.items() if c is not None}
     worst = max(changes, key=lambda m: abs(changes[m])) if changes else None
@@ -286,7 +287,7 @@ def budget_row(profile: str, overrides: tuple[str, ...], group: list[Record], di
                      sum(mean_of(rs, "wall_time", "total") or 0.0 for rs in by_method.values()) / 60,
                      None if busy is None else busy / len({r.seed for r in group}),
                      (sum(known), len(known)) if known else None,
-                     sorted({r.method for r in group if converged(r) is False}),
+                     sorted({r.method for r in group if states[id(r)] is False}),
                      (changes[worst], worst) if worst else None,
                      median_tau({m: checks_of(rs) for m, rs in by_method.items()}, table),
                      any(r.changed for r in group))
@@ -300,21 +301,15 @@ def budgets(records: list[Record], table) -> Budgets | None:
             groups.setdefault((r.profile, tuple(r.overrides or ())), []).append(r)
     datas = [((g[0].get("config") or {}).get("data") or {}) for g in groups.values()]
     differing = sorted({k for d in datas for k in d if len({repr(x.get(k)) for x in datas}) > 1})
-    rows, measured = [], 0
-    for (profile, overrides), group in sorted(groups.items()):
-        row = budget_row(profile, overrides, group, differing, table)
-        if row is None:
-            continue
-        rows.append(row)
-        measured += None not in [converged(r) for r in group]
+    rows = [row for (profile, overrides), group in sorted(groups.items())
+            if (row := budget_row(profile, overrides, group, differing, table)) is not None]
     if len(rows) < 2:
         return None
     machines = sorted({f"{(r.get('device') or {}).get('type', '?')}"
                        + (f" ({r.device['threads']} thread per cell)" if r.device.get("threads")
                           else "") for g in groups.values() for r in g})
-    done = [row for row in rows if row.settled is not None and row.settled[0] == row.settled[1]
-            and row.settled[1] == row.cells]
-    return Budgets(rows, done, measured, machines)
+    measured = [row for row in rows if row.settled is not None and row.settled[1] == row.cells]  # every cell read
+    return Budgets(rows, [row for row in measured if row.settled[0] == row.cells], len(measured), machines)
 
 
 def median_tau(checks: dict[str, dict[float, dict[str, float]]], table) -> float | None:
