@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from base.results import Row
 from tasks.base import MetricSpec
-from tasks.findings import Finding
+from tasks.findings import NOT_CHECKED, Finding
 from tasks.verdicts import Estimate, advantage, estimate
 
 BUDGET = "1×"  # the rung of the table itself
@@ -80,7 +80,8 @@ def mean_steps(rows: list[Row], fraction: float | None = None) -> int | None:
 class Stability:
     """One verdict across the rungs."""
 
-    by_rung: dict[str, str]  # rung label -> the verdict there
+    by_rung: dict[str, str]  # rung label -> the verdict there, at the rungs that could check it
+    unchecked: tuple[str, ...] = ()  # rungs whose rows cannot check it (e.g. a 2× run of only some methods)
 
     @property
     def stable(self) -> bool | None:
@@ -90,11 +91,13 @@ class Stability:
         return len(set(self.by_rung.values())) == 1
 
     def describe(self) -> str:
+        missing = f"; not checked at {', '.join(self.unchecked)}" if self.unchecked else ""
         if self.stable is None:
-            return "one budget only"
+            return "one budget only" + missing
         if self.stable:
-            return f"budget-stable ({', '.join(self.by_rung)})"
-        return "budget-dependent: " + " → ".join(f"{verdict} at {rung}" for rung, verdict in self.by_rung.items())
+            return f"budget-stable ({', '.join(self.by_rung)})" + missing
+        return "budget-dependent: " + " → ".join(f"{verdict} at {rung}" for rung, verdict in self.by_rung.items()) \
+            + missing
 
 
 def finding_stability(suite_cls, rungs: list[Rung]) -> tuple[list[tuple[Finding, Stability]], list[Finding]]:
@@ -107,7 +110,9 @@ def finding_stability(suite_cls, rungs: list[Rung]) -> tuple[list[tuple[Finding,
     for i, finding in enumerate(claims.get(BUDGET, [])):
         verdicts = {label: fs[i].verdict for label, fs in claims.items()
                     if i < len(fs) and fs[i].claim == finding.claim}
-        out.append((replace(finding, rung=BUDGET), Stability(verdicts)))
+        unchecked = tuple(label for label, verdict in verdicts.items() if verdict == NOT_CHECKED)
+        checked = {label: verdict for label, verdict in verdicts.items() if verdict != NOT_CHECKED}
+        out.append((replace(finding, rung=BUDGET), Stability(checked, unchecked)))
     return out, [f for f in main if not f.is_claim]
 
 

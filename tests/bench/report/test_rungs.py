@@ -66,3 +66,12 @@ def test_a_verdict_is_budget_stable_only_when_every_rung_agrees():
     ((finding, stability),), notes = finding_stability(Suite, rungs)
     assert finding.rung == "1×" and finding.verdict == REPRODUCED and notes == []
     assert stability.by_rung == {"0.75×": UNDECIDED, "1×": REPRODUCED, "2×": REPRODUCED} and not stability.stable
+
+
+def test_a_rung_that_cannot_check_a_finding_leaves_its_stability_to_the_others():
+    from bench.report.rungs import Stability
+
+    found = Stability({"0.75×": "reproduced", "1×": "reproduced"}, ("2×",))
+    assert found.stable is True
+    assert found.describe() == "budget-stable (0.75×, 1×); not checked at 2×"
+    assert Stability({"1×": "reproduced"}, ("2×",)).describe() == "one budget only; not checked at 2×"
