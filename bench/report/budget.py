@@ -277,8 +277,8 @@ def budget_row(profile: str, overrides: tuple[str, ...], group: list[Record], di
         return None
     busy = busy_minutes(group)  # the seeds of a job interleave: its wall clock over the seeds it ran
     data = (group[0].get("config") or {}).get("data") or {}
-    states = {id(r): converged(r) for r in group}
-    known = [s for s in states.values() if s is not None]
+    states = [converged(r) for r in group]
+    known = [s for s in states if s is not None]
     changes = {m: loss_change(rs) for m, rs in by_method.items()}
     changes = {m: c for m, c in changes.items() if c is not None}
     worst = max(changes, key=lambda m: abs(changes[m])) if changes else None
@@ -287,7 +287,7 @@ def budget_row(profile: str, overrides: tuple[str, ...], group: list[Record], di
                      sum(mean_of(rs, "wall_time", "total") or 0.0 for rs in by_method.values()) / 60,
                      None if busy is None else busy / len({r.seed for r in group}),
                      (sum(known), len(known)) if known else None,
-                     sorted({r.method for r in group if states[id(r)] is False}),
+                     sorted({r.method for r, state in zip(group, states) if state is False}),
                      (changes[worst], worst) if worst else None,
                      median_tau({m: checks_of(rs) for m, rs in by_method.items()}, table),
                      any(r.changed for r in group))
